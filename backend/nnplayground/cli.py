@@ -1,0 +1,114 @@
+"""The `nnplayground` command: headless runs (`run`), the preset list (`presets`) and the server
+(`serve`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from tqdm import tqdm
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="nnplayground: watch a small network learn.")
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def load_config(config_path: Path | None, preset: str | None):
+    from .engine import presets
+    from .engine.config import RunConfig
+
+    if (config_path is None) == (preset is None):
+        raise typer.BadParameter("give either a CONFIG.json path or --preset NAME")
+    if preset is not None:
+        try:
+            return presets.config(preset)
+        except KeyError as e:
+            raise typer.BadParameter(str(e.args[0])) from None
+    try:
+        return RunConfig.model_validate_json(config_path.read_text())
+    except OSError as e:
+        raise typer.BadParameter(f"cannot read {config_path}: {e.strerror}") from None
+    except ValidationError as e:
+        lines = [f"  {'.'.join(map(str, err['loc'])) or '(config)'}: {err['msg']}" for err in e.errors()]
+        raise typer.BadParameter("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@app.command()
+def run(
+    config: Path | None = typer.Argument(None, help="A run configuration (JSON)."),
+    preset: str | None = typer.Option(None, "--preset", "-p", help="A lesson preset (see `nnplayground presets`)."),
+    events: Path | None = typer.Option(None, "--events", help="Write every telemetry event here as JSON lines."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override training.epochs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Train one run headless, with a progress bar."""
+    from .engine import Trainer
+
+    cfg = load_config(config, preset)
+    if epochs is not None:
+        cfg.training.epochs = epochs
+    try:
+        trainer = Trainer(cfg)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    sink = events.open("w") if events else None
+    bar = tqdm(total=cfg.training.epochs, unit="epoch", disable=quiet, dynamic_ncols=True)
+    try:
+        for ev in trainer:
+            if sink:
+                sink.write(json.dumps(ev, separators=(",", ":")) + "\n")
+            if ev["type"] == "run_start":
+                d = ev["dataset"]
+                bar.write(
+                    f"{d['name']} ({d['task']}, {d['n_train']} train / {d['n_val']} val) -> "
+                    f"{ev['n_params']} parameters on {ev['device']}"
+                )
+            elif ev["type"] == "epoch" and ev["epoch"] > 0:
+                score = ev.get("val_acc") if ev.get("val_acc") is not None else ev.get("val_r2")
+                bar.set_postfix_str(
+                    f"train {_fmt(ev['train_loss'])} val {_fmt(ev['val_loss'])} "
+                    f"{'acc' if ev.get('val_acc') is not None else 'R2'} {_fmt(score)} lr {ev['lr']:.3g}",
+                    refresh=False,
+                )
+                bar.update(1)
+            elif ev["type"] == "marker" and ev["kind"] in ("early_stop", "restore_best", "diverged", "lr_change"):
+                detail = {k: v for k, v in ev.items() if k not in ("type", "kind", "epoch")}
+                bar.write(f"epoch {ev['epoch']}: {ev['kind']} {detail}")
+            elif ev["type"] == "run_end":
+                bar.close()
+                s = ev["summary"]
+                typer.echo(
+                    f"{ev['status']} after {s['epochs_run']} epochs; best epoch {s['best_epoch']} "
+                    f"(val loss {_fmt(s['best_val_loss'])}); final val loss {_fmt(s['final_val_loss'])}"
+                    + (f", val acc {_fmt(s['final_val_acc'])}" if s["final_val_acc"] is not None else "")
+                    + (f", val R2 {_fmt(s['final_val_r2'])}" if s["final_val_r2"] is not None else "")
+                )
+                if ev["message"]:
+                    typer.echo(ev["message"])
+    finally:
+        bar.close()
+        if sink:
+            sink.close()
+    if trainer.status in ("diverged", "failed"):
+        raise typer.Exit(1)
+
+
+@app.command("presets")
+def list_presets():
+    """List the lesson presets."""
+    from .engine import presets
+
+    for name, p in presets.PRESETS.items():
+        typer.echo(f"{name:24s} {p['title']}")
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

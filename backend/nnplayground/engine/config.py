@@ -1,0 +1,222 @@
+"""The run configuration: one pydantic model tree that the engine, the REST API, the UI controls
+and the docs all read. Field names are a public contract (shared links, exported JSON, user scripts):
+add fields, never rename them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "sine", "wine", "digits", "custom"]
+Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
+InitScheme = Literal["zeros", "constant", "normal", "xavier", "he", "pytorch_default"]
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+ScheduleName = Literal["constant", "step", "exponential", "plateau", "cosine"]
+
+TWO_D = ("circle", "xor", "gauss", "spiral", "moons")
+MAX_CUSTOM_ROWS = 5000
+MAX_CUSTOM_FEATURES = 64
+
+
+class _Section(BaseModel):
+    # Unknown keys are an error: a typo such as "learning_rate" must not be silently ignored.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(_Section):
+    name: DatasetName = Field("spiral", description="Which data set to learn.")
+    n_samples: int = Field(500, ge=10, le=20000, description="Samples generated (capped by real data sets).")
+    noise: float = Field(0.1, ge=0.0, le=1.0, description="Label/feature noise, as a fraction of the data scale.")
+    val_fraction: float = Field(0.5, gt=0.0, le=0.9, description="Share of the samples held out for validation.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the generator and of the split.")
+    classes: list[Annotated[int, Field(ge=0, le=9)]] | None = Field(
+        None, min_length=2, max_length=10, description="digits: keep only these digit classes."
+    )
+    per_class: int | None = Field(None, ge=1, le=500, description="digits: at most this many training samples a class.")
+    points: list[list[float]] | None = Field(
+        None, description="custom: rows of feature values followed by an integer class label."
+    )
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct(cls, v):
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("classes must be distinct")
+        return v
+
+    @model_validator(mode="after")
+    def _custom_points(self):
+        if self.name != "custom":
+            return self
+        rows = self.points
+        if not rows:
+            raise ValueError("points: a custom data set needs rows of [features..., label]")
+        if len(rows) > MAX_CUSTOM_ROWS:
+            raise ValueError(f"points: at most {MAX_CUSTOM_ROWS} rows, got {len(rows)}")
+        width = len(rows[0])
+        if not 2 <= width <= MAX_CUSTOM_FEATURES + 1:
+            raise ValueError(f"points: each row needs 1 to {MAX_CUSTOM_FEATURES} features and a label")
+        counts: dict[int, int] = {}
+        for i, r in enumerate(rows):
+            if len(r) != width:
+                raise ValueError(f"points: row {i} has {len(r)} values, row 0 has {width}")
+            label = r[-1]
+            if label != int(label) or not 0 <= label < 10:
+                raise ValueError(f"points: row {i} label {label} is not a class number 0-9")
+            counts[int(label)] = counts.get(int(label), 0) + 1
+        if len(counts) < 2:
+            raise ValueError("points: need at least two classes")
+        if min(counts.values()) < 2:
+            raise ValueError("points: every class needs at least 2 samples")
+        return self
+
+
+class PreprocessingConfig(_Section):
+    standardize: bool = Field(
+        True, description="z-score features with training-split statistics (images: subtract the mean only)."
+    )
+
+
+class AugmentationConfig(_Section):
+    noise_std: float = Field(0.0, ge=0.0, le=2.0, description="Gaussian noise added to training inputs each epoch.")
+    rotation_deg: float = Field(0.0, ge=0.0, le=45.0, description="Images: random rotation up to this many degrees.")
+    scale: float = Field(0.0, ge=0.0, le=0.5, description="Images: random zoom by up to this fraction.")
+    shift: float = Field(0.0, ge=0.0, le=0.5, description="Images: random translation up to this fraction.")
+
+
+class ModelConfig(_Section):
+    arch: Literal["auto", "mlp", "cnn"] = Field("auto", description="auto: a CNN for images, an MLP otherwise.")
+    hidden: list[Annotated[int, Field(ge=1, le=256)]] = Field(
+        default_factory=lambda: [8, 8], max_length=8, description="Hidden layer widths, input side first."
+    )
+    activation: Activation = Field("relu", description="Activation of every hidden layer.")
+    activations: list[Activation] | None = Field(None, description="Optional per-layer activations.")
+    leaky_slope: float = Field(0.01, ge=0.0, le=1.0, description="Slope of leaky_relu for negative inputs.")
+    batch_norm: bool = Field(False, description="Normalize pre-activations (Linear -> BN -> activation).")
+    bn_alpha: float = Field(0.9, ge=0.0, lt=1.0, description="Running statistics: mu = alpha*mu + (1-alpha)*mu_batch.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Probability of switching a hidden unit off.")
+    dropouts: list[Annotated[float, Field(ge=0.0, lt=1.0)]] | None = Field(
+        None, description="Optional per-layer dropout probabilities."
+    )
+    conv_channels: list[Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=lambda: [8, 16], min_length=1, max_length=3, description="CNN: channels of each conv block."
+    )
+
+    @model_validator(mode="after")
+    def _per_layer_lengths(self):
+        for name in ("activations", "dropouts"):
+            v = getattr(self, name)
+            if v is not None and len(v) != len(self.hidden):
+                raise ValueError(f"{name}: needs one entry per hidden layer ({len(self.hidden)}), got {len(v)}")
+        return self
+
+    def layer_activation(self, i: int) -> str:
+        return self.activations[i] if self.activations else self.activation
+
+    def layer_dropout(self, i: int) -> float:
+        return self.dropouts[i] if self.dropouts else self.dropout
+
+
+class InitConfig(_Section):
+    scheme: InitScheme = Field("he", description="How weights start.")
+    std: float = Field(0.01, ge=0.0, le=10.0, description="normal: standard deviation; constant: the value.")
+    xavier_mode: Literal["fan_in", "fan_avg"] = Field(
+        "fan_in", description="xavier: variance 1/fan_in (course) or 2/(fan_in+fan_out) (Glorot)."
+    )
+
+
+class OptimizerConfig(_Section):
+    name: OptimizerName = Field("sgd", description="Update rule.")
+    lr: float = Field(0.03, gt=0.0, le=10.0, description="Learning rate (delta in the course's notation).")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum/nesterov: alpha of V = alpha*V + (1-alpha)*g.")
+    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        (0.9, 0.999), description="adam/adamw: decay of the first and second moment averages."
+    )
+    rho: float = Field(0.9, ge=0.0, lt=1.0, description="rmsprop: decay of the squared-gradient average.")
+    eps: float = Field(1e-8, gt=0.0, le=1.0, description="adaptive optimizers: numerical safety term.")
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="lambda of the penalty (1/2)*lambda*||w||^2.")
+    decay_biases: bool = Field(False, description="Also penalize biases and batch-norm parameters.")
+
+
+class ScheduleConfig(_Section):
+    name: ScheduleName = Field("constant", description="How the learning rate changes over epochs.")
+    step_size: int = Field(10, ge=1, le=5000, description="step: epochs between reductions.")
+    gamma: float = Field(0.5, gt=0.0, le=1.0, description="step/exponential: multiplier per step/epoch.")
+    factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: multiplier when validation loss stalls.")
+    patience: int = Field(5, ge=0, le=1000, description="plateau: epochs without improvement before reducing.")
+    min_lr: float = Field(0.0, ge=0.0, le=1.0, description="plateau/cosine: floor of the learning rate.")
+
+
+class TrainingConfig(_Section):
+    epochs: int = Field(100, ge=1, le=5000, description="Passes over the training split.")
+    batch_size: int = Field(10, ge=1, le=20000, description="Samples per update (capped at the training size).")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of weights, shuffling, dropout and augmentation.")
+    device: Literal["cpu", "cuda", "auto"] = Field("auto", description="Where to train.")
+
+
+class EarlyStoppingConfig(_Section):
+    enabled: bool = Field(False, description="Stop when the monitored metric stops improving.")
+    monitor: Literal["val_loss", "val_acc"] = Field("val_loss", description="Metric watched.")
+    patience: int = Field(10, ge=0, le=1000, description="Epochs to wait after the best one before stopping.")
+    min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Smallest change that counts as improvement.")
+    restore_best: bool = Field(True, description="Return the best epoch's weights at the end.")
+
+
+class TransferConfig(_Section):
+    source: str = Field(
+        ..., min_length=1, max_length=100, description="'builtin:digits-0-4' or the id of an earlier run."
+    )
+    strategy: Literal["scratch", "freeze_features", "finetune_all", "finetune_last_k"] = Field(
+        "freeze_features", description="Which layers keep the source weights fixed."
+    )
+    k: int = Field(1, ge=1, le=12, description="finetune_last_k: how many layers, counted from the output, train.")
+    feature_lr_scale: float = Field(0.1, gt=0.0, le=1.0, description="LR multiplier for unfrozen feature layers.")
+
+
+class TelemetryConfig(_Section):
+    enabled: bool = Field(True, description="Per-layer probes (gradient norms, dead units...). Off = losses only.")
+    histogram_every: int = Field(1, ge=0, le=1000, description="Epochs between histogram events (0 = never).")
+    bins: int = Field(30, ge=5, le=100, description="Histogram bin count.")
+    surface_every: int = Field(1, ge=0, le=1000, description="Epochs between decision surface/curve events (0 = never).")
+    surface_resolution: int = Field(64, ge=8, le=128, description="Grid cells per side of the decision surface.")
+    mc_samples: int = Field(
+        0, ge=0, le=100, description="With dropout: MC-dropout passes for the uncertainty views (0 = off)."
+    )
+    probe_size: int = Field(256, ge=16, le=2048, description="Samples of the fixed probe batch.")
+    max_checkpoints: int = Field(400, ge=2, le=5000, description="Epoch checkpoints kept; beyond, older ones are thinned.")
+
+
+class RunConfig(_Section):
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    augmentation: AugmentationConfig = Field(default_factory=AugmentationConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    init: InitConfig = Field(default_factory=InitConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    transfer: TransferConfig | None = None
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.model.arch == "cnn" and self.dataset.name != "digits":
+            raise ValueError("model.arch: a CNN needs image data (dataset.name = 'digits')")
+        if self.transfer is not None and self.transfer.source.startswith("builtin:") and self.dataset.name != "digits":
+            raise ValueError("transfer.source: the built-in source was trained on digits; use dataset 'digits'")
+        if self.model.batch_norm and self.training.batch_size < 2:
+            raise ValueError("training.batch_size: batch normalization needs at least 2 samples per batch")
+        return self
+
+    def uses_cnn(self) -> bool:
+        return self.model.arch == "cnn" or (self.model.arch == "auto" and self.dataset.name == "digits")
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep-merge two plain config dicts (override wins); used by presets and partial API bodies."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,220 @@
+"""Lesson presets: one configuration per idea of the course, with a short explanation in English
+and Spanish. A preset is an override over the defaults, so it stays short and readable."""
+
+from __future__ import annotations
+
+from .config import RunConfig, merge
+
+PRESETS: dict[str, dict] = {
+    "vanishing-gradients": {
+        "title": "Vanishing gradients with sigmoid",
+        "en": "Six sigmoid layers: the sigmoid's slope is at most 1/4, so the gradient shrinks layer after "
+        "layer on its way back. Watch the gradient-norm chart: the first layers barely move. "
+        "Switch the activation to relu (with He init) and compare.",
+        "es": "Seis capas sigmoides: la pendiente de la sigmoide no pasa de 1/4 y el gradiente se achica capa "
+        "a capa hacia atrás. En el gráfico de normas de gradiente, las primeras capas casi no aprenden. "
+        "Probá relu con inicialización He y compará.",
+        "config": {
+            "dataset": {"name": "circle", "n_samples": 400},
+            "model": {"hidden": [8, 8, 8, 8, 8, 8], "activation": "sigmoid"},
+            "init": {"scheme": "xavier"},
+            "optimizer": {"name": "sgd", "lr": 0.1},
+            "training": {"epochs": 60, "batch_size": 10},
+        },
+    },
+    "relu-he": {
+        "title": "Deep ReLU network with He init",
+        "en": "The same six-layer network as the vanishing-gradient lesson, with relu and He initialization "
+        "(variance 2/n): gradient norms stay of the same order in every layer and the network learns.",
+        "es": "La misma red de seis capas, ahora con relu e inicialización He (varianza 2/n): las normas del "
+        "gradiente quedan del mismo orden en todas las capas y la red aprende.",
+        "config": {
+            "dataset": {"name": "circle", "n_samples": 400},
+            "model": {"hidden": [8, 8, 8, 8, 8, 8], "activation": "relu"},
+            "init": {"scheme": "he"},
+            "optimizer": {"name": "sgd", "lr": 0.03},
+            "training": {"epochs": 60, "batch_size": 10},
+        },
+    },
+    "zero-init": {
+        "title": "Zero initialization: the symmetry problem",
+        "en": "Every weight starts at 0, so every hidden unit of a layer computes the same thing and gets the "
+        "same update: they stay copies of each other forever. Look at the network's weights; then try he.",
+        "es": "Todos los pesos arrancan en 0: cada unidad de una capa calcula lo mismo y recibe la misma "
+        "actualización, así que siguen siendo copias entre sí. Mirá los pesos; después probá he.",
+        "config": {
+            "dataset": {"name": "circle", "n_samples": 400},
+            "model": {"hidden": [6, 6], "activation": "sigmoid"},
+            "init": {"scheme": "zeros"},
+            "optimizer": {"name": "sgd", "lr": 0.3},
+            "training": {"epochs": 40},
+        },
+    },
+    "overfitting-sine": {
+        "title": "Overfitting, and early stopping with patience",
+        "en": "A big network on 30 noisy points of a sine: the training loss keeps falling while the validation "
+        "loss turns back up. Early stopping waits `patience` epochs after the best one, stops, and restores "
+        "the best epoch's checkpoint.",
+        "es": "Una red grande sobre 30 puntos ruidosos de un seno: la pérdida de entrenamiento sigue bajando y la "
+        "de validación vuelve a subir. Early stopping espera `patience` épocas después de la mejor, frena y "
+        "recupera el checkpoint de la mejor época.",
+        "config": {
+            "dataset": {"name": "sine", "n_samples": 30, "noise": 0.3, "val_fraction": 0.5},
+            "model": {"hidden": [64, 64], "activation": "tanh"},
+            "init": {"scheme": "xavier"},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 800, "batch_size": 15},
+            "early_stopping": {"enabled": True, "patience": 50, "restore_best": True},
+            "telemetry": {"histogram_every": 10},
+        },
+    },
+    "momentum": {
+        "title": "Momentum versus plain SGD",
+        "en": "The velocity V = alpha*V + (1-alpha)*gradient averages the last ~1/(1-alpha) gradients, so the "
+        "path stops zig-zagging and heads for the minimum. Compare with optimizer sgd at the same LR.",
+        "es": "La velocidad V = alpha*V + (1-alpha)*gradiente promedia los últimos ~1/(1-alpha) gradientes: el "
+        "camino deja de zigzaguear y va más directo al mínimo. Compará con sgd y el mismo LR.",
+        "config": {
+            "dataset": {"name": "moons", "n_samples": 400, "noise": 0.15},
+            "preprocessing": {"standardize": False},
+            "model": {"hidden": [8, 8], "activation": "tanh"},
+            "init": {"scheme": "xavier"},
+            "optimizer": {"name": "momentum", "lr": 0.3, "momentum": 0.9},
+            "training": {"epochs": 60, "batch_size": 20},
+        },
+    },
+    "batch-norm": {
+        "title": "Batch normalization",
+        "en": "Each unit's pre-activation is normalized with its batch's mean and variance, then rescaled by a "
+        "learned gamma and beta. A deep sigmoid network that stalls without it trains with it. Running "
+        "averages (alpha) stand in for the batch at evaluation time.",
+        "es": "La pre-activación de cada unidad se normaliza con la media y varianza del batch y se reescala con "
+        "gamma y beta aprendidos. Una red sigmoide profunda que se estanca sin BN aprende con BN. Para "
+        "evaluar se usan medias móviles (alpha).",
+        "config": {
+            "dataset": {"name": "circle", "n_samples": 400},
+            "model": {"hidden": [8, 8, 8, 8, 8, 8], "activation": "sigmoid", "batch_norm": True, "bn_alpha": 0.9},
+            "init": {"scheme": "xavier"},
+            "optimizer": {"name": "sgd", "lr": 0.1},
+            "training": {"epochs": 60, "batch_size": 16},
+        },
+    },
+    "dropout-mc": {
+        "title": "Dropout and MC-dropout uncertainty",
+        "en": "During training each hidden unit is switched off with probability p, so the network cannot lean "
+        "on a few units. At evaluation all units work. Leaving dropout on for T passes gives a spread of "
+        "answers: large where the prediction is fragile.",
+        "es": "Al entrenar, cada unidad oculta se apaga con probabilidad p y la red no puede depender de unas "
+        "pocas. Al evaluar se usan todas. Con dropout prendido en T pasadas, la dispersión de las "
+        "respuestas muestra dónde la predicción es frágil.",
+        "config": {
+            "dataset": {"name": "moons", "n_samples": 300, "noise": 0.2},
+            "model": {"hidden": [64, 64], "activation": "relu", "dropout": 0.3},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 80, "batch_size": 16},
+            "telemetry": {"mc_samples": 20},
+        },
+    },
+    "standardization-wine": {
+        "title": "Input standardization on wine",
+        "en": "Wine's 13 features live on very different scales (proline in the hundreds, hue near 1). "
+        "Subtracting the mean and dividing by the standard deviation reshapes the loss surface so gradient "
+        "descent converges much faster. Switch standardize off to see the difference.",
+        "es": "Las 13 variables de wine están en escalas muy distintas (prolina en cientos, tono cerca de 1). "
+        "Restar la media y dividir por el desvío hace que el descenso por gradiente converja mucho más "
+        "rápido. Apagá standardize para ver la diferencia.",
+        "config": {
+            "dataset": {"name": "wine", "val_fraction": 0.3},
+            "preprocessing": {"standardize": True},
+            "model": {"hidden": [16], "activation": "relu"},
+            "optimizer": {"name": "sgd", "lr": 0.01},
+            "training": {"epochs": 30, "batch_size": 16},
+        },
+    },
+    "weight-decay": {
+        "title": "Weight decay (L2 penalty)",
+        "en": "The loss becomes mean data loss + (1/2)*lambda*||w||^2: large weights now cost something, which "
+        "tames the wiggly fit of a big network on few points. Too large a lambda and nothing is learned.",
+        "es": "La pérdida pasa a ser pérdida media + (1/2)*lambda*||w||^2: los pesos grandes cuestan, y el ajuste "
+        "ondulado de una red grande con pocos puntos se suaviza. Con lambda muy grande no aprende nada.",
+        "config": {
+            "dataset": {"name": "sine", "n_samples": 30, "noise": 0.3},
+            "model": {"hidden": [64, 64], "activation": "tanh"},
+            "init": {"scheme": "xavier"},
+            "optimizer": {"name": "adam", "lr": 0.01, "weight_decay": 0.003},
+            "training": {"epochs": 400, "batch_size": 15},
+            "telemetry": {"histogram_every": 10},
+        },
+    },
+    "lr-schedule": {
+        "title": "Learning-rate schedules",
+        "en": "A large learning rate moves fast but bounces around the minimum; a small one is slow. Step decay "
+        "halves it every few epochs; plateau halves it when validation loss stalls. Watch the LR curve.",
+        "es": "Un learning rate grande avanza rápido pero rebota alrededor del mínimo; uno chico es lento. Step "
+        "decay lo divide cada tantas épocas; plateau lo reduce cuando la validación no mejora.",
+        "config": {
+            "dataset": {"name": "spiral", "n_samples": 500, "noise": 0.05},
+            "model": {"hidden": [16, 16], "activation": "relu"},
+            "optimizer": {"name": "momentum", "lr": 0.3},
+            "schedule": {"name": "step", "step_size": 25, "gamma": 0.5},
+            "training": {"epochs": 150, "batch_size": 10},
+        },
+    },
+    "adaptive-lr": {
+        "title": "Adaptive learning rates (Adam)",
+        "en": "Adam keeps a learning rate per parameter, scaled by a running average of that parameter's squared "
+        "gradients, so rarely-updated and steep directions both get sensible steps.",
+        "es": "Adam mantiene un learning rate por parámetro, escalado por un promedio móvil de los gradientes al "
+        "cuadrado de ese parámetro.",
+        "config": {
+            "dataset": {"name": "spiral", "n_samples": 500, "noise": 0.05},
+            "model": {"hidden": [16, 16], "activation": "relu"},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 150, "batch_size": 10},
+        },
+    },
+    "augmentation-digits": {
+        "title": "Data augmentation on digits",
+        "en": "With only 20 images per digit, every epoch shows the CNN freshly rotated, zoomed and shifted "
+        "copies: the same digit to us, new observations to the model.",
+        "es": "Con solo 20 imágenes por dígito, en cada época la CNN ve copias rotadas, escaladas y desplazadas: "
+        "para nosotros el mismo dígito, para el modelo observaciones nuevas.",
+        "config": {
+            "dataset": {"name": "digits", "per_class": 20, "val_fraction": 0.3},
+            "augmentation": {"rotation_deg": 15, "scale": 0.1, "shift": 0.1, "noise_std": 0.05},
+            "model": {"hidden": [32], "dropout": 0.2},
+            "optimizer": {"name": "adam", "lr": 0.005},
+            "training": {"epochs": 40, "batch_size": 32},
+            "telemetry": {"histogram_every": 5},
+        },
+    },
+    "transfer-digits": {
+        "title": "Transfer learning: digits 0-4 to digits 5-9",
+        "en": "A CNN trained on digits 0-4 keeps its convolutional feature extractor frozen; only the classifier "
+        "head is retrained on digits 5-9 with 5 images per class. Compare with strategy scratch.",
+        "es": "Una CNN entrenada con los dígitos 0-4 deja fijo su extractor convolucional; solo se reentrena el "
+        "clasificador con los dígitos 5-9 y 5 imágenes por clase. Compará con la estrategia scratch.",
+        "config": {
+            "dataset": {"name": "digits", "classes": [5, 6, 7, 8, 9], "per_class": 5, "val_fraction": 0.5},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 40, "batch_size": 25},
+            "transfer": {"source": "builtin:digits-0-4", "strategy": "freeze_features"},
+            "telemetry": {"histogram_every": 5},
+        },
+    },
+}
+
+
+def names() -> list[str]:
+    return list(PRESETS)
+
+
+def get(name: str) -> dict:
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def config(name: str) -> RunConfig:
+    """The full, validated configuration of a preset."""
+    return RunConfig.model_validate(merge(RunConfig().model_dump(mode="json"), get(name)["config"]))

@@ -1,0 +1,133 @@
+"""Telemetry probes: what the charts show about the inside of the network.
+
+Per-layer numbers come from a fixed probe batch run in evaluation mode with forward hooks that are
+attached only for that pass, so the training steps themselves pay nothing for them."""
+
+from __future__ import annotations
+
+import torch
+from .models import Net
+
+SATURATION = {"sigmoid": (0.025, 0.975), "tanh": (-0.95, 0.95)}
+SATURATED_SHARE = 0.9  # a unit counts as saturated when this share of the probe samples sit on a flat tail
+
+
+def _unit_view(t: torch.Tensor) -> torch.Tensor:
+    """(samples*positions, units): conv channels count as units."""
+    return t.transpose(0, 1).flatten(1).T if t.dim() == 4 else t
+
+
+class GradMeter:
+    """Mean per-layer gradient L2 norm over an epoch's steps, accumulated on the device without a
+    host sync per step."""
+
+    def __init__(self, model: Net):
+        groups = {n: [p for p in ps if p.requires_grad] for n, ps in model.layer_params().items()}
+        self.names = [n for n, ps in groups.items() if ps]
+        self.flat = [p for n in self.names for p in groups[n]]
+        device = self.flat[0].device if self.flat else torch.device("cpu")
+        self.index = torch.tensor([i for i, n in enumerate(self.names) for _ in groups[n]], device=device)
+        self.total = torch.zeros(len(self.names), device=device)
+        self.steps = 0
+
+    def reset(self):
+        self.total.zero_()
+        self.steps = 0
+
+    def record(self):
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.flat]
+        if not grads:
+            return
+        sq = torch.stack(torch._foreach_norm(grads)).square()
+        self.total += torch.zeros_like(self.total).index_add_(0, self.index, sq).sqrt()
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        return dict(zip(self.names, (self.total / max(self.steps, 1)).tolist(), strict=True))
+
+
+def weight_norms(model: Net) -> dict[str, float]:
+    layers = model.weight_layers()
+    norms = torch.stack(torch._foreach_norm([m.weight.detach() for m in layers.values()])).tolist()
+    return dict(zip(layers, norms, strict=True))
+
+
+def weight_copies(model: Net) -> list[torch.Tensor]:
+    return [m.weight.detach().clone() for m in model.weight_layers().values()]
+
+
+def update_ratios(model: Net, before: list[torch.Tensor]) -> dict[str, float]:
+    """||W_end - W_start|| / ||W_start|| over the epoch: how hard the step size pushes each layer."""
+    layers = model.weight_layers()
+    now = [m.weight.detach() for m in layers.values()]
+    diff = torch._foreach_sub(now, before)
+    num = torch.stack(torch._foreach_norm(diff))
+    den = torch.stack(torch._foreach_norm(before)).clamp_min(1e-12)
+    return dict(zip(layers, (num / den).tolist(), strict=True))
+
+
+def _hist(t: torch.Tensor, bins: int) -> dict:
+    t = t.detach().float().flatten()
+    lo, hi = t.min().item(), t.max().item()
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts = torch.histc(t, bins=bins, min=lo, max=hi)
+    return {"min": lo, "max": hi, "counts": counts.to(torch.int64).tolist()}
+
+
+@torch.no_grad()
+def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict | None]:
+    """One evaluation-mode pass over the probe batch. Returns (dead_fraction, saturated_fraction,
+    histograms or None). Histograms hold pre-activations, activations, weights and gradients."""
+    captured: dict[str, dict[str, torch.Tensor]] = {}
+    handles = []
+    for name, block in model.blocks.items():
+        captured[name] = {}
+        handles.append(block.pre_module.register_forward_hook(lambda m, i, o, n=name: captured[n].__setitem__("pre", o)))
+        handles.append(block.act.register_forward_hook(lambda m, i, o, n=name: captured[n].__setitem__("act", o)))
+    captured["out"] = {}
+    handles.append(model.out.register_forward_hook(lambda m, i, o: captured["out"].__setitem__("pre", o)))
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+
+    dead, saturated = {}, {}
+    for name, block in model.blocks.items():
+        act = _unit_view(captured[name]["act"])
+        kind = block.activation_name
+        if kind == "relu":
+            dead[name] = (act <= 0).all(0).float().mean().item()
+        if kind in SATURATION:
+            lo, hi = SATURATION[kind]
+            flat = ((act <= lo) | (act >= hi)).float().mean(0)
+            saturated[name] = (flat >= SATURATED_SHARE).float().mean().item()
+
+    hists = None
+    if bins:
+        hists = {}
+        layers = model.weight_layers()
+        for name, layer in layers.items():
+            h = {"pre": _hist(captured[name]["pre"], bins), "weight": _hist(layer.weight, bins)}
+            if "act" in captured[name]:
+                h["act"] = _hist(captured[name]["act"], bins)
+            if layer.weight.grad is not None:
+                h["grad"] = _hist(layer.weight.grad, bins)
+            hists[name] = h
+    return dead, saturated, hists
+
+
+def grid(bounds: list[list[float]], resolution: int) -> torch.Tensor:
+    """Raw-coordinate grid over a 2-D bounding box, row-major with y rising from the first row."""
+    xs = torch.linspace(bounds[0][0], bounds[0][1], resolution)
+    ys = torch.linspace(bounds[1][0], bounds[1][1], resolution)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx.flatten(), gy.flatten()], 1)
+
+
+def round_list(t: torch.Tensor, digits: int = 4) -> list:
+    return (torch.round(t.detach().float().cpu() * 10**digits) / 10**digits).tolist()

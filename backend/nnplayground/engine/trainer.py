@@ -1,0 +1,416 @@
+"""The trainer: one run, advanced one epoch at a time, emitting telemetry events.
+
+    trainer = Trainer(config)
+    for event in trainer:          # or: trainer.start(), then trainer.step() per epoch
+        print(event["type"])
+
+`step()` trains exactly one epoch and returns that epoch's events, so a worker can pause, step,
+throttle or stop between epochs. Epoch 0 is the initial weights, before any update."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from . import augmentation, datasets, events, initializers, models, telemetry, transfer
+from .checkpoints import CheckpointStore
+from .config import RunConfig
+from .optimizers import Schedule, build_optimizer
+from .regularization import EarlyStopping, decayed_params, l2_penalty
+
+TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("training.device: 'cuda' was asked for but no CUDA device is available")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def _num(x: float) -> float | None:
+    """JSON has no NaN/inf: a diverged value is reported as null."""
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+class Trainer:
+    def __init__(self, config: RunConfig | dict, source_loader: transfer.SourceLoader | None = None):
+        cfg = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
+        source_state = None
+        if cfg.transfer is not None:
+            source_config, source_state = transfer.resolve(cfg.transfer, source_loader)
+            cfg = transfer.adopt_architecture(cfg, source_config)
+        self.config = cfg
+        self.device = resolve_device(cfg.training.device)
+        torch.manual_seed(cfg.training.seed)  # dropout masks
+        self.gen = torch.Generator().manual_seed(cfg.training.seed)  # weights, shuffling, augmentation
+
+        data = datasets.load(cfg.dataset, cfg.preprocessing)
+        self.data = data
+        self.regression = data.task == "regression"
+        self.model = models.build(cfg.model, data.input_shape, data.n_classes, cfg.uses_cnn())
+        initializers.initialize(self.model, cfg.init, self.gen)
+        self.frozen: set[str] = set()
+        scaled: set[str] = set()
+        if cfg.transfer is not None:
+            self.frozen, scaled = transfer.apply(self.model, source_state, cfg.transfer)
+        self.model.to(self.device)
+
+        dev = self.device
+        self.x_train, self.y_train = data.x_train.to(dev), data.y_train.to(dev)
+        self.x_val, self.y_val = data.x_val.to(dev), data.y_val.to(dev)
+        self.x_probe = self.x_train[: cfg.telemetry.probe_size]
+        self.y_probe = self.y_train[: cfg.telemetry.probe_size]
+
+        opt = cfg.optimizer
+        self.decayed = decayed_params(self.model, opt.decay_biases)
+        decayed_ids = {id(p) for p in self.decayed}
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, params in self.model.layer_params().items():
+            for p in params:
+                if p.requires_grad:
+                    groups.setdefault((name in scaled, id(p) in decayed_ids), []).append(p)
+        scale = cfg.transfer.feature_lr_scale if cfg.transfer else 1.0
+        # Group 0 holds unscaled parameters, so param_groups[0]["lr"] is "the" learning rate.
+        param_groups = [
+            {"params": ps, "lr": opt.lr * (scale if is_scaled else 1.0), "decay": decay}
+            for (is_scaled, decay), ps in sorted(groups.items())
+        ]
+        self.optimizer = build_optimizer(opt, param_groups)
+        self.schedule = Schedule(cfg.schedule, self.optimizer, cfg.training.epochs)
+        # AdamW decays inside its step; everything else minimises loss + (1/2)*lambda*||w||^2.
+        self.penalty_in_loss = opt.weight_decay > 0 and opt.name != "adamw"
+
+        self.tel = cfg.telemetry
+        self.meter = telemetry.GradMeter(self.model) if self.tel.enabled else None
+        self.checkpoints = CheckpointStore(self.tel.max_checkpoints)
+        es = cfg.early_stopping
+        self.stopper = (
+            EarlyStopping(es.patience, es.min_delta, "min" if es.monitor == "val_loss" else "max") if es.enabled else None
+        )
+        self.batch_size = min(cfg.training.batch_size, len(self.y_train))
+        self.augment = augmentation.is_active(cfg.augmentation, data.is_image)
+
+        self.epoch = 0
+        self.status = "created"
+        self.started = False
+        self.history: list[dict] = []
+        self.best_epoch: int | None = None
+        self.best_val_loss = math.inf
+        self.stopped_epoch: int | None = None
+        self.restored_best = False
+        self.message = ""
+        self.t0 = time.perf_counter()
+
+    # ---- public interface -------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    def __iter__(self) -> Iterator[dict]:
+        if not self.started:
+            yield from self.start()
+        while not self.done:
+            yield from self.step()
+
+    def start(self) -> list[dict]:
+        """The run_start event and epoch 0 (initial weights)."""
+        self.started, self.status, self.t0 = True, "running", time.perf_counter()
+        out = [
+            events.run_start(
+                self.config.model_dump(mode="json"),
+                models.count_params(self.model),
+                self.model.describe(),
+                self.data.summary(),
+                str(self.device),
+                sorted(self.frozen),
+            )
+        ]
+        if self.tel.enabled:  # gradient at initialization, measured on the probe batch, no update
+            self.model.train()
+            self._freeze_modes()
+            self.optimizer.zero_grad(set_to_none=True)
+            self._loss(self.model(self.x_probe), self.y_probe).backward()
+            self.meter.reset()
+            self.meter.record()
+        out += self._end_of_epoch(0, time.perf_counter())
+        if self.tel.enabled:
+            self.optimizer.zero_grad(set_to_none=True)
+        return out
+
+    def step(self) -> list[dict]:
+        """Train exactly one epoch and return its events (the last one is run_end when it finishes)."""
+        if not self.started:
+            return self.start()
+        if self.done:
+            return []
+        t_epoch = time.perf_counter()
+        self.epoch += 1
+        self._train_one_epoch()
+        return self._end_of_epoch(self.epoch, t_epoch)
+
+    def stop(self, reason: str = "stopped by the user") -> list[dict]:
+        if self.done:
+            return []
+        self.message = reason
+        return self._finish("stopped")
+
+    def load_epoch(self, epoch: int) -> int:
+        """Put the weights of a stored epoch (or the nearest kept one) back into the model."""
+        kept = self.checkpoints.nearest(epoch)
+        self.checkpoints.load_into(self.model, kept)
+        return kept
+
+    def model_at(self, epoch: int | None) -> torch.nn.Module:
+        if epoch is None:
+            return self.model
+        m = copy.deepcopy(self.model)
+        self.checkpoints.load_into(m, self.checkpoints.nearest(epoch))
+        return m
+
+    def predict(self, raw_inputs, mc_samples: int = 0, epoch: int | None = None) -> dict:
+        """Predictions for raw (unpreprocessed) inputs: class probabilities or regression values.
+        With mc_samples > 1, dropout stays on for that many passes and `std` is their spread."""
+        x = self.data.preprocess(torch.as_tensor(raw_inputs, dtype=torch.float32)).to(self.device)
+        model = self.model_at(epoch)
+        if mc_samples > 1:
+            mean, std = models.mc_predict(model, x, mc_samples, self.regression)
+        else:
+            mean = models.predict(model, x, self.regression)
+            std = torch.zeros_like(mean)
+        return {"mean": telemetry.round_list(mean, 6), "std": telemetry.round_list(std, 6)}
+
+    def summary(self) -> dict:
+        last = self.history[-1] if self.history else {}
+        return {
+            "status": self.status,
+            "epochs_run": self.epoch,
+            "best_epoch": self.best_epoch,
+            "best_val_loss": _num(self.best_val_loss),
+            "stopped_epoch": self.stopped_epoch,
+            "restored_best": self.restored_best,
+            "final_train_loss": last.get("train_loss"),
+            "final_val_loss": last.get("val_loss"),
+            "final_val_acc": last.get("val_acc"),
+            "final_val_r2": last.get("val_r2"),
+            "message": self.message,
+        }
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out.squeeze(-1), y) if self.regression else F.cross_entropy(out, y)
+
+    def _freeze_modes(self) -> None:
+        # Frozen layers stay in evaluation mode so batch-norm running statistics do not drift either.
+        for name in self.frozen:
+            self.model.blocks[name].eval()
+
+    def _train_one_epoch(self) -> None:
+        model, opt = self.model, self.optimizer
+        model.train()
+        self._freeze_modes()
+        x = self.x_train
+        if self.augment:  # fresh augmented copies every epoch, training split only
+            x = augmentation.augment(x.cpu(), self.config.augmentation, self.gen).to(self.device)
+        if self.meter is not None:
+            self.meter.reset()
+            self._w_before = telemetry.weight_copies(model)
+        n, bs = len(self.y_train), self.batch_size
+        perm = torch.randperm(n, generator=self.gen).to(self.device)
+        if self.config.model.batch_norm and n % bs == 1:
+            perm = perm[:-1]  # a batch of one sample has no batch statistics
+        lam = self.config.optimizer.weight_decay
+        for i in range(0, len(perm), bs):
+            idx = perm[i : i + bs]
+            loss = self._loss(model(x[idx]), self.y_train[idx])
+            if self.penalty_in_loss:
+                loss = loss + l2_penalty(self.decayed, lam)
+            opt.zero_grad(set_to_none=False)
+            loss.backward()
+            if self.meter is not None:
+                self.meter.record()
+            opt.step()
+
+    @torch.no_grad()
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
+        out = self.model(x)
+        loss = self._loss(out, y).item()
+        if self.regression:
+            var = torch.var(y, unbiased=False).item()
+            score = 1.0 - torch.mean((out.squeeze(-1) - y) ** 2).item() / max(var, 1e-12)
+        else:
+            score = (out.argmax(-1) == y).float().mean().item()
+        return loss, score
+
+    def _end_of_epoch(self, epoch: int, t_epoch: float) -> list[dict]:
+        model = self.model
+        was_training = model.training
+        model.eval()
+        train_loss, train_score = self._evaluate(self.x_train, self.y_train)
+        val_loss, val_score = self._evaluate(self.x_val, self.y_val)
+        model.train(was_training)
+        lam = self.config.optimizer.weight_decay
+        penalty = l2_penalty(self.decayed, lam).item() if lam > 0 else 0.0
+        lr = self.schedule.lr
+
+        record = {
+            "epoch": epoch,
+            "train_loss": _num(train_loss),
+            "val_loss": _num(val_loss),
+            "penalty": _num(penalty),
+            "train_acc": None if self.regression else train_score,
+            "val_acc": None if self.regression else val_score,
+            "lr": lr,
+            "grad_norm": {},
+            "weight_norm": {},
+            "update_ratio": {},
+            "dead_fraction": {},
+            "saturated_fraction": {},
+        }
+        if self.regression:
+            record["train_r2"], record["val_r2"] = _num(train_score), _num(val_score)
+        out: list[dict] = []
+        hists = None
+        if self.tel.enabled:
+            due = self.tel.histogram_every and epoch % self.tel.histogram_every == 0
+            dead, saturated, hists = telemetry.probe(model, self.x_probe, self.tel.bins if due else None)
+            record["grad_norm"] = self.meter.means()
+            record["weight_norm"] = telemetry.weight_norms(model)
+            record["update_ratio"] = telemetry.update_ratios(model, self._w_before) if epoch else {}
+            record["dead_fraction"], record["saturated_fraction"] = dead, saturated
+        now = time.perf_counter()
+        record["epoch_time"] = now - t_epoch
+        record["time"] = now - self.t0
+        self.history.append(record)
+        out.append(events.epoch(record))
+        if hists is not None:
+            out.append(events.histograms(epoch, hists))
+        if self.tel.surface_every and epoch % self.tel.surface_every == 0:
+            surface = self.output_view(epoch)
+            if surface is not None:
+                out.append(surface)
+
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            self.message = self._divergence_message(epoch)
+            out.append(events.marker(epoch, "diverged", message=self.message))
+            return out + self._finish("diverged")
+
+        self.checkpoints.save(epoch, model)
+        if val_loss < self.best_val_loss:
+            self.best_val_loss, self.best_epoch = val_loss, epoch
+            self.checkpoints.pin("best_val_loss", epoch)
+            out.append(events.marker(epoch, "best", val_loss=val_loss))
+        if epoch == 0:
+            return out
+
+        self.schedule.after_epoch(val_loss)
+        if self.schedule.lr != lr:
+            out.append(events.marker(epoch, "lr_change", old=lr, new=self.schedule.lr))
+        if self.stopper is not None:
+            monitored = val_loss if self.config.early_stopping.monitor == "val_loss" else val_score
+            stop = self.stopper.update(epoch, monitored)
+            if self.stopper.best_epoch == epoch:
+                self.checkpoints.pin("early_stopping", epoch)
+            if stop:
+                self.stopped_epoch = epoch
+                es = self.config.early_stopping
+                self.message = (
+                    f"{es.monitor} did not improve by more than {es.min_delta} for {es.patience} epochs "
+                    f"after epoch {self.stopper.best_epoch}"
+                )
+                out.append(
+                    events.marker(epoch, "early_stop", best_epoch=self.stopper.best_epoch, reason=self.message)
+                )
+                return out + self._finish("early_stopped")
+        if epoch >= self.config.training.epochs:
+            return out + self._finish("completed")
+        return out
+
+    def _finish(self, status: str) -> list[dict]:
+        out = []
+        es = self.config.early_stopping
+        if (
+            status in ("early_stopped", "completed", "stopped")
+            and self.stopper is not None
+            and es.restore_best
+            and self.stopper.best_epoch is not None
+            and self.stopper.best_epoch != self.epoch
+        ):
+            best = self.stopper.best_epoch
+            self.checkpoints.load_into(self.model, best)
+            self.restored_best = True
+            out.append(events.marker(self.epoch, "restore_best", restored_epoch=best))
+        self.status = status
+        out.append(events.run_end(status, self.summary(), self.message))
+        return out
+
+    def _divergence_message(self, epoch: int) -> str:
+        opt = self.config.optimizer
+        hint = f"the learning rate ({opt.lr:g}) is probably too high for this model and data: try a smaller one"
+        if not self.config.preprocessing.standardize:
+            hint += ", or switch standardization on"
+        return f"The loss became NaN/infinite at epoch {epoch}; {hint}."
+
+    # ---- output views --------------------------------------------------------------------------
+    @torch.no_grad()
+    def output_view(self, epoch: int) -> dict | None:
+        """What the model does, in the form that suits the data: decision surface (2-D), fitted curve
+        (1-D regression), predicted validation images (digits), confusion matrix (tabular)."""
+        d, model = self.data, self.model
+        mc = self.tel.mc_samples if self.config.model.dropout > 0 or self.config.model.dropouts else 0
+        if d.input_shape == (2,) and not self.regression:
+            bounds = d.bounds()
+            res = self.tel.surface_resolution
+            x = d.preprocess(telemetry.grid(bounds, res)).to(self.device)
+            probs = models.predict(model, x, False)
+            extra = {}
+            if d.n_classes == 2:
+                values = probs[:, 1]
+            else:
+                conf, values = probs.max(1)
+                extra["confidence"] = telemetry.round_list(conf, 3)
+            if mc > 1:
+                _, std = models.mc_predict(model, x, mc, False)
+                extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
+            return events.surface(
+                epoch, "decision", bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
+            )
+        if d.input_shape == (1,) and self.regression:
+            lo, hi = d.bounds()[0]
+            xs = torch.linspace(lo, hi, 200).unsqueeze(1)
+            ys = models.predict(model, d.preprocess(xs).to(self.device), True)
+            extra = {}
+            if mc > 1:
+                _, std = models.mc_predict(model, d.preprocess(xs).to(self.device), mc, True)
+                extra["uncertainty"] = telemetry.round_list(std, 4)
+            return events.surface(
+                epoch, "curve", xs=telemetry.round_list(xs.squeeze(1), 4), ys=telemetry.round_list(ys, 4), **extra
+            )
+        if self.regression:
+            return None
+        probs = models.predict(model, self.x_val, False)
+        conf, pred = probs.max(1)
+        if d.is_image:
+            k = min(48, len(pred))
+            extra = {}
+            if mc > 1:
+                _, std = models.mc_predict(model, self.x_val[:k], mc, False)
+                extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
+            return events.surface(
+                epoch,
+                "images",
+                indices=list(range(k)),
+                labels=self.y_val[:k].tolist(),
+                pred=pred[:k].tolist(),
+                confidence=telemetry.round_list(conf[:k], 3),
+                **extra,
+            )
+        cm = torch.zeros(d.n_classes, d.n_classes, dtype=torch.long)
+        cm.index_put_((self.y_val.cpu(), pred.cpu()), torch.ones(len(pred), dtype=torch.long), accumulate=True)
+        return events.surface(epoch, "confusion", matrix=cm.tolist(), class_names=d.class_names)

@@ -1,0 +1,102 @@
+"""Transfer learning: start from weights trained on another task and retrain on a small new one.
+Usually the feature extractor (a CNN's conv blocks) stays as it is and only the classifier head is
+retrained: with few samples that generalizes better than training everything."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .config import RunConfig, TransferConfig, merge
+from .models import Net
+
+BUILTIN_DIGITS = "builtin:digits-0-4"
+BUILTIN_CONFIG = {
+    "dataset": {"name": "digits", "classes": [0, 1, 2, 3, 4], "val_fraction": 0.2, "seed": 0},
+    "model": {"arch": "cnn", "conv_channels": [8, 16], "hidden": [32], "activation": "relu"},
+    "init": {"scheme": "he"},
+    "optimizer": {"name": "adam", "lr": 0.005},
+    "training": {"epochs": 12, "batch_size": 32, "seed": 0, "device": "cpu"},
+    "telemetry": {"enabled": False, "histogram_every": 0, "surface_every": 0, "max_checkpoints": 4},
+}
+
+SourceLoader = Callable[[str], tuple[dict, dict[str, torch.Tensor]]]  # run id -> (config, state_dict)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NNPLAYGROUND_CACHE", Path.home() / ".cache" / "nnplayground"))
+
+
+def builtin_source() -> tuple[dict, dict[str, torch.Tensor]]:
+    """A CNN trained on digits 0-4, made deterministically on first use and cached on disk."""
+    path = cache_dir() / "builtin-digits-0-4.pt"
+    if path.exists():
+        blob = torch.load(path, weights_only=True)
+        return json.loads(blob["config"]), blob["state"]
+    from .trainer import Trainer  # the source is trained by the same engine
+
+    trainer = Trainer(RunConfig.model_validate(BUILTIN_CONFIG))
+    for _ in trainer:
+        pass
+    state = {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"config": json.dumps(BUILTIN_CONFIG), "state": state}, tmp)
+    tmp.replace(path)  # atomic: two processes racing both write a complete file
+    return BUILTIN_CONFIG, state
+
+
+def resolve(cfg: TransferConfig, loader: SourceLoader | None) -> tuple[dict, dict[str, torch.Tensor]]:
+    if cfg.source == BUILTIN_DIGITS:
+        return builtin_source()
+    if cfg.source.startswith("builtin:"):
+        raise ValueError(f"transfer.source: unknown built-in source {cfg.source!r} (known: {BUILTIN_DIGITS})")
+    if loader is None:
+        raise ValueError(f"transfer.source: run {cfg.source!r} cannot be looked up here")
+    return loader(cfg.source)
+
+
+def adopt_architecture(target: RunConfig, source_config: dict) -> RunConfig:
+    """The target keeps its own data, dropout and training settings but must have the source's layers."""
+    src_model = dict(source_config.get("model", {}))
+    for key in ("dropout", "dropouts"):
+        src_model.pop(key, None)
+    merged = merge(target.model_dump(mode="json"), {"model": src_model})
+    return RunConfig.model_validate(merged)
+
+
+def feature_layers(model: Net) -> list[str]:
+    """The feature extractor: conv blocks for a CNN, every hidden block for an MLP."""
+    names = list(model.blocks)
+    return [n for n in names if n.startswith("conv")] if model.n_conv else names
+
+
+def apply(model: Net, state: dict[str, torch.Tensor], cfg: TransferConfig) -> tuple[set[str], set[str]]:
+    """Copy the source weights (except the output layer: new task, new classes) and decide which
+    layers are frozen. Returns (frozen layer names, feature layers that train with a scaled LR)."""
+    if cfg.strategy == "scratch":
+        return set(), set()
+    own = model.state_dict()
+    for k, v in state.items():
+        if k.startswith("out."):
+            continue
+        if k not in own or own[k].shape != v.shape:
+            raise ValueError(f"transfer.source: the source's parameter {k} does not fit this model")
+        own[k] = v.clone()
+    model.load_state_dict(own)
+    order = [*model.blocks, "out"]
+    features = set(feature_layers(model))
+    if cfg.strategy == "freeze_features":
+        frozen = features
+    elif cfg.strategy == "finetune_all":
+        frozen = set()
+    else:  # finetune_last_k: the last k layers counted from the output train, the rest stay
+        frozen = set(order[: max(0, len(order) - cfg.k)])
+    for name in frozen:
+        for p in model.blocks[name].parameters():
+            p.requires_grad_(False)
+    return frozen, features - frozen
