@@ -19,6 +19,7 @@ def augment(x: torch.Tensor, cfg: AugmentationConfig, gen: torch.Generator) -> t
     """Return an augmented copy of a batch of preprocessed inputs (N, F) or (N, C, H, W)."""
     n = x.shape[0]
     if x.dim() == 4 and (cfg.rotation_deg > 0 or cfg.scale > 0 or cfg.shift > 0):
+
         def uniform(lim):
             return (torch.rand(n, generator=gen) * 2 - 1) * lim
 

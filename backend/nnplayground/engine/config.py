@@ -178,13 +178,17 @@ class TelemetryConfig(_Section):
     enabled: bool = Field(True, description="Per-layer probes (gradient norms, dead units...). Off = losses only.")
     histogram_every: int = Field(1, ge=0, le=1000, description="Epochs between histogram events (0 = never).")
     bins: int = Field(30, ge=5, le=100, description="Histogram bin count.")
-    surface_every: int = Field(1, ge=0, le=1000, description="Epochs between decision surface/curve events (0 = never).")
+    surface_every: int = Field(
+        1, ge=0, le=1000, description="Epochs between decision surface/curve events (0 = never)."
+    )
     surface_resolution: int = Field(64, ge=8, le=128, description="Grid cells per side of the decision surface.")
     mc_samples: int = Field(
         0, ge=0, le=100, description="With dropout: MC-dropout passes for the uncertainty views (0 = off)."
     )
     probe_size: int = Field(256, ge=16, le=2048, description="Samples of the fixed probe batch.")
-    max_checkpoints: int = Field(400, ge=2, le=5000, description="Epoch checkpoints kept; beyond, older ones are thinned.")
+    max_checkpoints: int = Field(
+        400, ge=2, le=5000, description="Epoch checkpoints kept; beyond, older ones are thinned."
+    )
 
 
 class RunConfig(_Section):

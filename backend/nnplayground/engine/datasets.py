@@ -67,6 +67,7 @@ class Data:
 
 # ---- generators (raw numpy arrays; the scale of TensorFlow Playground's plane, about [-6, 6]) ----
 
+
 def _circle(n, noise, rng):
     r = np.concatenate([rng.uniform(0, 2.5, n // 2), rng.uniform(3.5, 5.0, n - n // 2)])
     a = rng.uniform(0, 2 * np.pi, n)

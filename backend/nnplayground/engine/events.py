@@ -16,8 +16,19 @@ from __future__ import annotations
 EVENT_TYPES = ("run_start", "epoch", "histograms", "surface", "marker", "run_end")
 MARKER_KINDS = ("best", "lr_change", "early_stop", "restore_best", "diverged")
 RECORD_KEYS = (
-    "epoch", "train_loss", "val_loss", "penalty", "train_acc", "val_acc", "lr", "grad_norm", "weight_norm",
-    "update_ratio", "dead_fraction", "saturated_fraction", "time",
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "penalty",
+    "train_acc",
+    "val_acc",
+    "lr",
+    "grad_norm",
+    "weight_norm",
+    "update_ratio",
+    "dead_fraction",
+    "saturated_fraction",
+    "time",
 )
 
 

@@ -65,9 +65,7 @@ class Net(nn.Module):
             ch, side = input_shape[0], input_shape[1]
             for i, c in enumerate(cfg.conv_channels):
                 pool = side >= 2
-                self.blocks[f"conv{i + 1}"] = Block(
-                    nn.Conv2d(ch, c, 3, padding=1), cfg.activation, cfg, 0.0, pool
-                )
+                self.blocks[f"conv{i + 1}"] = Block(nn.Conv2d(ch, c, 3, padding=1), cfg.activation, cfg, 0.0, pool)
                 ch, side = c, side // 2 if pool else side
             n_in = ch * side * side
             self.n_conv = len(cfg.conv_channels)
@@ -76,7 +74,9 @@ class Net(nn.Module):
             for d in input_shape:
                 n_in *= d
         for i, width in enumerate(cfg.hidden):
-            self.blocks[f"fc{i + 1}"] = Block(nn.Linear(n_in, width), cfg.layer_activation(i), cfg, cfg.layer_dropout(i))
+            self.blocks[f"fc{i + 1}"] = Block(
+                nn.Linear(n_in, width), cfg.layer_activation(i), cfg, cfg.layer_dropout(i)
+            )
             n_in = width
         self.out = nn.Linear(n_in, n_out)
 

@@ -46,25 +46,25 @@ PRESETS: dict[str, dict] = {
             "dataset": {"name": "circle", "n_samples": 400},
             "model": {"hidden": [6, 6], "activation": "sigmoid"},
             "init": {"scheme": "zeros"},
-            "optimizer": {"name": "sgd", "lr": 0.3},
+            "optimizer": {"name": "adam", "lr": 0.05},
             "training": {"epochs": 40},
         },
     },
     "overfitting-sine": {
         "title": "Overfitting, and early stopping with patience",
-        "en": "A big network on 30 noisy points of a sine: the training loss keeps falling while the validation "
+        "en": "A big network on 12 noisy points of a sine: the training loss keeps falling while the validation "
         "loss turns back up. Early stopping waits `patience` epochs after the best one, stops, and restores "
         "the best epoch's checkpoint.",
-        "es": "Una red grande sobre 30 puntos ruidosos de un seno: la pérdida de entrenamiento sigue bajando y la "
+        "es": "Una red grande sobre 12 puntos ruidosos de un seno: la pérdida de entrenamiento sigue bajando y la "
         "de validación vuelve a subir. Early stopping espera `patience` épocas después de la mejor, frena y "
         "recupera el checkpoint de la mejor época.",
         "config": {
-            "dataset": {"name": "sine", "n_samples": 30, "noise": 0.3, "val_fraction": 0.5},
-            "model": {"hidden": [64, 64], "activation": "tanh"},
+            "dataset": {"name": "sine", "n_samples": 24, "noise": 0.5, "val_fraction": 0.5},
+            "model": {"hidden": [128, 128], "activation": "tanh"},
             "init": {"scheme": "xavier"},
             "optimizer": {"name": "adam", "lr": 0.01},
-            "training": {"epochs": 800, "batch_size": 15},
-            "early_stopping": {"enabled": True, "patience": 50, "restore_best": True},
+            "training": {"epochs": 600, "batch_size": 12},
+            "early_stopping": {"enabled": True, "patience": 40, "restore_best": True},
             "telemetry": {"histogram_every": 10},
         },
     },
@@ -191,9 +191,13 @@ PRESETS: dict[str, dict] = {
     "transfer-digits": {
         "title": "Transfer learning: digits 0-4 to digits 5-9",
         "en": "A CNN trained on digits 0-4 keeps its convolutional feature extractor frozen; only the classifier "
-        "head is retrained on digits 5-9 with 5 images per class. Compare with strategy scratch.",
+        "head is retrained on digits 5-9 with 5 images per class. Compare with strategy scratch (same network, "
+        "random start) and finetune_all: on 8x8 digits a small network from scratch is a strong baseline, which is "
+        "itself a lesson about when transfer pays.",
         "es": "Una CNN entrenada con los dígitos 0-4 deja fijo su extractor convolucional; solo se reentrena el "
-        "clasificador con los dígitos 5-9 y 5 imágenes por clase. Compará con la estrategia scratch.",
+        "clasificador con los dígitos 5-9 y 5 imágenes por clase. Compará con scratch (misma red, inicio "
+        "aleatorio) y finetune_all: con dígitos de 8x8 una red chica desde cero es una referencia fuerte, y eso "
+        "también enseña cuándo conviene transferir.",
         "config": {
             "dataset": {"name": "digits", "classes": [5, 6, 7, 8, 9], "per_class": 5, "val_fraction": 0.5},
             "optimizer": {"name": "adam", "lr": 0.01},

@@ -6,10 +6,10 @@ attached only for that pass, so the training steps themselves pay nothing for th
 from __future__ import annotations
 
 import torch
+
 from .models import Net
 
 SATURATION = {"sigmoid": (0.025, 0.975), "tanh": (-0.95, 0.95)}
-SATURATED_SHARE = 0.9  # a unit counts as saturated when this share of the probe samples sit on a flat tail
 
 
 def _unit_view(t: torch.Tensor) -> torch.Tensor:
@@ -18,32 +18,39 @@ def _unit_view(t: torch.Tensor) -> torch.Tensor:
 
 
 class GradMeter:
-    """Mean per-layer gradient L2 norm over an epoch's steps, accumulated on the device without a
-    host sync per step."""
+    """Mean per-layer gradient L2 norm over an epoch's steps. Each step costs one fused norm over all
+    gradients written into a preallocated row; per-layer sums and square roots wait for the epoch end."""
 
-    def __init__(self, model: Net):
+    def __init__(self, model: Net, max_steps: int):
         groups = {n: [p for p in ps if p.requires_grad] for n, ps in model.layer_params().items()}
         self.names = [n for n, ps in groups.items() if ps]
-        self.flat = [p for n in self.names for p in groups[n]]
-        device = self.flat[0].device if self.flat else torch.device("cpu")
+        self.params = [p for n in self.names for p in groups[n]]
+        device = self.params[0].device if self.params else torch.device("cpu")
         self.index = torch.tensor([i for i, n in enumerate(self.names) for _ in groups[n]], device=device)
-        self.total = torch.zeros(len(self.names), device=device)
+        self.rows = torch.zeros(max_steps, len(self.params), device=device)
+        self.grads: list[torch.Tensor] | None = None
         self.steps = 0
 
     def reset(self):
-        self.total.zero_()
         self.steps = 0
 
     def record(self):
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.flat]
-        if not grads:
-            return
-        sq = torch.stack(torch._foreach_norm(grads)).square()
-        self.total += torch.zeros_like(self.total).index_add_(0, self.index, sq).sqrt()
-        self.steps += 1
+        if self.grads is None:  # the optimizer zeroes .grad in place, so these tensors stay the same
+            self.grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        if self.params and self.steps < len(self.rows):
+            torch.stack(torch._foreach_norm(self.grads), out=self.rows[self.steps])
+            self.steps += 1
+
+    def forget_grads(self):
+        """Call after .grad tensors were replaced (zero_grad(set_to_none=True))."""
+        self.grads = None
 
     def means(self) -> dict[str, float]:
-        return dict(zip(self.names, (self.total / max(self.steps, 1)).tolist(), strict=True))
+        if not self.steps:
+            return {}
+        sq = self.rows[: self.steps].square()
+        per_layer = torch.zeros(self.steps, len(self.names), device=sq.device).index_add_(1, self.index, sq)
+        return dict(zip(self.names, per_layer.sqrt().mean(0).tolist(), strict=True))
 
 
 def weight_norms(model: Net) -> dict[str, float]:
@@ -68,7 +75,7 @@ def update_ratios(model: Net, before: list[torch.Tensor]) -> dict[str, float]:
 
 def _hist(t: torch.Tensor, bins: int) -> dict:
     t = t.detach().float().flatten()
-    lo, hi = t.min().item(), t.max().item()
+    lo, hi = (v.item() for v in torch.aminmax(t))
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     counts = torch.histc(t, bins=bins, min=lo, max=hi)
@@ -83,7 +90,9 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
     handles = []
     for name, block in model.blocks.items():
         captured[name] = {}
-        handles.append(block.pre_module.register_forward_hook(lambda m, i, o, n=name: captured[n].__setitem__("pre", o)))
+        handles.append(
+            block.pre_module.register_forward_hook(lambda m, i, o, n=name: captured[n].__setitem__("pre", o))
+        )
         handles.append(block.act.register_forward_hook(lambda m, i, o, n=name: captured[n].__setitem__("act", o)))
     captured["out"] = {}
     handles.append(model.out.register_forward_hook(lambda m, i, o: captured["out"].__setitem__("pre", o)))
@@ -104,8 +113,8 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
             dead[name] = (act <= 0).all(0).float().mean().item()
         if kind in SATURATION:
             lo, hi = SATURATION[kind]
-            flat = ((act <= lo) | (act >= hi)).float().mean(0)
-            saturated[name] = (flat >= SATURATED_SHARE).float().mean().item()
+            # share of (sample, unit) outputs on a flat tail, where the derivative is nearly zero
+            saturated[name] = ((act <= lo) | (act >= hi)).float().mean().item()
 
     hists = None
     if bins:

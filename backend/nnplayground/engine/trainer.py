@@ -88,13 +88,16 @@ class Trainer:
         self.penalty_in_loss = opt.weight_decay > 0 and opt.name != "adamw"
 
         self.tel = cfg.telemetry
-        self.meter = telemetry.GradMeter(self.model) if self.tel.enabled else None
+        self.batch_size = min(cfg.training.batch_size, len(self.y_train))
+        steps = -(-len(self.y_train) // self.batch_size)
+        self.meter = telemetry.GradMeter(self.model, max(steps, 1)) if self.tel.enabled else None
         self.checkpoints = CheckpointStore(self.tel.max_checkpoints)
         es = cfg.early_stopping
         self.stopper = (
-            EarlyStopping(es.patience, es.min_delta, "min" if es.monitor == "val_loss" else "max") if es.enabled else None
+            EarlyStopping(es.patience, es.min_delta, "min" if es.monitor == "val_loss" else "max")
+            if es.enabled
+            else None
         )
-        self.batch_size = min(cfg.training.batch_size, len(self.y_train))
         self.augment = augmentation.is_active(cfg.augmentation, data.is_image)
 
         self.epoch = 0
@@ -107,6 +110,7 @@ class Trainer:
         self.restored_best = False
         self.message = ""
         self.t0 = time.perf_counter()
+        self._grid = None
 
     # ---- public interface -------------------------------------------------------------------
     @property
@@ -139,6 +143,7 @@ class Trainer:
             self._loss(self.model(self.x_probe), self.y_probe).backward()
             self.meter.reset()
             self.meter.record()
+            self.meter.forget_grads()
         out += self._end_of_epoch(0, time.perf_counter())
         if self.tel.enabled:
             self.optimizer.zero_grad(set_to_none=True)
@@ -324,9 +329,7 @@ class Trainer:
                     f"{es.monitor} did not improve by more than {es.min_delta} for {es.patience} epochs "
                     f"after epoch {self.stopper.best_epoch}"
                 )
-                out.append(
-                    events.marker(epoch, "early_stop", best_epoch=self.stopper.best_epoch, reason=self.message)
-                )
+                out.append(events.marker(epoch, "early_stop", best_epoch=self.stopper.best_epoch, reason=self.message))
                 return out + self._finish("early_stopped")
         if epoch >= self.config.training.epochs:
             return out + self._finish("completed")
@@ -365,15 +368,19 @@ class Trainer:
         d, model = self.data, self.model
         mc = self.tel.mc_samples if self.config.model.dropout > 0 or self.config.model.dropouts else 0
         if d.input_shape == (2,) and not self.regression:
-            bounds = d.bounds()
-            res = self.tel.surface_resolution
-            x = d.preprocess(telemetry.grid(bounds, res)).to(self.device)
-            probs = models.predict(model, x, False)
+            if self._grid is None:  # the plane does not move during a run
+                bounds, res = d.bounds(), self.tel.surface_resolution
+                self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
+            bounds, res, x = self._grid
+            was_training = model.training
+            model.eval()
+            logits = model(x)
+            model.train(was_training)
             extra = {}
-            if d.n_classes == 2:
-                values = probs[:, 1]
+            if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
+                values = torch.sigmoid(logits[:, 1] - logits[:, 0])
             else:
-                conf, values = probs.max(1)
+                conf, values = torch.softmax(logits, -1).max(1)
                 extra["confidence"] = telemetry.round_list(conf, 3)
             if mc > 1:
                 _, std = models.mc_predict(model, x, mc, False)
