@@ -1,0 +1,151 @@
+"""The FastAPI application: routers, error handlers (every error is JSON with a message), the request
+body limit, the start-up/shut-down of the run service, and the placeholder page at `/`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..service.artifacts import Models
+from ..service.manager import ApiError, RunManager
+from ..service.settings import Settings
+from .routes import catalog, health, presets, runs, ws
+
+log = logging.getLogger("nnplayground.api")
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+
+
+def _loc(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "(body)"
+
+
+def validation_detail(errors) -> list[dict]:
+    out = []
+    for e in errors:
+        loc = list(e.get("loc", ()))
+        where = loc[0] if loc else "body"
+        field = _loc(loc[1:] if where in ("body", "query", "path") else loc)
+        msg = e.get("msg", "invalid value")
+        if where in ("query", "path"):
+            field = f"{where}.{field}"
+        out.append({"field": field, "message": msg})
+    return out
+
+
+def error_json(status: int, message: str, detail: list | None = None) -> JSONResponse:
+    body = {"error": message, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=status)
+
+
+class BodyLimit:
+    """Refuse request bodies above the limit with 413, whether or not Content-Length is declared."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    return await self._refuse(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send):
+        resp = error_json(413, f"the request body is larger than {self.limit} bytes")
+        await resp(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, manager: RunManager | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        mgr = manager or RunManager(settings)
+        app.state.manager = mgr
+        app.state.models = Models(mgr)
+        app.state.settings = settings
+        mgr.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(mgr.stop)
+
+    app = FastAPI(
+        title="nnplayground",
+        version=__version__,
+        description="Train small PyTorch models and watch them learn. Errors are JSON: "
+        '`{"error": message, "status": code, "detail": [{"field", "message"}]}`.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return error_json(exc.status, exc.message, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        detail = validation_detail(exc.errors())
+        body_errors = any(not d["field"].startswith(("query.", "path.")) for d in detail)
+        return error_json(422, "invalid configuration" if body_errors else "invalid parameters", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.url.path}"
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return error_json(exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_json(500, f"internal error: {type(exc).__name__}: {exc}")
+
+    for module in (health, catalog, presets, runs):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(ws.router)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request):
+        return TEMPLATES.TemplateResponse(request, "index.html", {"version": __version__})
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

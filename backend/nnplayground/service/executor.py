@@ -1,0 +1,90 @@
+"""The boundary between the web tier and the workers: submit a job, control it, receive its events.
+
+Everything that crosses it is a small picklable message, so another backend (a later issue puts the
+workers on Celery + Redis) only has to implement `Executor` and call the sink with the same messages.
+The sink is called from the executor's own thread, in order per run."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .store import StepWrite
+
+CONTROL_ACTIONS = ("pause", "resume", "step", "stop", "speed", "cancel")
+
+
+@dataclass
+class Job:
+    run_id: str
+    config: dict  # a validated RunConfig as JSON-ready dict
+    source: tuple[dict, bytes] | None = (
+        None  # transfer source run: (its effective config, torch.save'd state)
+    )
+    speed: float = 0.0  # at most this many epochs per second; 0 = as fast as possible
+    paused: bool = False  # start paused (after epoch 0)
+
+
+# ---- messages to the sink ----------------------------------------------------------------------
+@dataclass
+class Started:
+    run_id: str
+    worker: int
+    paused: bool
+    pid: int = 0
+
+
+@dataclass
+class Step:
+    run_id: str
+    write: StepWrite
+    emitted_at: float = 0.0  # time.time() when the worker sent it
+    done: bool = False
+
+
+@dataclass
+class Failed:
+    run_id: str
+    message: str
+
+
+@dataclass
+class QueueChanged:
+    positions: dict[str, int] = field(default_factory=dict)  # run id -> 1-based place in the queue
+
+
+Message = Started | Step | Failed | QueueChanged
+Sink = Callable[[Message], None]
+
+
+class Executor(ABC):
+    @abstractmethod
+    def start(self, sink: Sink) -> None:
+        """Start the workers; every message from now on goes to `sink`."""
+
+    @abstractmethod
+    def submit(self, job: Job) -> int:
+        """Queue a job; returns its 1-based queue position (0 when it went straight to a worker)."""
+
+    @abstractmethod
+    def control(self, run_id: str, action: str, value: float | None = None) -> bool:
+        """pause | resume | step | stop | speed (value = epochs/s) | cancel (drop silently).
+        Returns False when the executor does not hold the run. Stopping or cancelling a queued job
+        removes it from the queue."""
+
+    @abstractmethod
+    def positions(self) -> dict[str, int]:
+        """Queued run ids -> 1-based position."""
+
+    @abstractmethod
+    def stats(self) -> dict:
+        """Figures for /api/health: workers, alive, slots, busy, queued."""
+
+    @abstractmethod
+    def has_capacity(self) -> bool:
+        """Whether a job submitted now would start at once."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Stop the workers (their runs end without further messages)."""

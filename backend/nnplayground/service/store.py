@@ -1,0 +1,340 @@
+"""SQLite persistence (WAL mode): runs, per-epoch metrics, histogram and surface views (thinned),
+markers and checkpoints. One writer connection guarded by a lock; every reading thread has its own
+connection, so readers never wait for the writer (WAL).
+
+Event payloads are stored as the compact JSON text the worker produced, so that serving them again
+(REST, websocket snapshots) needs no re-encoding."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    client TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    config TEXT NOT NULL,
+    info TEXT,
+    summary TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    epochs_run INTEGER NOT NULL DEFAULT 0,
+    best_epoch INTEGER,
+    best_val_loss REAL,
+    speed REAL NOT NULL DEFAULT 0,
+    final_state BLOB
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL, epoch INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (run_id, epoch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS views (
+    run_id TEXT NOT NULL, kind TEXT NOT NULL, epoch INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (run_id, kind, epoch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS markers (
+    run_id TEXT NOT NULL, epoch INTEGER NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS markers_run ON markers(run_id, epoch);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id TEXT NOT NULL, epoch INTEGER NOT NULL, state BLOB NOT NULL, PRIMARY KEY (run_id, epoch)
+) WITHOUT ROWID;
+"""
+
+ACTIVE = ("queued", "running", "paused")
+TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed", "interrupted")
+STATUSES = ACTIVE + TERMINAL
+RUN_COLUMNS = (
+    "id, status, client, created_at, started_at, finished_at, config, info, summary, message, epochs_run, "
+    "best_epoch, best_val_loss, speed, final_state IS NOT NULL AS has_final"
+)
+
+
+@dataclass
+class Packed:
+    """One engine event as the worker sends it: type, epoch (or None), the event's JSON text, and for
+    epoch events the record's JSON text (the event without its "type")."""
+
+    type: str
+    epoch: int | None
+    text: str
+    record: str | None = None
+
+
+@dataclass
+class _Thinning:
+    stride: int = 1
+    latest: int | None = None
+    count: int = 0
+
+
+@dataclass
+class StepWrite:
+    events: list[Packed]
+    checkpoints: dict[int, bytes] = field(default_factory=dict)
+    dropped: list[int] = field(default_factory=list)
+    final_state: bytes | None = None
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Store:
+    def __init__(self, path: str, keep_views: int = 200):
+        self.path = path
+        self.keep_views = max(4, keep_views)
+        self._w = _connect(path)
+        self._w.executescript(SCHEMA)
+        self._wlock = threading.RLock()
+        self._local = threading.local()
+        self._thin: dict[tuple[str, str], _Thinning] = {}
+
+    # ---- connections ------------------------------------------------------------------------
+    def _r(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.path)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        with self._wlock:
+            self._w.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._w
+            except BaseException:
+                self._w.execute("ROLLBACK")
+                raise
+            self._w.execute("COMMIT")
+
+    @contextmanager
+    def read_tx(self) -> Iterator[sqlite3.Connection]:
+        """A consistent view across several reads (one WAL snapshot)."""
+        c = self._r()
+        c.execute("BEGIN")
+        try:
+            yield c
+        finally:
+            c.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._wlock:
+            self._w.close()
+
+    # ---- runs -------------------------------------------------------------------------------
+    def insert_run(self, run_id: str, config: str, client: str, speed: float) -> None:
+        with self.write() as c:
+            c.execute(
+                "INSERT INTO runs (id, status, client, created_at, config, speed) "
+                "VALUES (?, 'queued', ?, ?, ?, ?)",
+                (run_id, client, time.time(), config, speed),
+            )
+
+    def update_run(self, run_id: str, only_if: tuple[str, ...] | None = None, **values) -> bool:
+        """Set columns of a run; with `only_if`, only while its status is one of those."""
+        cols = ", ".join(f"{k} = ?" for k in values)
+        sql = f"UPDATE runs SET {cols} WHERE id = ?"
+        args = [*values.values(), run_id]
+        if only_if:
+            sql += f" AND status IN ({','.join('?' * len(only_if))})"
+            args += list(only_if)
+        with self.write() as c:
+            return c.execute(sql, args).rowcount > 0
+
+    def get_run(self, run_id: str) -> dict | None:
+        row = self._r().execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def list_runs(self, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+        r = self._r()
+        total = r.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
+        rows = r.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return [dict(x) for x in rows], total
+
+    def count_active(self, client: str) -> int:
+        q = f"SELECT COUNT(*) FROM runs WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))})"
+        return self._r().execute(q, (client, *ACTIVE)).fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._r().execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
+        return {s: n for s, n in rows}
+
+    def mark_interrupted(self) -> list[str]:
+        """At start-up: runs that were active when the server stopped cannot continue."""
+        with self.write() as c:
+            ids = [
+                r[0]
+                for r in c.execute(
+                    f"SELECT id FROM runs WHERE status IN ({','.join('?' * len(ACTIVE))})", ACTIVE
+                )
+            ]
+            c.execute(
+                f"UPDATE runs SET status = 'interrupted', finished_at = ?, "
+                f"message = 'the server stopped while this run was active' "
+                f"WHERE status IN ({','.join('?' * len(ACTIVE))})",
+                (time.time(), *ACTIVE),
+            )
+        return ids
+
+    def delete_run(self, run_id: str) -> bool:
+        with self.write() as c:
+            for table in ("metrics", "views", "markers", "checkpoints"):
+                c.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            gone = c.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
+        for key in [k for k in self._thin if k[0] == run_id]:
+            del self._thin[key]
+        return gone
+
+    # ---- events -------------------------------------------------------------------------------
+    def apply_step(self, run_id: str, step: StepWrite, end: dict | None, info: str | None) -> bool:
+        """Persist one step's events in one transaction. False when the run no longer exists."""
+        with self.write() as c:
+            if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                return False
+            last_epoch = None
+            for ev in step.events:
+                if ev.type == "epoch":
+                    c.execute(
+                        "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, ev.epoch, ev.record)
+                    )
+                    last_epoch = ev.epoch
+                elif ev.type in ("histograms", "surface"):
+                    self._add_view(c, run_id, ev.type, ev.epoch, ev.text)
+                elif ev.type == "marker":
+                    c.execute("INSERT INTO markers VALUES (?, ?, ?)", (run_id, ev.epoch, ev.text))
+            for epoch, blob in step.checkpoints.items():
+                c.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (run_id, epoch, blob))
+            for epoch in step.dropped:
+                c.execute("DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?", (run_id, epoch))
+            if last_epoch is not None:
+                c.execute("UPDATE runs SET epochs_run = ? WHERE id = ?", (last_epoch, run_id))
+            if info is not None:
+                c.execute("UPDATE runs SET info = ? WHERE id = ?", (info, run_id))
+            for ev in step.events:
+                if ev.type == "marker" and '"kind":"best"' in ev.text:
+                    m = json.loads(ev.text)
+                    c.execute(
+                        "UPDATE runs SET best_epoch = ?, best_val_loss = ? WHERE id = ?",
+                        (m["epoch"], m.get("val_loss"), run_id),
+                    )
+            if step.final_state is not None:
+                c.execute("UPDATE runs SET final_state = ? WHERE id = ?", (step.final_state, run_id))
+            if end is not None:
+                c.execute(
+                    "UPDATE runs SET status = ?, summary = ?, message = ?, finished_at = ? WHERE id = ?",
+                    (end["status"], end["summary"], end["message"], time.time(), run_id),
+                )
+        return True
+
+    def _add_view(self, c: sqlite3.Connection, run_id: str, kind: str, epoch: int, text: str) -> None:
+        """Keep at most about `keep_views` views of a kind per run: every stride-th epoch plus the
+        latest; when there are too many, the stride doubles and the in-between ones go."""
+        t = self._thin.setdefault((run_id, kind), _Thinning())
+        if t.latest is not None and t.latest % t.stride:
+            c.execute(
+                "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch = ?", (run_id, kind, t.latest)
+            )
+            t.count -= 1
+        c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)", (run_id, kind, epoch, text))
+        t.latest = epoch
+        t.count += 1
+        while t.count > self.keep_views:
+            t.stride *= 2
+            c.execute(
+                "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch % ? != 0 AND epoch != ?",
+                (run_id, kind, t.stride, epoch),
+            )
+            t.count = c.execute(
+                "SELECT COUNT(*) FROM views WHERE run_id = ? AND kind = ?", (run_id, kind)
+            ).fetchone()[0]
+
+    def metrics(self, run_id: str, since: int | None = None) -> list[tuple[int, str]]:
+        rows = (
+            self._r()
+            .execute(
+                "SELECT epoch, record FROM metrics WHERE run_id = ? AND epoch > ? ORDER BY epoch",
+                (run_id, -1 if since is None else since),
+            )
+            .fetchall()
+        )
+        return [(e, t) for e, t in rows]
+
+    def view(self, run_id: str, kind: str, epoch: int | None) -> str | None:
+        """The stored view at `epoch` or the nearest one before it (latest when epoch is None)."""
+        q = "SELECT data FROM views WHERE run_id = ? AND kind = ?"
+        args: list = [run_id, kind]
+        if epoch is not None:
+            q += " AND epoch <= ?"
+            args.append(epoch)
+        row = self._r().execute(q + " ORDER BY epoch DESC LIMIT 1", args).fetchone()
+        return row[0] if row else None
+
+    def views_since(self, run_id: str, kind: str, since: int) -> list[tuple[int, str]]:
+        rows = (
+            self._r()
+            .execute(
+                "SELECT epoch, data FROM views WHERE run_id = ? AND kind = ? AND epoch > ? ORDER BY epoch",
+                (run_id, kind, since),
+            )
+            .fetchall()
+        )
+        return [(e, t) for e, t in rows]
+
+    def view_epochs(self, run_id: str, kind: str) -> list[int]:
+        rows = (
+            self._r()
+            .execute("SELECT epoch FROM views WHERE run_id = ? AND kind = ? ORDER BY epoch", (run_id, kind))
+            .fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def markers(self, run_id: str, since: int | None = None) -> list[str]:
+        rows = (
+            self._r()
+            .execute(
+                "SELECT data FROM markers WHERE run_id = ? AND epoch > ? ORDER BY rowid",
+                (run_id, -1 if since is None else since),
+            )
+            .fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def checkpoint_epochs(self, run_id: str) -> list[int]:
+        rows = (
+            self._r()
+            .execute("SELECT epoch FROM checkpoints WHERE run_id = ? ORDER BY epoch", (run_id,))
+            .fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def checkpoint(self, run_id: str, epoch: int) -> bytes | None:
+        row = (
+            self._r()
+            .execute("SELECT state FROM checkpoints WHERE run_id = ? AND epoch = ?", (run_id, epoch))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def final_state(self, run_id: str) -> bytes | None:
+        row = self._r().execute("SELECT final_state FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row else None

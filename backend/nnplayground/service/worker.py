@@ -1,0 +1,230 @@
+"""The worker process: holds up to `slots` runs, trains them one epoch at a time in round-robin order,
+and sends every epoch's events to the web tier over its pipe. Control messages (pause, resume, step,
+stop, speed, cancel) are read between epochs. Started with the `spawn` method; one torch thread."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from .executor import Failed, Job, Started, Step
+from .jsonutil import dumps
+from .store import Packed, StepWrite
+
+
+@dataclass
+class _Slot:
+    job: Job
+    trainer: object
+    paused: bool = False
+    steps: int = 0  # single steps requested while paused
+    interval: float = 0.0  # seconds between epochs (throttle)
+    next_due: float = 0.0
+    sent: set[int] = field(default_factory=set)  # checkpoint epochs already sent
+
+    def runnable(self, now: float) -> bool:
+        return (not self.paused or self.steps > 0) and now >= self.next_due
+
+
+def _interval(speed: float | None) -> float:
+    return 1.0 / speed if speed and speed > 0 else 0.0
+
+
+def pack(ev: dict) -> Packed:
+    kind = ev["type"]
+    if kind == "epoch":
+        record = dumps({k: v for k, v in ev.items() if k != "type"})
+        return Packed(kind, ev["epoch"], '{"type":"epoch",' + record[1:], record)
+    return Packed(kind, ev.get("epoch"), dumps(ev))
+
+
+def state_bytes(state: dict) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buf)
+    return buf.getvalue()
+
+
+def load_state(blob: bytes) -> dict:
+    import torch
+
+    return torch.load(io.BytesIO(blob), weights_only=True)
+
+
+def _warm_up() -> None:
+    """Pay torch's first-call costs now, so that the first real run starts fast."""
+    from nnplayground.engine import Trainer
+
+    t = Trainer(
+        {
+            "dataset": {"n_samples": 40},
+            "training": {"epochs": 1, "device": "cpu"},
+            "telemetry": {"histogram_every": 1, "surface_every": 1, "surface_resolution": 8},
+        }
+    )
+    for _ in t:
+        pass
+    state_bytes(t.model.state_dict())
+
+
+class Worker:
+    def __init__(self, index: int, conn):
+        self.index = index
+        self.conn = conn
+        self.slots: dict[str, _Slot] = {}
+        self.order: list[str] = []  # round-robin order
+        self.turn = 0
+
+    def send(self, msg) -> None:
+        self.conn.send(msg)
+
+    # ---- commands ---------------------------------------------------------------------------
+    def handle(self, msg) -> bool:
+        kind = msg[0]
+        if kind == "shutdown":
+            return False
+        if kind == "submit":
+            self.start_job(msg[1])
+        elif kind == "control":
+            self.control(msg[1], msg[2], msg[3])
+        return True
+
+    def start_job(self, job: Job) -> None:
+        from nnplayground.engine import Trainer
+
+        self.send(Started(job.run_id, self.index, job.paused, os.getpid()))
+        try:
+            loader = None
+            if job.source is not None:
+                src_config, blob = job.source
+
+                def loader(_run_id, src_config=src_config, blob=blob):
+                    return src_config, load_state(blob)
+
+            trainer = Trainer(job.config, source_loader=loader)
+            slot = _Slot(job, trainer, paused=job.paused, interval=_interval(job.speed))
+            self.slots[job.run_id] = slot
+            self.order.append(job.run_id)
+            self.emit(slot, trainer.start())
+        except Exception as e:  # a bad config or a bug: the run fails, the worker lives on
+            self.drop(job.run_id)
+            self.send(Failed(job.run_id, _describe(e)))
+
+    def control(self, run_id: str, action: str, value) -> None:
+        slot = self.slots.get(run_id)
+        if slot is None:
+            return
+        if action == "pause":
+            slot.paused, slot.steps = True, 0
+        elif action == "resume":
+            slot.paused, slot.steps = False, 0
+        elif action == "step":
+            slot.steps += 1
+        elif action == "speed":
+            slot.interval = _interval(value)
+            slot.next_due = 0.0
+        elif action == "stop":
+            self.emit(slot, slot.trainer.stop())
+        elif action == "cancel":
+            self.drop(run_id)
+
+    def drop(self, run_id: str) -> None:
+        self.slots.pop(run_id, None)
+        if run_id in self.order:
+            self.order.remove(run_id)
+
+    # ---- training ----------------------------------------------------------------------------
+    def emit(self, slot: _Slot, events: list[dict]) -> None:
+        trainer = slot.trainer
+        kept = set(trainer.checkpoints.epochs())
+        write = StepWrite(
+            [pack(e) for e in events],
+            {e: state_bytes(trainer.checkpoints.get(e)) for e in sorted(kept - slot.sent)},
+            sorted(slot.sent - kept),
+        )
+        slot.sent = kept
+        done = trainer.done
+        if done:
+            write.final_state = state_bytes(trainer.model.state_dict())
+            self.drop(slot.job.run_id)
+        self.send(Step(slot.job.run_id, write, time.time(), done))
+
+    def next_runnable(self, now: float) -> _Slot | None:
+        n = len(self.order)
+        for i in range(n):
+            run_id = self.order[(self.turn + i) % n]
+            slot = self.slots[run_id]
+            if slot.runnable(now):
+                self.turn = (self.turn + i + 1) % max(n, 1)
+                return slot
+        return None
+
+    def wait_time(self, now: float) -> float | None:
+        """How long to block for commands: None = until one comes, 0 = a run is ready now."""
+        dues = [s.next_due for s in self.slots.values() if not s.paused or s.steps > 0]
+        if not dues:
+            return None
+        return max(0.0, min(dues) - now)
+
+    def run_one(self, slot: _Slot) -> None:
+        if slot.paused:
+            slot.steps -= 1
+        t0 = time.perf_counter()
+        try:
+            events = slot.trainer.step()
+        except Exception as e:
+            self.drop(slot.job.run_id)
+            self.send(Failed(slot.job.run_id, _describe(e)))
+            return
+        if slot.interval:
+            slot.next_due = time.time() + max(0.0, slot.interval - (time.perf_counter() - t0))
+        self.emit(slot, events)
+
+    def loop(self) -> None:
+        while True:
+            if self.conn.poll(self.wait_time(time.time())):
+                while True:  # every pending command is handled before the next epoch
+                    if not self.handle(self.conn.recv()):
+                        return
+                    if not self.conn.poll(0):
+                        break
+                continue
+            slot = self.next_runnable(time.time())
+            if slot is not None:
+                self.run_one(slot)
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, ValueError):
+        return str(e)
+    last = traceback.extract_tb(e.__traceback__)[-1:] if e.__traceback__ else []
+    where = f" (at {os.path.basename(last[0].filename)}:{last[0].lineno})" if last else ""
+    return f"{type(e).__name__}: {e}{where}"
+
+
+def worker_main(index: int, conn, nice: int = 0) -> None:
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    try:
+        _warm_up()
+    except Exception:
+        pass
+    conn.send(("ready", index, os.getpid()))
+    try:
+        Worker(index, conn).loop()
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
