@@ -106,6 +106,35 @@ def list_presets():
         typer.echo(f"{name:24s} {p['title']}")
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for a classroom)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    db: Path = typer.Option(Path("nnplayground.db"), "--db", help="SQLite file holding runs and their history."),
+    workers: int = typer.Option(0, "--workers", help="Training processes (0 = number of cores)."),
+    slots: int | None = typer.Option(None, "--slots", help="Runs one worker alternates between (time slicing)."),
+    queue: int | None = typer.Option(None, "--queue", help="Runs allowed to wait for a worker before 429."),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+):
+    """Start the web server: REST API, websockets, and the UI at /."""
+    import uvicorn
+
+    from .api import create_app
+    from .service.settings import Settings
+
+    settings = Settings.from_env(db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue)
+    typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws_max_size=max(settings.max_message_size * 4, 1 << 20),
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
 def main():
     app()
 
