@@ -185,6 +185,9 @@ class TelemetryConfig(_Section):
     mc_samples: int = Field(
         0, ge=0, le=100, description="With dropout: MC-dropout passes for the uncertainty views (0 = off)."
     )
+    grad_samples: int = Field(
+        8, ge=0, le=10000, description="Steps per epoch whose gradient norms are measured (0 = every step)."
+    )
     probe_size: int = Field(256, ge=16, le=2048, description="Samples of the fixed probe batch.")
     max_checkpoints: int = Field(
         400, ge=2, le=5000, description="Epoch checkpoints kept; beyond, older ones are thinned."

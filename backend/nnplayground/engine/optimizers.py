@@ -53,19 +53,19 @@ def build_optimizer(cfg: OptimizerConfig, groups: list[dict]) -> torch.optim.Opt
     added to the loss by the trainer (the course's formulation); only AdamW decays inside the step,
     decoupled from the gradient, which is the point of AdamW."""
     if cfg.name == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, foreach=True)
+        return torch.optim.SGD(groups, lr=cfg.lr)
     if cfg.name in ("momentum", "nesterov"):
         return EMAMomentum(groups, lr=cfg.lr, alpha=cfg.momentum, nesterov=cfg.name == "nesterov")
     if cfg.name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=cfg.lr, eps=cfg.eps, foreach=True)
+        return torch.optim.Adagrad(groups, lr=cfg.lr, eps=cfg.eps)
     if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=cfg.lr, alpha=cfg.rho, eps=cfg.eps, foreach=True)
+        return torch.optim.RMSprop(groups, lr=cfg.lr, alpha=cfg.rho, eps=cfg.eps)
     if cfg.name == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, foreach=True)
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
     if cfg.name == "adamw":
         for g in groups:
             g.setdefault("weight_decay", cfg.weight_decay if g.get("decay", True) else 0.0)
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, foreach=True)
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
     raise ValueError(f"optimizer.name: unknown optimizer {cfg.name!r}")
 
 

@@ -18,38 +18,36 @@ def _unit_view(t: torch.Tensor) -> torch.Tensor:
 
 
 class GradMeter:
-    """Mean per-layer gradient L2 norm over an epoch's steps. Each step costs one fused norm over all
-    gradients written into a preallocated row; per-layer sums and square roots wait for the epoch end."""
+    """Mean per-layer gradient L2 norm over an epoch's steps. With many small steps the measurement
+    itself would dominate, so at most `samples` evenly spaced steps are measured (0 = every step).
+    Each measured step costs one fused norm over all gradients; per-layer sums wait for the epoch end."""
 
-    def __init__(self, model: Net, max_steps: int):
+    def __init__(self, model: Net, steps_per_epoch: int, samples: int):
         groups = {n: [p for p in ps if p.requires_grad] for n, ps in model.layer_params().items()}
         self.names = [n for n, ps in groups.items() if ps]
         self.params = [p for n in self.names for p in groups[n]]
         device = self.params[0].device if self.params else torch.device("cpu")
         self.index = torch.tensor([i for i, n in enumerate(self.names) for _ in groups[n]], device=device)
-        self.rows = torch.zeros(max_steps, len(self.params), device=device)
-        self.grads: list[torch.Tensor] | None = None
-        self.steps = 0
+        self.stride = 1 if samples == 0 else max(1, -(-steps_per_epoch // samples))
+        self.rows = torch.zeros(-(-max(steps_per_epoch, 1) // self.stride), len(self.params), device=device)
+        self.reset()
 
     def reset(self):
-        self.steps = 0
+        self.step = self.measured = 0
 
     def record(self):
-        if self.grads is None:  # the optimizer zeroes .grad in place, so these tensors stay the same
-            self.grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        if self.params and self.steps < len(self.rows):
-            torch.stack(torch._foreach_norm(self.grads), out=self.rows[self.steps])
-            self.steps += 1
-
-    def forget_grads(self):
-        """Call after .grad tensors were replaced (zero_grad(set_to_none=True))."""
-        self.grads = None
+        """Call after backward, once per optimizer step."""
+        if self.step % self.stride == 0 and self.params and self.measured < len(self.rows):
+            grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+            torch.stack(torch._foreach_norm(grads), out=self.rows[self.measured])
+            self.measured += 1
+        self.step += 1
 
     def means(self) -> dict[str, float]:
-        if not self.steps:
+        if not self.measured:
             return {}
-        sq = self.rows[: self.steps].square()
-        per_layer = torch.zeros(self.steps, len(self.names), device=sq.device).index_add_(1, self.index, sq)
+        sq = self.rows[: self.measured].square()
+        per_layer = torch.zeros(self.measured, len(self.names), device=sq.device).index_add_(1, self.index, sq)
         return dict(zip(self.names, per_layer.sqrt().mean(0).tolist(), strict=True))
 
 
@@ -84,8 +82,9 @@ def _hist(t: torch.Tensor, bins: int) -> dict:
 
 @torch.no_grad()
 def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict | None]:
-    """One evaluation-mode pass over the probe batch. Returns (dead_fraction, saturated_fraction,
-    histograms or None). Histograms hold pre-activations, activations, weights and gradients."""
+    """One pass over the probe batch; the caller puts the model in evaluation mode. Returns
+    (dead_fraction, saturated_fraction, histograms or None); histograms hold pre-activations,
+    activations, weights and gradients (of the epoch's last step)."""
     captured: dict[str, dict[str, torch.Tensor]] = {}
     handles = []
     for name, block in model.blocks.items():
@@ -96,12 +95,9 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
         handles.append(block.act.register_forward_hook(lambda m, i, o, n=name: captured[n].__setitem__("act", o)))
     captured["out"] = {}
     handles.append(model.out.register_forward_hook(lambda m, i, o: captured["out"].__setitem__("pre", o)))
-    was_training = model.training
-    model.eval()
     try:
         model(x)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
 

@@ -71,11 +71,15 @@ class Trainer:
         opt = cfg.optimizer
         self.decayed = decayed_params(self.model, opt.decay_biases)
         decayed_ids = {id(p) for p in self.decayed}
+        # One param group per distinct treatment (fewer groups = fewer optimizer kernels per step):
+        # feature layers of a transfer may train with a scaled LR, and only AdamW decays inside its step.
+        split_decay = opt.name == "adamw"
         groups: dict[tuple[bool, bool], list] = {}
         for name, params in self.model.layer_params().items():
             for p in params:
                 if p.requires_grad:
-                    groups.setdefault((name in scaled, id(p) in decayed_ids), []).append(p)
+                    key = (name in scaled, split_decay and id(p) in decayed_ids)
+                    groups.setdefault(key, []).append(p)
         scale = cfg.transfer.feature_lr_scale if cfg.transfer else 1.0
         # Group 0 holds unscaled parameters, so param_groups[0]["lr"] is "the" learning rate.
         param_groups = [
@@ -90,7 +94,7 @@ class Trainer:
         self.tel = cfg.telemetry
         self.batch_size = min(cfg.training.batch_size, len(self.y_train))
         steps = -(-len(self.y_train) // self.batch_size)
-        self.meter = telemetry.GradMeter(self.model, max(steps, 1)) if self.tel.enabled else None
+        self.meter = telemetry.GradMeter(self.model, steps, self.tel.grad_samples) if self.tel.enabled else None
         self.checkpoints = CheckpointStore(self.tel.max_checkpoints)
         es = cfg.early_stopping
         self.stopper = (
@@ -143,7 +147,6 @@ class Trainer:
             self._loss(self.model(self.x_probe), self.y_probe).backward()
             self.meter.reset()
             self.meter.record()
-            self.meter.forget_grads()
         out += self._end_of_epoch(0, time.perf_counter())
         if self.tel.enabled:
             self.optimizer.zero_grad(set_to_none=True)
@@ -236,7 +239,7 @@ class Trainer:
             loss = self._loss(model(x[idx]), self.y_train[idx])
             if self.penalty_in_loss:
                 loss = loss + l2_penalty(self.decayed, lam)
-            opt.zero_grad(set_to_none=False)
+            opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.meter is not None:
                 self.meter.record()
@@ -255,11 +258,9 @@ class Trainer:
 
     def _end_of_epoch(self, epoch: int, t_epoch: float) -> list[dict]:
         model = self.model
-        was_training = model.training
-        model.eval()
+        model.eval()  # every measurement below is in evaluation mode; the next epoch switches back
         train_loss, train_score = self._evaluate(self.x_train, self.y_train)
         val_loss, val_score = self._evaluate(self.x_val, self.y_val)
-        model.train(was_training)
         lam = self.config.optimizer.weight_decay
         penalty = l2_penalty(self.decayed, lam).item() if lam > 0 else 0.0
         lr = self.schedule.lr
@@ -297,7 +298,7 @@ class Trainer:
         if hists is not None:
             out.append(events.histograms(epoch, hists))
         if self.tel.surface_every and epoch % self.tel.surface_every == 0:
-            surface = self.output_view(epoch)
+            surface = self._output_view(epoch)
             if surface is not None:
                 out.append(surface)
 
@@ -361,8 +362,16 @@ class Trainer:
         return f"The loss became NaN/infinite at epoch {epoch}; {hint}."
 
     # ---- output views --------------------------------------------------------------------------
-    @torch.no_grad()
     def output_view(self, epoch: int) -> dict | None:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self._output_view(epoch)
+        finally:
+            self.model.train(was_training)
+
+    @torch.no_grad()
+    def _output_view(self, epoch: int) -> dict | None:
         """What the model does, in the form that suits the data: decision surface (2-D), fitted curve
         (1-D regression), predicted validation images (digits), confusion matrix (tabular)."""
         d, model = self.data, self.model
@@ -372,10 +381,7 @@ class Trainer:
                 bounds, res = d.bounds(), self.tel.surface_resolution
                 self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
             bounds, res, x = self._grid
-            was_training = model.training
-            model.eval()
             logits = model(x)
-            model.train(was_training)
             extra = {}
             if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
                 values = torch.sigmoid(logits[:, 1] - logits[:, 0])
