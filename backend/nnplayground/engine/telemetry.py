@@ -126,6 +126,37 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
     return dead, saturated, hists
 
 
+NETWORK_MAX_WIDTH = 32  # the network diagram draws every unit: only for small MLPs
+UNIT_RESOLUTION = 20
+
+
+@torch.no_grad()
+def network_view(model: Net, x_grid: torch.Tensor | None) -> dict | None:
+    """Weights and biases of every layer for the network diagram and, for 2-D data, each hidden
+    unit's output over a coarse grid of the plane (the unit thumbnails). None for large networks."""
+    if model.n_conv or any(b.layer.out_features > NETWORK_MAX_WIDTH for b in model.blocks.values()):
+        return None
+    layers = model.weight_layers()
+    view = {
+        "weights": {n: round_list(m.weight, 4) for n, m in layers.items()},
+        "biases": {n: round_list(m.bias, 4) for n, m in layers.items()},
+    }
+    if x_grid is not None:
+        units: dict[str, torch.Tensor] = {}
+        handles = [
+            b.act.register_forward_hook(lambda m, i, o, n=name: units.__setitem__(n, o))
+            for name, b in model.blocks.items()
+        ]
+        try:
+            model(x_grid)
+        finally:
+            for h in handles:
+                h.remove()
+        view["unit_resolution"] = UNIT_RESOLUTION
+        view["units"] = {n: round_list(a.T, 3) for n, a in units.items()}  # (units, grid cells)
+    return view
+
+
 def grid(bounds: list[list[float]], resolution: int) -> torch.Tensor:
     """Raw-coordinate grid over a 2-D bounding box, row-major with y rising from the first row."""
     xs = torch.linspace(bounds[0][0], bounds[0][1], resolution)
@@ -135,4 +166,5 @@ def grid(bounds: list[list[float]], resolution: int) -> torch.Tensor:
 
 
 def round_list(t: torch.Tensor, digits: int = 4) -> list:
-    return (torch.round(t.detach().float().cpu() * 10**digits) / 10**digits).tolist()
+    # in float64, so that 0.1234 prints as 0.1234 in JSON and not as 0.12340000271797180
+    return torch.round(t.detach().cpu().double(), decimals=digits).tolist()

@@ -379,8 +379,9 @@ class Trainer:
         if d.input_shape == (2,) and not self.regression:
             if self._grid is None:  # the plane does not move during a run
                 bounds, res = d.bounds(), self.tel.surface_resolution
-                self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
-            bounds, res, x = self._grid
+                coarse = d.preprocess(telemetry.grid(bounds, telemetry.UNIT_RESOLUTION)).to(self.device)
+                self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device), coarse
+            bounds, res, x, coarse = self._grid
             logits = model(x)
             extra = {}
             if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
@@ -391,6 +392,9 @@ class Trainer:
             if mc > 1:
                 _, std = models.mc_predict(model, x, mc, False)
                 extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
+            network = telemetry.network_view(model, coarse)
+            if network is not None:
+                extra["network"] = network
             return events.surface(
                 epoch, "decision", bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
             )
