@@ -21,7 +21,6 @@ def config(i: int, epochs: int) -> dict:
 
 def bare(cfg: dict) -> int:
     import torch
-
     from nnplayground.engine import Trainer
 
     torch.set_num_threads(1)
