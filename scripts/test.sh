@@ -4,5 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+# The browser tests drive Debian's Chromium (never a browser download of Playwright's own).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the browser tests..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
 .venv/bin/ruff check backend tests benchmarks
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,27 +1,25 @@
 """The FastAPI application: routers, error handlers (every error is JSON with a message), the request
-body limit, the start-up/shut-down of the run service, and the placeholder page at `/`."""
+body limit, the start-up/shut-down of the run service, and the browser playground (web.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..service.artifacts import Models
 from ..service.manager import ApiError, RunManager
 from ..service.settings import Settings
-from .routes import catalog, health, presets, runs, ws
+from .routes import catalog, data, health, presets, runs, ws
+from .web import mount_ui
 
 log = logging.getLogger("nnplayground.api")
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 
 
 def _loc(loc) -> str:
@@ -139,13 +137,11 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_json(500, f"internal error: {type(exc).__name__}: {exc}")
 
-    for module in (health, catalog, presets, runs):
+    for module in (health, catalog, presets, runs, data):
         app.include_router(module.router, prefix="/api")
     app.include_router(ws.router)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index(request: Request):
-        return TEMPLATES.TemplateResponse(request, "index.html", {"version": __version__})
+    mount_ui(app)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -46,7 +46,7 @@ class Data:
         allx = torch.cat([self.raw_train, self.raw_val]).reshape(-1, self.n_features)
         lo, hi = allx.min(0).values, allx.max(0).values
         pad = (hi - lo).clamp_min(1e-6) * margin
-        return [[float(a), float(b)] for a, b in zip(lo - pad, hi + pad, strict=True)]
+        return [[round(float(a), 4), round(float(b), 4)] for a, b in zip(lo - pad, hi + pad, strict=True)]
 
     def summary(self) -> dict:
         counts = None
@@ -203,3 +203,28 @@ def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> D
         scale=scale,
         class_names=names,
     )
+
+
+def view(cfg: DatasetConfig, pre: PreprocessingConfig, max_points: int = 2000, max_images: int = 48) -> dict:
+    """The data as the UI draws it, before any training: raw points with label and split for 2-D and
+    1-D data, validation images (pixels in [0, 1]) for digits, feature ranges for tabular data."""
+    d = load(cfg, pre)
+    out = d.summary()
+    if d.is_image:
+        k = min(max_images, len(d.y_val))
+        out["images"] = d.raw_val[:k, 0].double().round(decimals=3).tolist()
+        out["image_labels"] = d.y_val[:k].tolist()
+        return out
+    if d.n_features <= 2:
+        rows = []
+        for split, x, y in (("train", d.raw_train, d.y_train), ("val", d.raw_val, d.y_val)):
+            for xi, yi in zip(x.tolist(), y.tolist(), strict=True):
+                rows.append([*(round(v, 4) for v in xi), round(yi, 4) if d.task == "regression" else yi, split])
+        out["points"] = rows[:max_points]
+        return out
+    allx = torch.cat([d.raw_train, d.raw_val])
+    out["feature_ranges"] = [
+        [round(a, 4), round(b, 4)]
+        for a, b in zip(allx.min(0).values.tolist(), allx.max(0).values.tolist(), strict=True)
+    ]
+    return out

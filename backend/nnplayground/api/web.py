@@ -1,0 +1,31 @@
+"""The browser playground: the Jinja2 page shell at `/`, the ES modules of frontend/src at `/app`
+(no build step) and the static assets (CSS, vendored uPlot) at `/static`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from .. import __version__
+
+
+def web_root() -> Path:
+    """The repository folder that holds frontend/ and static/ (NNPLAYGROUND_WEB_ROOT overrides)."""
+    env = os.environ.get("NNPLAYGROUND_WEB_ROOT")
+    return Path(env) if env else Path(__file__).resolve().parents[3]
+
+
+def mount_ui(app: FastAPI) -> None:
+    root = web_root()
+    templates = Jinja2Templates(directory=str(root / "frontend" / "templates"))
+    app.mount("/static", StaticFiles(directory=root / "static"), name="static")
+    app.mount("/app", StaticFiles(directory=root / "frontend" / "src"), name="app")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request):
+        return templates.TemplateResponse(request, "index.html", {"version": __version__})

@@ -1,0 +1,241 @@
+// Controls generated from GET /api/catalog: one widget per configuration field, with the bounds,
+// default and description the pydantic models declare. A new engine option shows up here without
+// UI code. The only UI knowledge below is which fields matter when (RELEVANT) and nicer labels.
+
+const LABELS = {
+  "dataset.n_samples": "samples", "dataset.val_fraction": "validation share", "dataset.per_class": "per class",
+  "augmentation.noise_std": "input noise", "augmentation.rotation_deg": "rotation °",
+  "model.bn_alpha": "BN alpha", "model.batch_norm": "batch norm", "model.leaky_slope": "leaky slope",
+  "model.conv_channels": "conv channels", "init.xavier_mode": "xavier variance", "optimizer.lr": "learning rate",
+  "optimizer.weight_decay": "weight decay λ", "optimizer.decay_biases": "decay biases",
+  "early_stopping.min_delta": "min delta", "early_stopping.restore_best": "restore best",
+  "transfer.feature_lr_scale": "feature LR ×", "telemetry.mc_samples": "MC passes",
+  "schedule.step_size": "step size", "schedule.min_lr": "min LR", "training.batch_size": "batch size",
+};
+const SKIP = new Set(["dataset.points", "model.hidden"]); // drawn points and the layer widget
+const is = (path, ...values) => (cfg) => values.includes(get(cfg, path));
+const RELEVANT = {
+  "dataset.noise": (c) => !["wine", "digits", "custom"].includes(c.dataset.name),
+  "dataset.n_samples": (c) => !["digits", "custom"].includes(c.dataset.name),
+  "dataset.classes": is("dataset.name", "digits"),
+  "dataset.per_class": (c) => c.dataset.name !== "sine",
+  "augmentation.rotation_deg": is("dataset.name", "digits"),
+  "augmentation.scale": is("dataset.name", "digits"),
+  "augmentation.shift": is("dataset.name", "digits"),
+  "model.arch": is("dataset.name", "digits"),
+  "model.conv_channels": (c) => c.dataset.name === "digits" && c.model.arch !== "mlp",
+  "model.leaky_slope": (c) => c.model.activation === "leaky_relu" || (c.model.activations || []).includes("leaky_relu"),
+  "model.bn_alpha": (c) => c.model.batch_norm,
+  "init.std": is("init.scheme", "normal", "constant"),
+  "init.xavier_mode": is("init.scheme", "xavier"),
+  "optimizer.momentum": is("optimizer.name", "momentum", "nesterov"),
+  "optimizer.betas": is("optimizer.name", "adam", "adamw"),
+  "optimizer.rho": is("optimizer.name", "rmsprop"),
+  "optimizer.eps": is("optimizer.name", "adagrad", "rmsprop", "adam", "adamw"),
+  "optimizer.decay_biases": (c) => c.optimizer.weight_decay > 0,
+  "schedule.step_size": is("schedule.name", "step"),
+  "schedule.gamma": is("schedule.name", "step", "exponential"),
+  "schedule.factor": is("schedule.name", "plateau"),
+  "schedule.patience": is("schedule.name", "plateau"),
+  "schedule.min_lr": is("schedule.name", "plateau", "cosine"),
+  "early_stopping.monitor": (c) => c.early_stopping.enabled,
+  "early_stopping.patience": (c) => c.early_stopping.enabled,
+  "early_stopping.min_delta": (c) => c.early_stopping.enabled,
+  "early_stopping.restore_best": (c) => c.early_stopping.enabled,
+  "transfer.k": (c) => c.transfer && c.transfer.strategy === "finetune_last_k",
+  "transfer.feature_lr_scale": (c) => c.transfer && ["finetune_all", "finetune_last_k"].includes(c.transfer.strategy),
+};
+
+function get(obj, path) {
+  return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function prettify(name) {
+  return name.replaceAll("_", " ");
+}
+
+// Client-side check with the catalog's bounds: the same rules the server enforces, shown at once.
+function checkNumber(v, f) {
+  if (Number.isNaN(v)) return "a number is needed";
+  if (f.kind === "int" && !Number.isInteger(v)) return "a whole number is needed";
+  if (f.min !== undefined && v < f.min) return `at least ${f.min}`;
+  if (f.max !== undefined && v > f.max) return `at most ${f.max}`;
+  if (f.gt !== undefined && v <= f.gt) return `more than ${f.gt}`;
+  if (f.lt !== undefined && v >= f.lt) return `less than ${f.lt}`;
+  return null;
+}
+
+function parseList(text, f) {
+  const t = text.trim();
+  if (!t) {
+    if (f.nullable) return { value: null };
+    return { error: "a comma-separated list is needed" };
+  }
+  const parts = t.split(/[\s,]+/).filter(Boolean);
+  const itemKinds = Array.isArray(f.items) ? f.items : parts.map(() => f.items || { kind: "float" });
+  const out = [];
+  for (let i = 0; i < parts.length; i++) {
+    const spec = itemKinds[i] || itemKinds[0];
+    if (spec.kind === "choice") {
+      if (!spec.choices.includes(parts[i])) return { error: `item ${i + 1}: one of ${spec.choices.join(", ")}` };
+      out.push(parts[i]);
+      continue;
+    }
+    const v = Number(parts[i]);
+    const err = checkNumber(v, spec);
+    if (err) return { error: `item ${i + 1}: ${err}` };
+    out.push(v);
+  }
+  if (f.min_items !== undefined && out.length < f.min_items) return { error: `at least ${f.min_items} items` };
+  if (f.max_items !== undefined && out.length > f.max_items) return { error: `at most ${f.max_items} items` };
+  return { value: out };
+}
+
+export class Controls {
+  constructor(catalog, state) {
+    this.catalog = catalog;
+    this.state = state;
+    this.widgets = new Map(); // path -> {row, read, write}
+    for (const [section, spec] of Object.entries(catalog.sections)) {
+      const host = document.getElementById(`controls-${section}`);
+      if (!host) continue;
+      if (spec.optional) this.optionalToggle(host, section, spec);
+      for (const [name, f] of Object.entries(spec.fields)) {
+        const path = `${section}.${name}`;
+        if (SKIP.has(path)) continue;
+        host.append(this.widget(path, f));
+      }
+    }
+    state.onChange(() => this.refresh());
+    this.refresh();
+  }
+
+  optionalToggle(host, section, spec) {
+    // An optional section (transfer) is null until switched on; switching on fills its defaults.
+    const box = el("input", { type: "checkbox", "data-path": section });
+    box.addEventListener("change", () => {
+      if (box.checked) {
+        const init = {};
+        for (const [k, f] of Object.entries(spec.fields)) init[k] = f.default ?? (k === "source" ? "builtin:digits-0-4" : null);
+        this.state.set(section, init);
+      } else {
+        this.state.set(section, null);
+      }
+    });
+    this.widgets.set(section, { row: null, write: (v) => { box.checked = v != null; } });
+    host.append(el("label", { class: "ctl" }, el("span", {}, "enabled"), box));
+  }
+
+  widget(path, f) {
+    const label = LABELS[path] || prettify(path.split(".").at(-1));
+    const row = el("label", { class: "ctl", title: f.description || "" }, el("span", {}, label));
+    const err = el("div", { class: "err", hidden: true });
+    const fail = (msg) => {
+      row.classList.toggle("invalid", !!msg);
+      err.hidden = !msg;
+      err.textContent = msg || "";
+    };
+    const commit = (value) => {
+      fail(null);
+      this.state.set(path, value);
+    };
+    let input, write;
+    if (f.kind === "bool") {
+      input = el("input", { type: "checkbox", "data-path": path });
+      input.addEventListener("change", () => commit(input.checked));
+      write = (v) => { input.checked = !!v; };
+    } else if (f.kind === "choice") {
+      input = el("select", { "data-path": path });
+      for (const c of f.choices) input.append(el("option", { value: c }, prettify(String(c))));
+      input.addEventListener("change", () => commit(input.value));
+      write = (v) => { input.value = v; };
+    } else if (f.kind === "int" || f.kind === "float") {
+      const lo = f.min ?? f.gt, hi = f.max ?? f.lt;
+      const tiny = f.default && Math.abs(f.default) < 1e-3; // e.g. eps: a slider could not reach it
+      const slider = f.kind === "float" && !tiny && lo !== undefined && hi !== undefined && hi - lo <= 2;
+      const num = el("input", { type: "number", step: f.kind === "int" ? 1 : "any", "data-path": path,
+                                placeholder: f.nullable ? "none" : "" });
+      const read = () => {
+        if (num.value === "" && f.nullable) return commit(null);
+        const v = Number(num.value);
+        const msg = num.value === "" ? "a value is needed" : checkNumber(v, f);
+        if (msg) return fail(msg);
+        commit(v);
+      };
+      num.addEventListener("change", read);
+      if (slider) {
+        const range = el("input", { type: "range", min: lo, max: hi, step: (hi - lo) / 100, tabindex: -1 });
+        range.addEventListener("input", () => { num.value = range.value; });
+        range.addEventListener("change", () => { num.value = range.value; read(); });
+        input = el("div", { class: "rangebox" }, range, num);
+        write = (v) => { num.value = v ?? ""; range.value = v ?? lo; };
+      } else {
+        input = num;
+        write = (v) => { num.value = v ?? ""; };
+      }
+    } else if (f.kind === "list") {
+      input = el("input", { type: "text", "data-path": path, placeholder: f.nullable ? "none" : "" });
+      input.addEventListener("change", () => {
+        const { value, error } = parseList(input.value, f);
+        if (error) return fail(error);
+        commit(value);
+      });
+      write = (v) => { input.value = v == null ? "" : v.join(", "); };
+    } else {
+      const options = path === "transfer.source" ? { list: "transfer-sources" } : {};
+      input = el("input", { type: "text", "data-path": path, ...options });
+      input.addEventListener("change", () => commit(input.value.trim()));
+      write = (v) => { input.value = v ?? ""; };
+    }
+    row.append(input, err);
+    this.widgets.set(path, { row, write, fail });
+    return row;
+  }
+
+  refresh() {
+    const cfg = this.state.config;
+    for (const [path, w] of this.widgets) {
+      const value = get(cfg, path);
+      if (w.row) {
+        const section = path.split(".")[0];
+        const sectionOff = this.catalog.sections[section].optional && cfg[section] == null;
+        const relevant = RELEVANT[path] ? RELEVANT[path](cfg) : true;
+        w.row.hidden = sectionOff || !relevant;
+      }
+      const active = document.activeElement;
+      if (!(w.row && w.row.contains(active) && active.tagName === "INPUT" && active.type !== "checkbox")) w.write(value);
+    }
+  }
+
+  // Show the server's 422 field messages next to the fields they name.
+  showErrors(detail) {
+    for (const w of this.widgets.values()) w.fail && w.fail(null);
+    const unplaced = [];
+    for (const d of detail || []) {
+      const path = d.field.split(".").filter((p) => Number.isNaN(Number(p))).join(".");
+      const w = this.widgets.get(path);
+      if (w && w.fail && !w.row.hidden) w.fail(d.message);
+      else unplaced.push(`${d.field}: ${d.message}`);
+    }
+    return unplaced;
+  }
+
+  setTransferSources(runIds) {
+    let list = document.getElementById("transfer-sources");
+    if (!list) {
+      list = el("datalist", { id: "transfer-sources" });
+      document.body.append(list);
+    }
+    list.replaceChildren(el("option", { value: "builtin:digits-0-4" }), ...runIds.map((id) => el("option", { value: id })));
+  }
+}

@@ -1,0 +1,608 @@
+// The playground page: wires the configuration (state.js, controls.js) to runs on the server
+// (api.js) and the live views (charts.js, heatmap.js, network.js, histograms.js).
+import { api, RunStream } from "./api.js";
+import { LineChart, PALETTE } from "./charts.js";
+import { Controls } from "./controls.js";
+import { HistogramView } from "./histograms.js";
+import { NetworkView } from "./network.js";
+import { OutputView } from "./heatmap.js";
+import { ConfigState } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const ACTIVE = ["queued", "running", "paused"];
+const TERMINAL = ["completed", "early_stopped", "diverged", "stopped", "failed", "interrupted"];
+const SPEEDS = [0, 1, 2, 5, 10, 20, 50]; // epochs/s; 0 = as fast as possible
+const DATA_PATHS = /^(dataset|preprocessing|augmentation)\b|^\*$/;
+const fmt = (v, d = 4) => (v == null || !Number.isFinite(v) ? "–" : Number(v).toFixed(d));
+
+const clientId = localStorage.nnpClient || (localStorage.nnpClient = Math.random().toString(36).slice(2));
+
+class Playground {
+  async boot() {
+    this.catalog = await api("/api/catalog");
+    this.presets = (await api("/api/presets")).presets;
+    this.state = new ConfigState(this.catalog.defaults);
+    const shared = ConfigState.fromHash(location.hash);
+    if (shared) this.state.replace(shared);
+    this.lang = localStorage.nnpLang || "en";
+    this.controls = new Controls(this.catalog, this.state);
+    this.output = new OutputView($("output"), { onAddPoint: (x, y, label) => this.addPoint(x, y, label) });
+    this.network = new NetworkView($("network"), { onWidth: (i, d) => this.changeWidth(i, d) });
+    this.histograms = new HistogramView($("histograms"));
+    this.charts = {
+      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss" }),
+      score: new LineChart($("chart-score"), { series: this.scoreSeries(), yLabel: "" }),
+      grad: new LineChart($("chart-grad"), { series: [], log: true, yLabel: "‖∇W‖" }),
+      lr: new LineChart($("chart-lr"), { series: [{ label: "LR", color: "#183153" }], yLabel: "LR" }),
+    };
+    this.baseline = null;
+    this.run = null;
+    this.wire();
+    this.state.onChange((path) => this.configChanged(path));
+    this.configChanged("*");
+    this.refreshRuns();
+    setInterval(() => this.refreshRuns(), 4000);
+    document.body.dataset.ready = "1";
+  }
+
+  // ---- configuration ------------------------------------------------------------------------
+  configChanged(path) {
+    history.replaceState(null, "", this.state.toHash() === "#c=e30" ? location.pathname : this.state.toHash());
+    this.drawNetwork();
+    $("layers-label").textContent = `${this.state.get("model.hidden").length} hidden layers`;
+    if (path === "*" || !path.startsWith("telemetry")) this.abandonRun();
+    if (DATA_PATHS.test(path)) this.loadData();
+  }
+
+  async loadData() {
+    const body = {
+      dataset: this.state.get("dataset"),
+      preprocessing: this.state.get("preprocessing"),
+      augmentation: this.state.get("augmentation"),
+    };
+    const ticket = (this.dataTicket = (this.dataTicket || 0) + 1);
+    try {
+      const view = await api("/api/data/preview", { method: "POST", body });
+      if (ticket !== this.dataTicket) return; // a newer request is on its way
+      this.dataView = view;
+      this.output.setData(view);
+      this.drawAugPreview(view.augmented);
+      this.describeData(view);
+      this.drawNetwork();
+      this.controls.showErrors([]);
+    } catch (e) {
+      if (ticket !== this.dataTicket) return;
+      this.showError(e);
+    }
+  }
+
+  describeData(d) {
+    const task = d.task === "regression" ? "regression" : `${d.n_classes} classes`;
+    $("data-hint").textContent = `${d.n_train} training / ${d.n_val} validation samples, ${task}.`;
+    const score = d.task === "regression" ? "R²" : "accuracy";
+    $("fig-score-label").textContent = `Val. ${score}`;
+    $("score-title").textContent = d.task === "regression" ? "R² (train / validation)" : "Accuracy";
+    $("show-mc").disabled = false;
+    $("draw").disabled = d.input_shape.length !== 1 || d.input_shape[0] !== 2;
+    $("output-hint").textContent = $("draw").disabled ? "" :
+      "Draw points: click for blue (class 1), shift-click for orange (class 0).";
+  }
+
+  drawAugPreview(images) {
+    const host = $("aug-preview");
+    host.replaceChildren();
+    for (const img of images || []) {
+      const c = document.createElement("canvas");
+      c.width = c.height = 8;
+      const ctx = c.getContext("2d");
+      const data = ctx.createImageData(8, 8);
+      img.flat().forEach((v, k) => {
+        const g = 255 - Math.round(Math.min(1, Math.max(0, v)) * 255);
+        data.data.set([g, g, g, 255], k * 4);
+      });
+      ctx.putImageData(data, 0, 0);
+      host.append(c);
+    }
+  }
+
+  drawNetwork(network) {
+    const d = this.dataView;
+    const layers = this.run && this.run.model ? this.run.model.layers : null;
+    let hidden, inputs, outputs;
+    if (layers) {
+      hidden = layers.filter((l) => l.name !== "out").map((l) => ({ name: l.name, units: l.shape[0], activation: l.activation }));
+      outputs = layers.at(-1).shape[0];
+    } else {
+      const m = this.state.get("model");
+      hidden = m.hidden.map((u, i) => ({ name: `fc${i + 1}`, units: u, activation: (m.activations || [])[i] || m.activation }));
+      outputs = d ? Math.max(1, d.n_classes) : 2;
+    }
+    if (d && d.input_shape.length === 1 && d.input_shape[0] <= 2) inputs = d.input_shape[0] === 2 ? ["x₁", "x₂"] : ["x"];
+    else if (d && d.input_shape.length === 3) inputs = ["8×8"];
+    else inputs = d ? [`${d.input_shape[0]} f.`] : ["x₁", "x₂"];
+    const note = this.run && this.run.model ? `${this.run.model.n_params} parameters` : "";
+    this.network.render({ inputs, hidden, outputs, network: network || this.lastNetwork, note,
+                          editable: !(layers && layers.some((l) => l.kind === "conv")) });
+  }
+
+  changeWidth(i, delta) {
+    const hidden = [...this.state.get("model.hidden")];
+    hidden[i] = Math.max(1, Math.min(256, hidden[i] + delta));
+    this.state.set("model.hidden", hidden);
+  }
+
+  changeDepth(delta) {
+    const hidden = [...this.state.get("model.hidden")];
+    if (delta > 0 && hidden.length < 8) hidden.push(hidden.at(-1) || 4);
+    if (delta < 0 && hidden.length > 0) hidden.pop();
+    const m = this.state.get("model");
+    if (m.activations) this.state.set("model.activations", null, { silent: true });
+    if (m.dropouts) this.state.set("model.dropouts", null, { silent: true });
+    this.state.set("model.hidden", hidden);
+  }
+
+  addPoint(x, y, label) {
+    let points = this.state.get("dataset.points");
+    if (this.state.get("dataset.name") !== "custom" || !points) {
+      // start from the data on screen, so drawing adds to what the student sees
+      points = (this.dataView.points || []).map((p) => [p[0], p[1], p[2]]);
+    }
+    points = [...points, [Number(x.toFixed(3)), Number(y.toFixed(3)), label]];
+    this.state.set("dataset.points", points, { silent: true });
+    this.state.set("dataset.name", "custom");
+  }
+
+  async loadCsv(file) {
+    const text = await file.text();
+    const rows = text.trim().split(/\r?\n/).map((l) => l.split(",").map((c) => c.trim()));
+    if (rows.length && rows[0].some((c) => c !== "" && Number.isNaN(Number(c)))) rows.shift(); // header
+    const bad = rows.findIndex((r) => r.some((c) => c === "" || Number.isNaN(Number(c))));
+    if (bad >= 0) return this.toast(`CSV row ${bad + 1}: every cell must be a number (features..., label)`);
+    if (rows.length < 4) return this.toast("CSV: at least 4 rows are needed");
+    this.state.set("dataset.points", rows.map((r) => r.map(Number)), { silent: true });
+    this.state.set("dataset.name", "custom");
+  }
+
+  // ---- runs ---------------------------------------------------------------------------------
+  abandonRun() {
+    // A new configuration means a new network (as in TensorFlow Playground); the old run stays
+    // in the runs list, and an unfinished one is stopped so it does not hold a worker.
+    if (this.run && ACTIVE.includes(this.run.status)) api(`/api/runs/${this.run.id}/stop`, { method: "POST" }).catch(() => {});
+    this.detach();
+  }
+
+  detach() {
+    if (this.stream) this.stream.close();
+    this.stream = null;
+    this.run = null;
+    this.resetViews();
+    this.setStatus("ready");
+  }
+
+  resetViews() {
+    this.records = [];
+    this.markers = [];
+    this.surfaces = {};
+    this.lastNetwork = null;
+    this.charts.loss.reset(this.lossSeries());
+    this.charts.score.reset(this.scoreSeries());
+    this.charts.grad.reset([]);
+    this.charts.lr.reset();
+    this.applyBaseline();
+    this.histograms.reset();
+    if (this.dataView) this.output.setData(this.dataView);
+    this.drawNetwork();
+    $("epoch").textContent = "000,000";
+    for (const id of ["fig-train", "fig-val", "fig-score", "fig-best"]) $(id).textContent = "–";
+    this.scrubTo(null);
+    $("scrubber").max = 0;
+    $("scrubber").disabled = true;
+    this.renderExport();
+  }
+
+  async start({ paused = false } = {}) {
+    const speed = SPEEDS[Number($("speed").value)];
+    try {
+      const run = await api(`/api/runs?speed=${speed}&paused=${paused}`, { method: "POST", body: this.state.config,
+                                                                         headers: { "X-Client-Id": clientId } });
+      this.controls.showErrors([]);
+      this.attach(run);
+      this.refreshRuns();
+    } catch (e) {
+      this.showError(e);
+    }
+  }
+
+  attach(run) {
+    if (this.stream) this.stream.close();
+    this.resetViews();
+    this.run = run;
+    this.setStatus(run.status, run.position);
+    this.stream = new RunStream(run.id, { message: (m) => this.onMessage(m) });
+    this.renderExport();
+  }
+
+  async control(action) {
+    if (!this.run) return;
+    try {
+      const run = await api(`/api/runs/${this.run.id}/${action}`, { method: "POST" });
+      this.setStatus(run.status, run.position);
+    } catch (e) {
+      this.showError(e);
+    }
+  }
+
+  playPause() {
+    if (!this.run || TERMINAL.includes(this.run.status)) return this.start();
+    if (this.run.status === "running") return this.control("pause");
+    if (this.run.status === "paused") return this.control("resume");
+  }
+
+  step() {
+    if (!this.run || TERMINAL.includes(this.run.status)) return this.start({ paused: true });
+    if (this.run.status === "running") return this.control("pause");
+    if (this.run.status === "paused") return this.control("step");
+  }
+
+  // ---- the stream ---------------------------------------------------------------------------
+  onMessage(m) {
+    switch (m.type) {
+      case "snapshot":
+        this.resetViews();
+        this.run = { ...this.run, ...m.run };
+        this.drawNetwork();
+        m.epochs.forEach((r) => this.onEpoch(r));
+        m.markers.forEach((k) => this.onMarker(k));
+        m.histograms.forEach((h) => this.histograms.add(h));
+        m.surfaces.forEach((s) => this.onSurface(s));
+        this.setStatus(m.run.status, m.run.position, m.run.message);
+        break;
+      case "epoch": this.onEpoch(m); break;
+      case "histograms": this.histograms.add(m); break;
+      case "surface": this.onSurface(m); break;
+      case "marker": this.onMarker(m); break;
+      case "run_start":
+        this.run.model = { n_params: m.n_params, layers: m.layers, dataset: m.dataset };
+        this.drawNetwork();
+        break;
+      case "status": this.setStatus(m.status, m.position); break;
+      case "run_end": this.setStatus(m.status, null, m.message); this.renderExport(); this.refreshRuns(); break;
+      case "coalesced":
+        m.epochs.forEach((r) => this.onEpoch(r));
+        m.markers.forEach((k) => this.onMarker(k));
+        if (m.histograms) this.histograms.add(m.histograms);
+        if (m.surface) this.onSurface(m.surface);
+        (m.events || []).forEach((e) => this.onMessage(e));
+        break;
+      case "error": this.toast(m.message); break;
+      case "deleted": this.detach(); break;
+      default: break;
+    }
+  }
+
+  onEpoch(r) {
+    this.records.push(r);
+    const regression = r.val_r2 !== undefined;
+    this.charts.loss.push(r.epoch, [r.train_loss, r.val_loss, r.penalty || null]);
+    this.charts.score.push(r.epoch, regression ? [r.train_r2, r.val_r2] : [r.train_acc, r.val_acc]);
+    this.charts.lr.push(r.epoch, [r.lr]);
+    const layers = Object.keys(r.grad_norm || {});
+    if (layers.length && this.charts.grad.series.length !== layers.length) {
+      this.charts.grad.reset(layers.map((name, i) => ({ label: name, color: PALETTE[i % PALETTE.length] })));
+      for (const old of this.records.slice(0, -1)) this.charts.grad.push(old.epoch, layers.map((n) => old.grad_norm[n]));
+    }
+    if (layers.length) this.charts.grad.push(r.epoch, layers.map((n) => r.grad_norm[n]));
+    this.histograms.setFractions(r);
+    $("epoch").textContent = String(r.epoch).padStart(6, "0").replace(/(\d{3})$/, ",$1");
+    $("fig-train").textContent = fmt(r.train_loss);
+    $("fig-val").textContent = fmt(r.val_loss);
+    $("fig-score").textContent = regression ? fmt(r.val_r2, 3) : r.val_acc == null ? "–" : `${(r.val_acc * 100).toFixed(1)}%`;
+    const scrub = $("scrubber");
+    scrub.max = r.epoch;
+    scrub.disabled = false;
+    if (this.scrubEpoch == null) scrub.value = r.epoch;
+  }
+
+  onSurface(s) {
+    this.surfaces[s.epoch] = s;
+    const keys = Object.keys(this.surfaces).map(Number).sort((a, b) => a - b);
+    while (keys.length > 300) delete this.surfaces[keys.shift()];
+    if (this.scrubEpoch != null) return;
+    this.output.uncertainty = null;
+    this.output.setSurface(s);
+    if (s.network) {
+      this.lastNetwork = s.network;
+      this.drawNetwork(s.network);
+    }
+  }
+
+  onMarker(m) {
+    this.markers.push(m);
+    if (m.kind === "best") $("fig-best").textContent = m.epoch;
+    const lines = [];
+    const best = this.markers.filter((k) => k.kind === "best").at(-1);
+    if (best) lines.push({ epoch: best.epoch, color: "#188038", label: "best", dash: [4, 3] });
+    for (const k of this.markers) {
+      if (k.kind === "early_stop") lines.push({ epoch: k.epoch, color: "#c5221f", label: "early stop" });
+      if (k.kind === "lr_change") lines.push({ epoch: k.epoch, color: "#9aa3b2", label: "LR↓", dash: [2, 3] });
+      if (k.kind === "diverged") lines.push({ epoch: k.epoch, color: "#c5221f", label: "diverged" });
+    }
+    this.charts.loss.setMarkers(lines);
+    this.charts.score.setMarkers(lines.filter((l) => l.label !== "LR↓"));
+    this.charts.lr.setMarkers(lines.filter((l) => l.label === "LR↓"));
+  }
+
+  setStatus(status, position, message) {
+    if (this.run) {
+      this.run.status = status;
+      this.run.position = position;
+    }
+    const pill = $("status");
+    pill.className = `status ${status}`;
+    let text = status.replace("_", " ");
+    if (status === "queued" && position != null) text = `queued (#${position + 1})`;
+    if (status === "early_stopped") {
+      const stop = this.markers.find((k) => k.kind === "early_stop");
+      text = stop ? `early-stopped at ${stop.epoch} (best ${stop.best_epoch})` : "early-stopped";
+    }
+    pill.textContent = text;
+    pill.title = message || "";
+    $("btn-play").innerHTML = status === "running" || status === "queued" ? "&#x23F8;" : "&#x25B6;";
+    $("btn-play").setAttribute("aria-label", status === "running" ? "Pause" : "Play");
+    $("btn-stop").disabled = !ACTIVE.includes(status);
+    if ((status === "diverged" || status === "failed") && message) this.toast(message);
+  }
+
+  // ---- epoch scrubber, MC dropout -----------------------------------------------------------
+  async scrubTo(epoch) {
+    this.scrubEpoch = epoch;
+    $("scrub-label").textContent = epoch == null ? "live" : `epoch ${epoch}`;
+    $("btn-live").disabled = epoch == null;
+    if (epoch == null || !this.run) {
+      const latest = Object.keys(this.surfaces || {}).map(Number).sort((a, b) => a - b).at(-1);
+      if (latest != null) this.output.setSurface(this.surfaces[latest]);
+      if (this.lastNetwork) this.drawNetwork(this.lastNetwork);
+      return;
+    }
+    try {
+      const s = await api(`/api/runs/${this.run.id}/surface?epoch=${epoch}`);
+      if (this.scrubEpoch !== epoch) return;
+      this.output.setSurface(s);
+      if (s.network) this.drawNetwork(s.network);
+      const h = await api(`/api/runs/${this.run.id}/histograms?epoch=${epoch}`);
+      if (this.scrubEpoch === epoch && h) this.histograms.add(h);
+    } catch (e) {
+      this.showError(e);
+    }
+  }
+
+  async mcUncertainty() {
+    const d = this.dataView;
+    if (!$("show-mc").checked || !this.run || !d) {
+      this.output.showUncertainty = false;
+      this.output.render();
+      return;
+    }
+    this.output.showUncertainty = true;
+    const dropout = this.state.get("model.dropout") > 0 || (this.state.get("model.dropouts") || []).some((p) => p > 0);
+    if (!dropout) this.toast("MC dropout needs dropout > 0: with every unit kept, all passes agree (spread 0).", "info");
+    if (d.input_shape.length === 1 && d.input_shape[0] === 2 && this.output.surface) {
+      const res = 40;
+      const [[x0, x1], [y0, y1]] = this.output.bounds();
+      const inputs = [];
+      for (let r = 0; r < res; r++) for (let c = 0; c < res; c++) {
+        inputs.push([x0 + ((x1 - x0) * c) / (res - 1), y0 + ((y1 - y0) * r) / (res - 1)]);
+      }
+      try {
+        const p = await api(`/api/runs/${this.run.id}/predict`, { method: "POST",
+          body: { inputs, mc_samples: 20, epoch: this.scrubEpoch } });
+        this.output.uncertainty = { res, values: p.std.map((row) => Math.max(...row)) };
+      } catch (e) {
+        return this.showError(e);
+      }
+    }
+    this.output.render();
+  }
+
+  // ---- baseline, runs list, export ----------------------------------------------------------
+  lossSeries() {
+    return [
+      { label: "train", color: "#f59322" },
+      { label: "validation", color: "#0877bd" },
+      { label: "penalty ½λ‖w‖²", color: "#9aa3b2", dash: [4, 4] },
+    ];
+  }
+
+  scoreSeries() {
+    return [{ label: "train", color: "#f59322" }, { label: "validation", color: "#0877bd" }];
+  }
+
+  pinBaseline() {
+    if (!this.records || !this.records.length) return this.toast("Train a run first, then pin it.", "info");
+    const regression = this.records[0].val_r2 !== undefined;
+    this.baseline = {
+      id: this.run.id,
+      x: this.records.map((r) => r.epoch),
+      loss: [this.records.map((r) => r.train_loss), this.records.map((r) => r.val_loss)],
+      score: [this.records.map((r) => (regression ? r.train_r2 : r.train_acc)), this.records.map((r) => (regression ? r.val_r2 : r.val_acc))],
+    };
+    $("baseline-label").textContent = `baseline: run ${this.run.id.slice(0, 6)} (dashed)`;
+    this.applyBaseline();
+  }
+
+  applyBaseline() {
+    const b = this.baseline;
+    if (!b) return;
+    const dashed = (label, color) => ({ label: `${label} (baseline)`, color, dash: [6, 4], width: 1.2 });
+    this.charts.loss.setBaseline({ x: b.x, ys: b.loss, series: [dashed("train", "#f5b66b"), dashed("validation", "#6aa9d6")] });
+    this.charts.score.setBaseline({ x: b.x, ys: b.score, series: [dashed("train", "#f5b66b"), dashed("validation", "#6aa9d6")] });
+  }
+
+  async refreshRuns() {
+    try {
+      const [list, health] = await Promise.all([api("/api/runs?limit=15"), api("/api/health")]);
+      const w = health.workers || {};
+      $("health").textContent = `${w.alive ?? "?"} workers · ${w.busy ?? 0} busy · ${health.queue ? health.queue.length : 0} queued`;
+      const body = $("runs").querySelector("tbody");
+      body.replaceChildren();
+      for (const r of list.runs) {
+        const tr = body.insertRow();
+        if (this.run && r.id === this.run.id) tr.className = "current";
+        const s = r.summary || {};
+        const score = s.final_val_acc != null ? `${(s.final_val_acc * 100).toFixed(1)}%` : s.final_val_r2 != null ? `R² ${fmt(s.final_val_r2, 3)}` : "–";
+        for (const v of [r.id.slice(0, 8), r.dataset, r.status.replace("_", " "), `${r.epochs_run}/${r.epochs}`, fmt(s.final_val_loss ?? s.best_val_loss), score]) {
+          tr.insertCell().textContent = v;
+        }
+        const del = document.createElement("button");
+        del.className = "small";
+        del.textContent = "delete";
+        del.onclick = async (ev) => {
+          ev.stopPropagation();
+          try {
+            await api(`/api/runs/${r.id}`, { method: "DELETE" });
+            if (this.run && this.run.id === r.id) this.detach();
+            this.refreshRuns();
+          } catch (e) { this.showError(e); }
+        };
+        tr.insertCell().append(del);
+        tr.onclick = () => this.open(r.id);
+      }
+      this.controls.setTransferSources(list.runs.filter((r) => r.status !== "failed").map((r) => r.id));
+    } catch {
+      $("health").textContent = "server unreachable";
+    }
+  }
+
+  async open(id) {
+    try {
+      const run = await api(`/api/runs/${id}`);
+      this.state.replace(run.submitted_config || run.config);
+      this.attach(run);
+    } catch (e) {
+      this.showError(e);
+    }
+  }
+
+  renderExport() {
+    const host = $("export");
+    host.replaceChildren();
+    if (!this.run) return;
+    host.append("Export: ");
+    for (const f of ["python", "json", "csv", "state_dict", "torchscript"]) {
+      const a = document.createElement("a");
+      a.href = `/api/runs/${this.run.id}/export?format=${f}`;
+      a.textContent = f;
+      a.className = "ghost";
+      host.append(a);
+    }
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+  showError(e) {
+    const unplaced = this.controls.showErrors(e.detail || []);
+    this.toast(e.detail && e.detail.length && !unplaced.length ? `${e.message.split("\n")[0]}: see the highlighted fields` : e.message);
+  }
+
+  toast(text, kind = "error") {
+    const t = $("toast");
+    t.textContent = text;
+    t.className = `toast ${kind === "info" ? "info" : ""}`;
+    t.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+  }
+
+  async choosePreset(name) {
+    const box = $("lesson");
+    if (!name) {
+      box.hidden = true;
+      return;
+    }
+    try {
+      const p = await api(`/api/presets/${name}`);
+      this.preset = p;
+      this.state.replace(p.config);
+      this.showLesson();
+    } catch (e) {
+      this.showError(e);
+    }
+  }
+
+  showLesson() {
+    const p = this.preset;
+    const box = $("lesson");
+    if (!p) return;
+    box.replaceChildren();
+    const b = document.createElement("b");
+    b.textContent = p.title;
+    box.append(b, p[this.lang] || p.en);
+    box.hidden = false;
+  }
+
+  wire() {
+    const sel = $("preset");
+    for (const p of this.presets) {
+      const o = document.createElement("option");
+      o.value = p.name;
+      o.textContent = p.title;
+      sel.append(o);
+    }
+    sel.onchange = () => this.choosePreset(sel.value);
+    $("btn-lang").textContent = this.lang.toUpperCase();
+    $("btn-lang").onclick = () => {
+      this.lang = this.lang === "en" ? "es" : "en";
+      localStorage.nnpLang = this.lang;
+      $("btn-lang").textContent = this.lang.toUpperCase();
+      this.showLesson();
+    };
+    $("btn-play").onclick = () => this.playPause();
+    $("btn-step").onclick = () => this.step();
+    $("btn-stop").onclick = () => this.control("stop");
+    $("btn-reset").onclick = () => this.abandonRun();
+    $("btn-regenerate").onclick = () => this.state.set("dataset.seed", (this.state.get("dataset.seed") + 1) % 1000);
+    $("btn-layer-add").onclick = () => this.changeDepth(1);
+    $("btn-layer-del").onclick = () => this.changeDepth(-1);
+    $("btn-share").onclick = async () => {
+      const url = location.origin + location.pathname + this.state.toHash();
+      try { await navigator.clipboard.writeText(url); this.toast("Link copied: it opens this exact configuration.", "info"); }
+      catch { this.toast(url, "info"); }
+    };
+    $("btn-pin").onclick = () => this.pinBaseline();
+    $("csv").onchange = (e) => e.target.files[0] && this.loadCsv(e.target.files[0]);
+    $("speed").oninput = () => {
+      const v = SPEEDS[Number($("speed").value)];
+      $("speed-label").textContent = v ? `${v}/s` : "max";
+    };
+    $("speed").onchange = () => {
+      if (this.run && ACTIVE.includes(this.run.status)) {
+        api(`/api/runs/${this.run.id}/speed`, { method: "POST", body: { epochs_per_second: SPEEDS[Number($("speed").value)] } })
+          .catch((e) => this.showError(e));
+      }
+    };
+    $("loss-log").onchange = () => this.charts.loss.setLog($("loss-log").checked);
+    $("hist-kind").onchange = () => this.histograms.setKind($("hist-kind").value);
+    $("show-val").onchange = () => { this.output.showVal = $("show-val").checked; this.output.render(); };
+    $("show-mc").onchange = () => this.mcUncertainty();
+    $("draw").onchange = () => { this.output.drawMode = $("draw").checked; this.output.render(); };
+    $("scrubber").oninput = () => {
+      const e = Number($("scrubber").value);
+      this.scrubTo(e === Number($("scrubber").max) && this.run && ACTIVE.includes(this.run.status) ? null : e);
+    };
+    $("btn-live").onclick = () => { $("scrubber").value = $("scrubber").max; this.scrubTo(null); };
+    document.addEventListener("keydown", (ev) => {
+      if (["INPUT", "SELECT", "TEXTAREA"].includes(ev.target.tagName)) return;
+      if (ev.key === " ") { ev.preventDefault(); this.playPause(); }
+      else if (ev.key === "s") this.step();
+      else if (ev.key === "r") this.abandonRun();
+    });
+    window.addEventListener("resize", () => Object.values(this.charts).forEach((c) => c.resize()));
+  }
+}
+
+window.playground = new Playground();
+window.playground.boot().catch((e) => {
+  document.body.dataset.ready = "error";
+  const t = $("toast");
+  t.textContent = `The playground could not start: ${e.message}`;
+  t.hidden = false;
+});
