@@ -38,6 +38,7 @@ def test_early_stopping_stops_within_patience_and_restores_best():
     assert t.status == "early_stopped"
     assert s["best_epoch"] == best and s["stopped_epoch"] == best + patience
     assert s["restored_best"] is True
+    assert s["final_val_loss"] == s["best_val_loss"]  # the summary describes the model handed back
     # the model we hand back is the best epoch's: its validation loss is the best recorded one
     t.model.eval()
     loss, _ = t._evaluate(t.x_val, t.y_val)

@@ -87,3 +87,15 @@ def test_update_ratio_and_telemetry_off():
     t, ev = run(cfg(training={"epochs": 2}, telemetry={"enabled": False}))
     assert t.history[-1]["grad_norm"] == {} and t.history[-1]["val_loss"] is not None
     assert not any(e["type"] == "histograms" for e in ev)
+
+
+def test_telemetry_does_not_change_the_training():
+    # batch norm (running statistics) and dropout (random masks) are what a careless probe would disturb
+    base = dict(
+        dataset={"name": "sine", "n_samples": 60},
+        model={"hidden": [16, 16], "batch_norm": True, "dropout": 0.2},
+        training={"epochs": 8},
+    )
+    on, _ = run(cfg(**base, telemetry={"histogram_every": 1, "surface_every": 1, "mc_samples": 5}))
+    off, _ = run(cfg(**base, telemetry={"enabled": False}))
+    assert [r["val_loss"] for r in on.history] == [r["val_loss"] for r in off.history]

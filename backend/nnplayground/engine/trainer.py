@@ -9,6 +9,7 @@ throttle or stop between epochs. Epoch 0 is the initial weights, before any upda
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -141,12 +142,13 @@ class Trainer:
             )
         ]
         if self.tel.enabled:  # gradient at initialization, measured on the probe batch, no update
-            self.model.train()
-            self._freeze_modes()
-            self.optimizer.zero_grad(set_to_none=True)
-            self._loss(self.model(self.x_probe), self.y_probe).backward()
-            self.meter.reset()
-            self.meter.record()
+            with self._unobserved():
+                self.model.train()
+                self._freeze_modes()
+                self.optimizer.zero_grad(set_to_none=True)
+                self._loss(self.model(self.x_probe), self.y_probe).backward()
+                self.meter.reset()
+                self.meter.record()
         out += self._end_of_epoch(0, time.perf_counter())
         if self.tel.enabled:
             self.optimizer.zero_grad(set_to_none=True)
@@ -196,6 +198,8 @@ class Trainer:
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
+        if self.restored_best:  # "final" describes the model handed back: the restored best epoch
+            last = self.history[self.stopper.best_epoch]
         return {
             "status": self.status,
             "epochs_run": self.epoch,
@@ -211,6 +215,20 @@ class Trainer:
         }
 
     # ---- internals ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _unobserved(self):
+        """Measurements must not change the run: batch-norm running statistics are put back and the
+        random streams (dropout masks) are forked, so telemetry on or off trains the same model."""
+        buffers = {k: v.clone() for k, v in self.model.named_buffers()}
+        devices = [self.device] if self.device.type == "cuda" else []
+        try:
+            with torch.random.fork_rng(devices=devices, device_type=self.device.type):
+                yield
+        finally:
+            with torch.no_grad():
+                for k, v in self.model.named_buffers():
+                    v.copy_(buffers[k])
+
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(out.squeeze(-1), y) if self.regression else F.cross_entropy(out, y)
 
@@ -298,7 +316,8 @@ class Trainer:
         if hists is not None:
             out.append(events.histograms(epoch, hists))
         if self.tel.surface_every and epoch % self.tel.surface_every == 0:
-            surface = self._output_view(epoch)
+            with self._unobserved():  # MC-dropout passes draw random masks
+                surface = self._output_view(epoch)
             if surface is not None:
                 out.append(surface)
 
