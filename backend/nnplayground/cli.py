@@ -115,15 +115,30 @@ def serve(
     slots: int | None = typer.Option(None, "--slots", help="Runs one worker alternates between (time slicing)."),
     queue: int | None = typer.Option(None, "--queue", help="Runs allowed to wait for a worker before 429."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    classroom: bool = typer.Option(
+        False, "--classroom", help="Classroom mode: teacher role, rooms, per-student limits (prints the teacher link)."
+    ),
 ):
     """Start the web server: REST API, websockets, and the UI at /."""
+    import secrets
+
     import uvicorn
 
     from .api import create_app
     from .service.settings import Settings
 
-    settings = Settings.from_env(db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue)
+    settings = Settings.from_env(
+        db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue,
+        classroom=1 if classroom else None,
+    )
     typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
+    if settings.classroom:
+        if not settings.teacher_secret:
+            settings.teacher_secret = secrets.token_urlsafe(18)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        typer.echo(f"classroom mode: students open http://<this machine's address>:{port}/ and join with a room code")
+        # the secret travels in the URL fragment, which browsers never send to the server (so it is in no log)
+        typer.echo(f"teacher link (keep it private): http://{shown}:{port}/teacher#key={settings.teacher_secret}")
     uvicorn.run(
         create_app(settings),
         host=host,

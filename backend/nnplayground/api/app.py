@@ -14,9 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..service.artifacts import Models
+from ..service.classroom import Classroom
 from ..service.manager import ApiError, RunManager
 from ..service.settings import Settings
-from .routes import catalog, data, health, presets, runs, ws
+from .auth import OriginCheck, RateLimit
+from .routes import catalog, data, health, presets, rooms, runs, ws
 from .web import mount_ui
 
 log = logging.getLogger("nnplayground.api")
@@ -99,10 +101,15 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         app.state.models = Models(mgr)
         app.state.settings = settings
         mgr.start(asyncio.get_running_loop())
+        room = app.state.classroom = Classroom(settings)
+        room.hub.bind(asyncio.get_running_loop())
+        board = asyncio.create_task(rooms.board_loop(app))
         try:
             yield
         finally:
+            board.cancel()
             await asyncio.to_thread(mgr.stop)
+            room.close()
 
     app = FastAPI(
         title="nnplayground",
@@ -137,11 +144,20 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_json(500, f"internal error: {type(exc).__name__}: {exc}")
 
-    for module in (health, catalog, presets, runs, data):
+    for module in (health, catalog, presets, runs, data, rooms):
         app.include_router(module.router, prefix="/api")
     app.include_router(ws.router)
+    app.include_router(rooms.ws_router)
 
     mount_ui(app)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+    app.add_middleware(OriginCheck, allowed=settings.allowed_origins)
+    if settings.cors_origins:  # CORS is off unless origins are configured
+        from fastapi.middleware.cors import CORSMiddleware
+
+        origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"])
     return app

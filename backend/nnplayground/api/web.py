@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__
+from .routes.rooms import set_client_cookie
 
 
 def web_root() -> Path:
@@ -28,4 +29,12 @@ def mount_ui(app: FastAPI) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request):
-        return templates.TemplateResponse(request, "index.html", {"version": __version__})
+        response = templates.TemplateResponse(request, "index.html", {"version": __version__})
+        set_client_cookie(request, response)  # the anonymous client token (classroom identity)
+        return response
+
+    @app.get("/teacher", response_class=HTMLResponse, include_in_schema=False)
+    async def teacher(request: Request):
+        response = templates.TemplateResponse(request, "teacher.html", {"version": __version__})
+        set_client_cookie(request, response)
+        return response

@@ -4,7 +4,7 @@ NNPLAYGROUND_<FIELD> (upper case), and the `serve` command sets the common ones 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 
 def _default_workers() -> int:
@@ -31,6 +31,18 @@ class Settings:
     snapshot_max_epochs: int = 1000  # records in a websocket snapshot before it is thinned
     keep_views: int = 200  # histogram and surface events kept per run (older ones thinned)
     trace_file: str = ""  # benchmarks: append "run epoch emitted_at" per epoch event
+    # classroom mode (`serve --classroom`): roles, rooms, fairness; see CLASSROOM_DEFAULTS
+    classroom: int = 0  # 1 = teacher role and rooms; ownership enforced on run control
+    teacher_secret: str = field(default="", repr=False)  # empty in classroom mode = a random one
+    secret_key: str = field(default="", repr=False)  # signs client tokens; empty = one kept in the db
+    allowed_origins: str = ""  # extra websocket origins (comma-separated); the server's own is allowed
+    cors_origins: str = ""  # origins answered with CORS headers (comma-separated); empty = CORS off
+    rate_limit_per_minute: int = 0  # API requests per client per minute (0 = no limit)
+    rate_limit_burst: int = 0  # requests a client may make at once (0 = a tenth of the minute's)
+    max_running_per_client: int = 0  # running + paused runs of one client (0 = only max_runs_per_client)
+    max_queued_per_client: int = 0  # queued runs of one client (0 = only max_runs_per_client)
+    max_run_seconds: int = 0  # wall time of one run before it is stopped (0 = none)
+    max_room_members: int = 200  # students in one room
 
     def __post_init__(self):
         if self.workers <= 0:
@@ -44,6 +56,9 @@ class Settings:
             if raw is not None:
                 values[f.name] = raw if f.type == "str" else int(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values.get("classroom"):
+            for k, v in CLASSROOM_DEFAULTS.items():
+                values.setdefault(k, v)
         return cls(**values)
 
     def limits(self) -> dict:
@@ -56,6 +71,24 @@ class Settings:
             "max_body_bytes",
             "max_predict_rows",
             "queue_bound",
+            "rate_limit_per_minute",
+            "max_running_per_client",
+            "max_queued_per_client",
+            "max_run_seconds",
         )
         d = asdict(self)
         return {k: d[k] for k in keys}
+
+
+# Classroom mode's defaults, sized for a 2-core laptop serving 30-100 students (any of them can still
+# be set by its environment variable or `serve` option).
+CLASSROOM_DEFAULTS = {
+    "max_runs_per_client": 3,  # active runs (queued + running + paused) of one student
+    "max_running_per_client": 2,  # of which training at once
+    "max_queued_per_client": 1,  # of which waiting for a worker
+    "rate_limit_per_minute": 600,  # 10 requests/s sustained per student
+    "rate_limit_burst": 60,
+    "max_params": 50_000,
+    "max_epochs": 2000,
+    "max_run_seconds": 600,  # a run is stopped after 10 minutes of wall time
+}

@@ -13,6 +13,7 @@ from ...engine.config import RunConfig
 from ...service.artifacts import EXPORT_FORMATS
 from ...service.manager import ApiError
 from ...service.store import STATUSES
+from ..auth import may_control, require_client
 
 router = APIRouter(tags=["runs"])
 
@@ -59,7 +60,30 @@ def create_run(
         None, max_length=100, description="Identifies a browser for the run limit."
     ),
 ) -> dict:
-    return _manager(request).create(config or RunConfig(), client_of(request, x_client_id), speed, paused)
+    p = require_client(request)  # the owner: the client token, else X-Client-Id, else the address
+    if not p.teacher:
+        _fair(request, p.client)
+    return _manager(request).create(config or RunConfig(), p.client, speed, paused)
+
+
+def _fair(request: Request, client: str) -> None:
+    """Per-client bounds on training and waiting runs (classroom mode's defaults: 2 and 1)."""
+    s = request.app.state.settings
+    if not (s.max_running_per_client or s.max_queued_per_client):
+        return
+    counts = request.app.state.classroom.client_counts(client)
+    training = counts.get("running", 0) + counts.get("paused", 0)
+    if s.max_running_per_client and training >= s.max_running_per_client:
+        raise ApiError(
+            429, f"you already have {training} runs training (the limit is {s.max_running_per_client}); "
+            "stop one or wait for it to finish"
+        )
+    queued = counts.get("queued", 0)
+    if s.max_queued_per_client and queued >= s.max_queued_per_client:
+        raise ApiError(
+            429, f"you already have {queued} runs waiting for a worker (the limit is {s.max_queued_per_client}); "
+            "wait for it to start"
+        )
 
 
 @router.get("/runs", summary="List runs, newest first")
@@ -79,6 +103,7 @@ def get_run(request: Request, run_id: str = RunId) -> dict:
 
 @router.delete("/runs/{run_id}", summary="Delete a run (stopping it first if active) and its history")
 def delete_run(request: Request, run_id: str = RunId) -> dict:
+    may_control(request, _manager(request).get(run_id), "delete")
     out = _manager(request).delete(run_id)
     request.app.state.models.forget(run_id)
     return out
@@ -86,6 +111,7 @@ def delete_run(request: Request, run_id: str = RunId) -> dict:
 
 def _control(action: str, summary: str):
     def endpoint(request: Request, run_id: str = RunId) -> dict:
+        may_control(request, _manager(request).get(run_id), action)
         return _manager(request).control(run_id, action)
 
     endpoint.__name__ = f"{action}_run"
@@ -100,6 +126,7 @@ _control("stop", "Stop a queued, running or paused run (409 when already finishe
 
 @router.post("/runs/{run_id}/speed", summary="Throttle a run to at most K epochs per second (0 = no limit)")
 def set_speed(request: Request, body: SpeedRequest, run_id: str = RunId) -> dict:
+    may_control(request, _manager(request).get(run_id), "speed")
     return _manager(request).control(run_id, "speed", body.epochs_per_second)
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ...service.jsonutil import dumps
 from ...service.manager import ApiError
+from ..auth import may_control
 
 router = APIRouter()
 ACTIONS = ("pause", "resume", "step", "stop", "speed")
@@ -49,6 +50,8 @@ async def _client_message(ws: WebSocket, sub, run_id: str | None, text: str) -> 
             sub.offer("reply", _error("speed needs epochs_per_second between 0 and 1000"))
             return
         try:
+            row = await asyncio.to_thread(mgr.get, run_id)
+            may_control(ws, row, action)
             run = await asyncio.to_thread(mgr.control, run_id, action, value)
         except ApiError as e:
             sub.offer("reply", _error(e.message, status=e.status, action=action))

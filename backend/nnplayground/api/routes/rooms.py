@@ -1,0 +1,318 @@
+"""Classroom routes: client tokens, the teacher login, rooms (create, join, broadcast, spotlight,
+push a lesson, close, the students' table), restarting an interrupted run, and the room websocket
+/ws/rooms/{code}. The protocol is described in docs/protocol.md."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ...engine import presets as engine_presets
+from ...engine.config import RunConfig
+from ...service.classroom import ClassroomError, RoomViewer, clean_name, normalize_code
+from ...service.jsonutil import dumps
+from ...service.manager import ApiError
+from ..auth import (
+    CLIENT_COOKIE,
+    COOKIE_MAX_AGE,
+    TEACHER_COOKIE,
+    checked,
+    classroom_on,
+    may_control,
+    principal,
+    require_client,
+    require_teacher,
+)
+
+router = APIRouter(tags=["classroom"])
+ws_router = APIRouter()
+
+Code = PathParam(..., min_length=1, max_length=16, description="A room's join code.")
+RunId = PathParam(..., min_length=1, max_length=64, description="A run id.")
+
+
+def _room(request) -> object:
+    return request.app.state.classroom
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except ClassroomError as e:
+        raise ApiError(e.status, e.message) from None
+
+
+class JoinRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=64, description="Display name, 1-32 characters.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return clean_name(v)
+
+
+class ShowRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: str | None = Field(..., max_length=64, description="The run to show; null stops showing.")
+
+
+class LessonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    preset: str | None = Field(None, max_length=64, description="A lesson preset by name.")
+    config: dict | None = Field(None, description="A configuration (every field optional) for every student.")
+    title: str | None = Field(None, max_length=120)
+    text: str | None = Field(None, max_length=2000, description="Instructions shown to the students.")
+
+
+def set_client_cookie(request: Request, response: Response) -> None:
+    """Give a browser its anonymous client token on its first visit."""
+    room = getattr(request.app.state, "classroom", None)
+    if room is None or room.identity.client_of(request.cookies.get(CLIENT_COOKIE)):
+        return
+    _, token = room.identity.new_token()
+    response.set_cookie(CLIENT_COOKIE, token, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
+
+
+@router.post("/clients", status_code=201, summary="A new anonymous client token (send it as a Bearer token)")
+def new_client(request: Request) -> dict:
+    _, token = _room(request).identity.new_token()
+    return {"token": token}
+
+
+@router.get("/me", summary="Who am I: classroom mode, teacher, and the room I am in")
+def me(request: Request) -> dict:
+    p = checked(request)
+    room = _room(request)
+    membership = room.membership(p.client) if p.token else None
+    return {
+        "classroom": room.enabled,
+        "teacher": p.teacher,
+        "identified": p.token,
+        "room": membership["code"] if membership else None,
+        "name": membership["name"] if membership else None,
+    }
+
+
+@router.post("/teacher/login", summary="Exchange the teacher secret (Bearer) for a teacher cookie")
+def teacher_login(request: Request, response: Response) -> dict:
+    p = require_teacher(request)
+    room = _room(request)
+    response.set_cookie(TEACHER_COOKIE, room.identity.teacher_cookie(), max_age=7 * 24 * 3600,
+                        httponly=True, samesite="strict")
+    set_client_cookie(request, response)
+    return {"teacher": p.teacher}
+
+
+@router.post("/teacher/logout", summary="Forget the teacher cookie")
+def teacher_logout(response: Response) -> dict:
+    response.delete_cookie(TEACHER_COOKIE)
+    return {"teacher": False}
+
+
+@router.post("/rooms", status_code=201, summary="Create a room (teacher): its join code")
+def create_room(request: Request) -> dict:
+    require_teacher(request)
+    return _room(request).create_room()
+
+
+@router.get("/rooms", summary="The rooms (teacher), newest first")
+def list_rooms(request: Request) -> dict:
+    require_teacher(request)
+    return {"rooms": _room(request).rooms()}
+
+
+@router.get("/rooms/{code}", summary="A room: what it shows, its lesson, its member count")
+def get_room(request: Request, code: str = Code) -> dict:
+    checked(request)
+    return _call(_room(request).room, code)
+
+
+@router.post("/rooms/{code}/join", summary="Join a room with a display name")
+def join_room(request: Request, body: JoinRequest, code: str = Code) -> dict:
+    p = require_client(request)
+    if not classroom_on(request):
+        raise ApiError(404, "rooms exist only in classroom mode (nnplayground serve --classroom)")
+    return _call(_room(request).join, code, p.client, body.name)
+
+
+@router.post("/rooms/{code}/leave", summary="Leave a room")
+def leave_room(request: Request, code: str = Code) -> dict:
+    p = require_client(request)
+    _call(_room(request).leave, code, p.client)
+    return {"left": normalize_code(code)}
+
+
+def _show(request: Request, code: str, run_id: str | None, kind: str) -> dict:
+    require_teacher(request)
+    room = _room(request)
+    name = None
+    if run_id is not None:
+        row = request.app.state.manager.get(run_id)  # 404 when there is no such run
+        if kind == "spotlight":
+            name = room.member_name(normalize_code(code), row["client"])
+    return _call(room.show, code, run_id, kind, name)
+
+
+@router.post("/rooms/{code}/broadcast", summary="Every student's page follows this run (teacher)")
+def broadcast(request: Request, body: ShowRequest, code: str = Code) -> dict:
+    return _show(request, code, body.run_id, "broadcast")
+
+
+@router.post("/rooms/{code}/spotlight", summary="Show one student's run to the room and the projector (teacher)")
+def spotlight(request: Request, body: ShowRequest, code: str = Code) -> dict:
+    return _show(request, code, body.run_id, "spotlight")
+
+
+@router.post("/rooms/{code}/lesson", summary="Push a lesson (a preset or a configuration) to every student (teacher)")
+def push_lesson(request: Request, body: LessonRequest, code: str = Code) -> dict:
+    require_teacher(request)
+    lesson: dict = {"preset": None, "config": None, "title": body.title, "text": body.text}
+    if body.preset:
+        if body.preset not in engine_presets.PRESETS:
+            raise ApiError(422, "invalid lesson", [{"field": "preset", "message": f"no preset {body.preset!r}"}])
+        p = engine_presets.PRESETS[body.preset]
+        lesson.update(preset=body.preset, title=body.title or p["title"], text=body.text or p.get("en"))
+    if body.config is not None:
+        try:
+            RunConfig.model_validate(body.config)
+        except ValueError as e:
+            errors = getattr(e, "errors", lambda: [])()
+            detail = [{"field": "config." + ".".join(map(str, x["loc"])), "message": x["msg"]} for x in errors]
+            raise ApiError(422, "invalid lesson", detail or [{"field": "config", "message": str(e)}]) from None
+        lesson["config"] = body.config
+    if lesson["preset"] is None and lesson["config"] is None:
+        raise ApiError(422, "invalid lesson", [{"field": "preset", "message": "give a preset or a config"}])
+    return _call(_room(request).push_lesson, code, lesson)
+
+
+@router.post("/rooms/{code}/close", summary="Close a room: students are told and leave it (teacher)")
+def close_room(request: Request, code: str = Code) -> dict:
+    require_teacher(request)
+    return _call(_room(request).close_room, code)
+
+
+@router.get("/rooms/{code}/students", summary="The students and their runs: the leaderboard (teacher)")
+def students(request: Request, code: str = Code) -> dict:
+    require_teacher(request)
+    room = _room(request)
+    return {"room": normalize_code(code), "students": _call(room.students, code)}
+
+
+@router.post("/runs/{run_id}/restart", status_code=201,
+             summary="A new run with the same configuration (owner or teacher), e.g. after `interrupted`")
+def restart_run(request: Request, run_id: str = RunId) -> dict:
+    from .runs import create_run
+
+    mgr = request.app.state.manager
+    row = mgr.get(run_id)
+    may_control(request, row, "restart")
+    config = RunConfig.model_validate(json.loads(row["config"]))
+    return create_run(request, config, speed=row["speed"] or 0.0, paused=False, x_client_id=None)
+
+
+# ---- the room websocket ------------------------------------------------------------------------------
+@ws_router.websocket("/ws/rooms/{code}")
+async def room_socket(ws: WebSocket, code: str):
+    await ws.accept()
+    room = ws.app.state.classroom
+    p = principal(ws)
+    code = normalize_code(code)[:16]
+    try:
+        info = await asyncio.to_thread(room.room, code)
+    except ClassroomError as e:
+        await ws.send_text(dumps({"type": "error", "message": e.message, "status": e.status}))
+        await ws.close(code=4404)
+        return
+    if not room.enabled or not (p.teacher or (p.token and await asyncio.to_thread(room.is_member, code, p.client))):
+        await ws.send_text(dumps({"type": "error", "message": "join the room first", "status": 403}))
+        await ws.close(code=4403)
+        return
+    viewer = RoomViewer(ws.send_text, p.client, p.teacher)
+    room.hub.join(code, viewer)
+    snap = {"type": "room", "room": info, "teacher": p.teacher}
+    if not p.teacher:
+        snap["name"] = await asyncio.to_thread(room.member_name, code, p.client)
+    await ws.send_text(dumps(snap))
+    if info["closed"]:
+        await ws.send_text(dumps({"type": "closed", "room": code}))
+        room.hub.leave(code, viewer)
+        await ws.close()
+        return
+    if p.teacher:
+        room._boards.pop(code, None)  # the new teacher socket gets the table at the next tick
+
+    async def on_close():
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+    async def sender():
+        try:
+            await viewer.run(on_close)
+        except Exception:
+            viewer.close()
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    task = asyncio.create_task(sender())
+    limit = ws.app.state.settings.max_message_size
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                break
+            text = msg.get("text") or (msg.get("bytes") or b"").decode("utf-8", "replace")
+            if len(text.encode()) > limit:
+                viewer.offer(dumps({"type": "error", "message": f"message larger than {limit} bytes"}))
+                continue
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and data.get("type") == "ping":
+                viewer.offer(dumps({"type": "pong", "id": data.get("id")}))
+            else:
+                viewer.offer(dumps({"type": "error", "message": "only ping messages are accepted here"}))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        room.hub.leave(code, viewer)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def board_loop(app, interval: float = 1.0) -> None:
+    """Every second: the students' table to each room that has a teacher connected (when it changed),
+    and the wall-time cap on runs."""
+    room = app.state.classroom
+    mgr = app.state.manager
+    cap = app.state.settings.max_run_seconds
+    last_cap = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            for code in [c for c in list(room.hub.rooms) if room.hub.has_teacher(c)]:
+                text = await asyncio.to_thread(room.board_if_changed, code)
+                if text is not None:
+                    room.hub.publish(code, text, teachers_only=True, board=True)
+            if cap > 0 and loop.time() - last_cap > 2:
+                last_cap = loop.time()
+                for run_id in await asyncio.to_thread(room.overdue, cap):
+                    with contextlib.suppress(ApiError):
+                        await asyncio.to_thread(mgr.control, run_id, "stop")
+                        await asyncio.to_thread(
+                            mgr.store.update_run, run_id, None,
+                            message=f"stopped: runs may train for at most {cap} s on this server",
+                        )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - never let the loop die
+            continue
+

@@ -1,0 +1,507 @@
+"""Classroom mode: anonymous client tokens, the teacher role, rooms (join code, members, what the
+room is shown, the pushed lesson) kept in SQLite next to the runs, the room websockets' fan-out and
+the teacher's leaderboard.
+
+Identity: a client token is `<client id>.<signature>`, the signature an HMAC-SHA256 of the id under
+the server's key (`secret_key`, or a random one kept in the database so tokens survive a restart). A
+run's owner is stored as `tok:<client id>`. The teacher proves the role with the teacher secret (as a
+Bearer token) or with a cookie derived from it; secrets are compared in constant time."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from .jsonutil import dumps
+from .settings import Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS classroom_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rooms (
+    code TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    closed_at REAL,
+    showing TEXT,
+    lesson TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_members (
+    code TEXT NOT NULL,
+    client TEXT NOT NULL,
+    name TEXT NOT NULL,
+    joined_at REAL NOT NULL,
+    PRIMARY KEY (code, client)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS room_members_client ON room_members(client, joined_at);
+"""
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+CODE_LENGTH = 6
+NAME_MAX = 32
+CODE_RE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
+ACTIVE = ("queued", "running", "paused")
+
+
+class ClassroomError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def clean_name(raw: str) -> str:
+    """A display name: trimmed, inner whitespace collapsed, 1-32 characters, no control or format
+    characters. It is still shown only as text (never as HTML)."""
+    name = " ".join(str(raw).split())
+    if not name:
+        raise ValueError("a name is needed")
+    if len(name) > NAME_MAX:
+        raise ValueError(f"at most {NAME_MAX} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
+        raise ValueError("letters, digits, spaces and punctuation only")
+    return name
+
+
+def normalize_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+class Identity:
+    """Signs and checks client tokens; checks the teacher secret."""
+
+    def __init__(self, key: bytes, teacher_secret: str):
+        self._key = key
+        self._teacher = _digest(teacher_secret) if teacher_secret else None
+        self._teacher_cookie = (
+            self._sign("teacher:" + hashlib.sha256(teacher_secret.encode()).hexdigest()) if teacher_secret else None
+        )
+
+    def _sign(self, value: str) -> str:
+        mac = hmac.new(self._key, value.encode(), hashlib.sha256).digest()[:18]
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def new_token(self) -> tuple[str, str]:
+        cid = secrets.token_hex(12)
+        return cid, f"{cid}.{self._sign('client:' + cid)}"
+
+    def client_of(self, token: str | None) -> str | None:
+        """The client id of a valid token, else None."""
+        if not token or len(token) > 200 or "." not in token:
+            return None
+        cid, sig = token.split(".", 1)
+        if not re.fullmatch(r"[0-9a-f]{24}", cid):
+            return None
+        return cid if hmac.compare_digest(sig.encode(), self._sign("client:" + cid).encode()) else None
+
+    def is_teacher_secret(self, value: str | None) -> bool:
+        if self._teacher is None or not value:
+            return False
+        return hmac.compare_digest(_digest(value), self._teacher)
+
+    def teacher_cookie(self) -> str | None:
+        return self._teacher_cookie
+
+    def is_teacher_cookie(self, value: str | None) -> bool:
+        if self._teacher_cookie is None or not value:
+            return False
+        return hmac.compare_digest(_digest(value), _digest(self._teacher_cookie))
+
+
+# ---- room websockets' fan-out -------------------------------------------------------------------------
+SendText = Callable[[str], Awaitable[None]]
+
+
+class RoomViewer:
+    """One room websocket: a bounded frame buffer and a sender task. Leaderboard frames supersede
+    each other, so only the latest one waits; other frames beyond the bound drop the oldest."""
+
+    def __init__(self, send: SendText, client: str, teacher: bool, max_frames: int = 64):
+        self.send, self.client, self.teacher = send, client, teacher
+        self.frames: deque[str] = deque()
+        self.board: str | None = None
+        self.max_frames = max_frames
+        self.wake = asyncio.Event()
+        self.closed = False
+        self.close_after = False
+
+    def offer(self, text: str, board: bool = False) -> None:
+        if self.closed:
+            return
+        if board:
+            self.board = text
+        else:
+            if len(self.frames) >= self.max_frames:
+                self.frames.popleft()
+            self.frames.append(text)
+        self.wake.set()
+
+    async def run(self, on_close: Callable[[], Awaitable[None]]) -> None:
+        while not self.closed:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.frames or self.board is not None:
+                if self.frames:
+                    text = self.frames.popleft()
+                else:
+                    text, self.board = self.board, None
+                await self.send(text)
+            if self.close_after:
+                self.closed = True
+                await on_close()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+
+class RoomHub:
+    def __init__(self):
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.rooms: dict[str, set[RoomViewer]] = {}
+
+    def bind(self, loop) -> None:
+        self.loop = loop
+
+    def join(self, code: str, v: RoomViewer) -> None:
+        self.rooms.setdefault(code, set()).add(v)
+
+    def leave(self, code: str, v: RoomViewer) -> None:
+        v.close()
+        subs = self.rooms.get(code)
+        if subs is not None:
+            subs.discard(v)
+            if not subs:
+                del self.rooms[code]
+
+    def online(self, code: str) -> set[str]:
+        return {v.client for v in self.rooms.get(code, ()) if not v.teacher}
+
+    def has_teacher(self, code: str) -> bool:
+        return any(v.teacher for v in self.rooms.get(code, ()))
+
+    def publish(self, code: str, text: str, teachers_only: bool = False, board: bool = False,
+                close: bool = False) -> None:
+        """From any thread."""
+        if self.loop is None or not self.rooms.get(code):
+            return
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._publish, code, text, teachers_only, board, close)
+
+    def _publish(self, code, text, teachers_only, board, close) -> None:
+        for v in list(self.rooms.get(code, ())):
+            if teachers_only and not v.teacher:
+                continue
+            v.offer(text, board)
+            if close:
+                v.close_after = True
+                v.wake.set()
+
+
+# ---- persistence and room logic -----------------------------------------------------------------------
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def toggles(config: dict, info: dict | None) -> dict:
+    """The key choices of a run, for the teacher's table."""
+    m, o = config.get("model", {}), config.get("optimizer", {})
+    out = {
+        "dataset": config.get("dataset", {}).get("name"),
+        "hidden": m.get("hidden"),
+        "activation": m.get("activation"),
+        "optimizer": o.get("name"),
+        "lr": o.get("lr"),
+        "batch_norm": m.get("batch_norm"),
+        "dropout": m.get("dropout"),
+        "weight_decay": o.get("weight_decay"),
+        "early_stopping": config.get("early_stopping", {}).get("enabled"),
+        "epochs": config.get("training", {}).get("epochs"),
+    }
+    if info and "n_params" in info:
+        out["n_params"] = info["n_params"]
+    return out
+
+
+class Classroom:
+    """Rooms and identities. Its own SQLite connections (WAL) on the run database."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.enabled = bool(settings.classroom)
+        self.path = settings.db_path
+        self._w = _connect(self.path)
+        self._w.execute("PRAGMA journal_mode=WAL")
+        self._w.executescript(SCHEMA)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        key = settings.secret_key.encode() if settings.secret_key else self._stored_key()
+        self.teacher_secret = settings.teacher_secret
+        if self.enabled and not self.teacher_secret:
+            self.teacher_secret = secrets.token_urlsafe(18)
+        self.identity = Identity(key, self.teacher_secret if self.enabled else "")
+        self.hub = RoomHub()
+        self._boards: dict[str, str] = {}
+
+    def _r(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.path)
+        return conn
+
+    def _stored_key(self) -> bytes:
+        with self._lock:
+            row = self._w.execute("SELECT value FROM classroom_meta WHERE key = 'token_key'").fetchone()
+            if row is None:
+                value = secrets.token_hex(32)
+                self._w.execute("INSERT OR IGNORE INTO classroom_meta VALUES ('token_key', ?)", (value,))
+                row = self._w.execute("SELECT value FROM classroom_meta WHERE key = 'token_key'").fetchone()
+        return bytes.fromhex(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._w.close()
+
+    # ---- rooms ------------------------------------------------------------------------------------
+    def create_room(self) -> dict:
+        with self._lock:
+            for _ in range(20):
+                code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+                try:
+                    self._w.execute("INSERT INTO rooms (code, created_at) VALUES (?, ?)", (code, time.time()))
+                    break
+                except sqlite3.IntegrityError:
+                    continue
+            else:  # pragma: no cover - 32**6 codes
+                raise ClassroomError(503, "could not find a free room code; try again")
+        return self.room(code)
+
+    def _row(self, code: str) -> dict:
+        code = normalize_code(code)
+        row = self._r().execute("SELECT * FROM rooms WHERE code = ?", (code,)).fetchone() if CODE_RE.match(
+            code
+        ) else None
+        if row is None:
+            raise ClassroomError(404, f"no room with code {code[:12]!r}")
+        return dict(row)
+
+    def room(self, code: str) -> dict:
+        row = self._row(code)
+        n = self._r().execute("SELECT COUNT(*) FROM room_members WHERE code = ?", (row["code"],)).fetchone()[0]
+        return {
+            "code": row["code"],
+            "created_at": row["created_at"],
+            "closed": row["closed_at"] is not None,
+            "closed_at": row["closed_at"],
+            "showing": json.loads(row["showing"]) if row["showing"] else None,
+            "lesson": json.loads(row["lesson"]) if row["lesson"] else None,
+            "members": n,
+        }
+
+    def rooms(self) -> list[dict]:
+        codes = [r[0] for r in self._r().execute("SELECT code FROM rooms ORDER BY created_at DESC LIMIT 100")]
+        return [self.room(c) for c in codes]
+
+    def _open_row(self, code: str) -> dict:
+        row = self._row(code)
+        if row["closed_at"] is not None:
+            raise ClassroomError(409, f"room {row['code']} is closed")
+        return row
+
+    def join(self, code: str, client: str, name: str) -> dict:
+        row = self._open_row(code)
+        code = row["code"]
+        with self._lock:
+            n = self._w.execute("SELECT COUNT(*) FROM room_members WHERE code = ?", (code,)).fetchone()[0]
+            known = self._w.execute(
+                "SELECT 1 FROM room_members WHERE code = ? AND client = ?", (code, client)
+            ).fetchone()
+            if not known and n >= self.settings.max_room_members:
+                raise ClassroomError(429, f"room {code} is full ({self.settings.max_room_members} students)")
+            self._w.execute(
+                "INSERT INTO room_members VALUES (?, ?, ?, ?) ON CONFLICT (code, client) DO UPDATE SET name = ?",
+                (code, client, name, time.time(), name),
+            )
+        self._boards.pop(code, None)
+        return {"room": self.room(code), "name": name, "member": member_ref(client)}
+
+    def leave(self, code: str, client: str) -> None:
+        row = self._row(code)
+        with self._lock:
+            self._w.execute("DELETE FROM room_members WHERE code = ? AND client = ?", (row["code"], client))
+
+    def membership(self, client: str) -> dict | None:
+        """The open room this client joined last, with its name there."""
+        row = (
+            self._r()
+            .execute(
+                "SELECT m.code, m.name FROM room_members m JOIN rooms r ON r.code = m.code "
+                "WHERE m.client = ? AND r.closed_at IS NULL ORDER BY m.joined_at DESC LIMIT 1",
+                (client,),
+            )
+            .fetchone()
+        )
+        return {"code": row[0], "name": row[1]} if row else None
+
+    def is_member(self, code: str, client: str) -> bool:
+        return (
+            self._r().execute("SELECT 1 FROM room_members WHERE code = ? AND client = ?", (code, client)).fetchone()
+            is not None
+        )
+
+    def member_name(self, code: str, client: str) -> str | None:
+        row = self._r().execute(
+            "SELECT name FROM room_members WHERE code = ? AND client = ?", (code, client)
+        ).fetchone()
+        return row[0] if row else None
+
+    def _set(self, code: str, **values) -> None:
+        cols = ", ".join(f"{k} = ?" for k in values)
+        with self._lock:
+            self._w.execute(f"UPDATE rooms SET {cols} WHERE code = ?", (*values.values(), code))
+
+    def show(self, code: str, run_id: str | None, kind: str, name: str | None = None) -> dict:
+        """Broadcast (the teacher's run) or spotlight (a student's run) to the whole room; None = stop."""
+        row = self._open_row(code)
+        showing = None if run_id is None else {"run_id": run_id, "kind": kind, "name": name, "at": time.time()}
+        self._set(row["code"], showing=dumps(showing) if showing else None)
+        event = {"type": kind, "room": row["code"], "run_id": run_id, "name": name,
+                 "at": showing["at"] if showing else time.time()}
+        self.hub.publish(row["code"], dumps(event))
+        return self.room(row["code"])
+
+    def push_lesson(self, code: str, lesson: dict) -> dict:
+        row = self._open_row(code)
+        old = json.loads(row["lesson"]) if row["lesson"] else None
+        lesson = {**lesson, "seq": (old or {}).get("seq", 0) + 1, "at": time.time()}
+        self._set(row["code"], lesson=dumps(lesson))
+        self.hub.publish(row["code"], dumps({"type": "lesson", "room": row["code"], "lesson": lesson}))
+        return self.room(row["code"])
+
+    def close_room(self, code: str) -> dict:
+        row = self._open_row(code)
+        self._set(row["code"], closed_at=time.time(), showing=None)
+        self.hub.publish(row["code"], dumps({"type": "closed", "room": row["code"]}), close=True)
+        return self.room(row["code"])
+
+    # ---- the teacher's view ---------------------------------------------------------------------
+    def students(self, code: str) -> list[dict]:
+        """One row per member: their latest run (status, epoch, validation loss/accuracy, key
+        toggles), their best validation accuracy and loss in the room, and whether they are online."""
+        row = self._row(code)
+        code = row["code"]
+        r = self._r()
+        members = r.execute(
+            "SELECT client, name, joined_at FROM room_members WHERE code = ? ORDER BY joined_at", (code,)
+        ).fetchall()
+        online = self.hub.online(code)
+        out = []
+        if not members:
+            return out
+        clients = [m["client"] for m in members]
+        runs: dict[str, list[dict]] = {}
+        for i in range(0, len(clients), 400):
+            chunk = clients[i : i + 400]
+            q = (
+                "SELECT id, client, status, created_at, config, info, summary, epochs_run, best_val_loss "
+                f"FROM runs WHERE client IN ({','.join('?' * len(chunk))}) ORDER BY created_at"
+            )
+            for run in r.execute(q, chunk):
+                runs.setdefault(run["client"], []).append(dict(run))
+        for m in members:
+            mine = [x for x in runs.get(m["client"], []) if x["created_at"] >= m["joined_at"] - 1]
+            best_acc = best_loss = None
+            latest = None
+            for x in mine:
+                view = _run_view(r, x)
+                if view["val_acc"] is not None and (best_acc is None or view["val_acc"] > best_acc):
+                    best_acc = view["val_acc"]
+                if view["val_loss"] is not None and (best_loss is None or view["val_loss"] < best_loss):
+                    best_loss = view["val_loss"]
+                latest = view
+            out.append(
+                {
+                    "member": member_ref(m["client"]),
+                    "name": m["name"],
+                    "joined_at": m["joined_at"],
+                    "online": m["client"] in online,
+                    "runs": len(mine),
+                    "run": latest,
+                    "best_val_acc": best_acc,
+                    "best_val_loss": best_loss,
+                }
+            )
+        return out
+
+    def board_if_changed(self, code: str) -> str | None:
+        try:
+            text = dumps({"type": "students", "room": code, "students": self.students(code)})
+        except ClassroomError:
+            return None
+        if self._boards.get(code) == text:
+            return None
+        self._boards[code] = text
+        return text
+
+    # ---- fairness -------------------------------------------------------------------------------
+    def client_counts(self, client: str) -> dict[str, int]:
+        rows = self._r().execute(
+            "SELECT status, COUNT(*) FROM runs WHERE client = ? AND status IN ('queued', 'running', 'paused') "
+            "GROUP BY status",
+            (client,),
+        ).fetchall()
+        return {s: n for s, n in rows}
+
+    def overdue(self, max_seconds: int) -> list[str]:
+        rows = self._r().execute(
+            "SELECT id FROM runs WHERE status IN ('running', 'paused') AND started_at < ?",
+            (time.time() - max_seconds,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+
+def member_ref(client: str) -> str:
+    """A short opaque id of a member for the teacher's table (never the token)."""
+    return hashlib.sha256(client.encode()).hexdigest()[:10]
+
+
+def _run_view(r: sqlite3.Connection, x: dict) -> dict:
+    config = json.loads(x["config"])
+    info = json.loads(x["info"]) if x["info"] else None
+    val_loss = val_acc = None
+    epoch = x["epochs_run"]
+    if x["summary"]:
+        s = json.loads(x["summary"])
+        val_loss, val_acc = s.get("final_val_loss"), s.get("final_val_acc")
+    if val_loss is None and val_acc is None:
+        rec = r.execute(
+            "SELECT record FROM metrics WHERE run_id = ? ORDER BY epoch DESC LIMIT 1", (x["id"],)
+        ).fetchone()
+        if rec is not None:
+            d = json.loads(rec[0])
+            val_loss, val_acc, epoch = d.get("val_loss"), d.get("val_acc"), d.get("epoch", epoch)
+    return {
+        "id": x["id"],
+        "status": x["status"],
+        "epoch": epoch,
+        "epochs": config.get("training", {}).get("epochs"),
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "toggles": toggles(info["config"] if info and "config" in info else config, info),
+    }
