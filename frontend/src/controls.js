@@ -222,9 +222,16 @@ export class Controls {
     for (const w of this.widgets.values()) w.fail && w.fail(null);
     const unplaced = [];
     for (const d of detail || []) {
-      const path = d.field.split(".").filter((p) => Number.isNaN(Number(p))).join(".");
+      let path = d.field.split(".").filter((p) => Number.isNaN(Number(p))).join(".");
+      // cross-field rules name their field at the start of the message: "activations: needs ..."
+      const named = /^(?:Value error, )?([a-z_]+(?:\.[a-z_]+)?): /.exec(d.message || "");
+      if (named) {
+        const inner = named[1].includes(".") ? named[1] : `${path}.${named[1]}`;
+        if (this.widgets.has(inner)) path = inner;
+        else if (this.widgets.has(named[1])) path = named[1];
+      }
       const w = this.widgets.get(path);
-      if (w && w.fail && !w.row.hidden) w.fail(d.message);
+      if (w && w.fail && !w.row.hidden) w.fail(d.message.replace(/^Value error, /, ""));
       else unplaced.push(`${d.field}: ${d.message}`);
     }
     return unplaced;

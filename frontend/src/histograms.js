@@ -2,7 +2,7 @@
 // filled curve, the newest at the front (bottom) in full colour and older ones behind, fading. A
 // shared x range per layer keeps the epochs comparable.
 
-const KEEP = 24;
+const KEEP = 16;
 const COLORS = { pre: "#7b1fa2", act: "#0877bd", weight: "#f59322", grad: "#2e7d32" };
 
 export class HistogramView {

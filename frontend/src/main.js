@@ -7,6 +7,7 @@ import { HistogramView } from "./histograms.js";
 import { NetworkView } from "./network.js";
 import { OutputView } from "./heatmap.js";
 import { ConfigState } from "./state.js";
+import { initClassroom } from "./classroom.js";
 
 const $ = (id) => document.getElementById(id);
 const ACTIVE = ["queued", "running", "paused"];
@@ -333,6 +334,8 @@ class Playground {
   }
 
   setStatus(status, position, message) {
+    // A REST answer can arrive after the stream already reported the end: the end wins.
+    if (this.run && TERMINAL.includes(this.run.status) && !TERMINAL.includes(status)) return;
     if (this.run) {
       this.run.status = status;
       this.run.position = position;
@@ -500,7 +503,8 @@ class Playground {
   // ---- messages -----------------------------------------------------------------------------
   showError(e) {
     const unplaced = this.controls.showErrors(e.detail || []);
-    this.toast(e.detail && e.detail.length && !unplaced.length ? `${e.message.split("\n")[0]}: see the highlighted fields` : e.message);
+    const text = e.message.replaceAll("Value error, ", "");
+    this.toast(e.detail && e.detail.length && !unplaced.length ? `${text.split("\n")[0]}: see the highlighted fields` : text);
   }
 
   toast(text, kind = "error") {
@@ -600,7 +604,7 @@ class Playground {
 }
 
 window.playground = new Playground();
-window.playground.boot().catch((e) => {
+window.playground.boot().then(() => initClassroom(window.playground)).catch((e) => {
   document.body.dataset.ready = "error";
   const t = $("toast");
   t.textContent = `The playground could not start: ${e.message}`;

@@ -1,0 +1,202 @@
+// Classroom mode on the student's page: a "join room" box in the header, then the room's live
+// events: follow the run the teacher broadcasts (or spotlights), apply the lessons the teacher
+// pushes, and leave when the room closes. A reconnecting laptop is back in its room (the server
+// keeps the membership under this browser's client cookie). Every user string is set as text.
+//
+// main.js calls initClassroom(playground) once the playground has booted. It uses the playground's
+// own methods: detach(), open(runId), choosePreset(name), state.replace(config), showLesson(), toast().
+import { api } from "./api.js";
+import { mergeDeep } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+export class Classroom {
+  constructor(pg) {
+    this.pg = pg;
+    this.ws = null;
+    this.code = null;
+    this.closed = false;
+    this.retry = 0;
+  }
+
+  async init() {
+    let me;
+    try { me = await api("/api/me"); } catch { return; }
+    if (!me.classroom) return;
+    this.me = me;
+    this.box = el("div", { id: "classroom", class: "classroom", "aria-label": "Classroom" });
+    this.banner = el("div", { id: "classroom-showing", class: "classroom-showing", hidden: "" });
+    const spacer = document.querySelector(".topbar .spacer");
+    spacer.parentNode.insertBefore(this.box, spacer);
+    document.querySelector(".topbar").after(this.banner);
+    const projector = new URLSearchParams(location.search).get("room");
+    if (me.teacher && projector) {
+      this.enter(projector.toUpperCase(), "projector");
+    } else if (me.room) {
+      this.enter(me.room, me.name);
+    } else {
+      this.joinForm();
+    }
+  }
+
+  joinForm(message) {
+    this.box.replaceChildren();
+    const code = el("input", { id: "room-code", placeholder: "room code", maxlength: "6", size: "7",
+                               autocomplete: "off", "aria-label": "Room code" });
+    const name = el("input", { id: "room-name", placeholder: "your name", maxlength: "32", size: "12",
+                               "aria-label": "Your name" });
+    name.value = localStorage.nnpName || "";
+    const join = el("button", { id: "btn-join", class: "small", text: "Join room" });
+    const form = el("form", { class: "join" }, code, name, join);
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      try {
+        const out = await api(`/api/rooms/${encodeURIComponent(code.value.trim().toUpperCase())}/join`,
+                              { method: "POST", body: { name: name.value } });
+        localStorage.nnpName = out.name;
+        this.enter(out.room.code, out.name);
+      } catch (e) {
+        this.pg.toast(e.message);
+      }
+    };
+    this.box.append(form);
+    if (message) this.pg.toast(message, "info");
+  }
+
+  enter(code, name) {
+    this.code = code;
+    this.closed = false;
+    this.box.replaceChildren();
+    const who = name === "projector" ? "projector" : name;
+    const label = el("span", { class: "room-label", id: "room-label" });
+    label.append(el("span", { class: "label", text: "Room" }), el("b", { text: code }),
+                 el("span", { class: "room-name", text: who || "" }));
+    this.box.append(label);
+    if (name !== "projector") {
+      const leave = el("button", { class: "ghost small", id: "btn-leave", text: "leave" });
+      leave.onclick = async () => {
+        try { await api(`/api/rooms/${code}/leave`, { method: "POST" }); } catch { /* gone already */ }
+        this.leave();
+        this.joinForm();
+      };
+      this.box.append(leave);
+    }
+    this.connect();
+  }
+
+  leave() {
+    this.closed = true;
+    if (this.ws) this.ws.close();
+    this.ws = null;
+    this.code = null;
+    this.showBanner(null);
+  }
+
+  connect() {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const code = this.code;
+    const ws = (this.ws = new WebSocket(`${proto}://${location.host}/ws/rooms/${code}`));
+    ws.onmessage = (m) => {
+      this.retry = 0;
+      this.onMessage(JSON.parse(m.data));
+    };
+    ws.onclose = () => {
+      if (this.closed || this.ws !== ws) return;
+      this.retry += 1;
+      setTimeout(() => !this.closed && this.code === code && this.connect(), Math.min(5000, 300 * 2 ** this.retry));
+    };
+  }
+
+  onMessage(m) {
+    switch (m.type) {
+      case "room": {
+        const { showing, lesson } = m.room;
+        const lessonNew = lesson && lesson.seq > this.seenLesson();
+        // apply whichever came last: what the teacher shows, or the lesson
+        if (lessonNew && (!showing || lesson.at > showing.at)) this.applyLesson(lesson);
+        else {
+          if (lessonNew) this.markLesson(lesson);
+          if (showing) this.follow(showing);
+        }
+        break;
+      }
+      case "broadcast":
+      case "spotlight":
+        this.follow(m.run_id ? { run_id: m.run_id, kind: m.type, name: m.name } : null);
+        break;
+      case "lesson": this.applyLesson(m.lesson); break;
+      case "closed":
+        this.leave();
+        this.joinForm("The teacher closed the room.");
+        break;
+      case "error":
+        if (m.status === 403 || m.status === 404) { this.leave(); this.joinForm(m.message); }
+        break;
+      default: break;
+    }
+  }
+
+  async follow(showing) {
+    this.showBanner(showing);
+    if (!showing) return;
+    if (this.pg.run && this.pg.run.id === showing.run_id) return;
+    this.pg.detach(); // not abandonRun(): following must not stop the student's own run
+    await this.pg.open(showing.run_id);
+  }
+
+  showBanner(showing) {
+    const b = this.banner;
+    if (!b) return;
+    b.replaceChildren();
+    if (!showing) { b.hidden = true; return; }
+    const who = showing.kind === "spotlight" ? `Spotlight: ${showing.name || "a student"}'s run` : "The teacher's run";
+    b.append(el("b", { text: who }), el("span", { text: ` (${showing.run_id}) — you are watching it live.` }));
+    b.hidden = false;
+  }
+
+  seenLesson() {
+    return Number(localStorage[`nnpLesson:${this.code}`] || 0);
+  }
+
+  markLesson(lesson) {
+    localStorage[`nnpLesson:${this.code}`] = String(lesson.seq);
+  }
+
+  async applyLesson(lesson) {
+    this.markLesson(lesson);
+    this.showBanner(null);
+    this.pg.detach();
+    if (lesson.preset) {
+      const sel = $("preset");
+      if (sel) sel.value = lesson.preset;
+      await this.pg.choosePreset(lesson.preset);
+      if (lesson.config) this.pg.state.replace(mergeDeep(structuredClone(this.pg.preset.config), lesson.config));
+    } else if (lesson.config) {
+      this.pg.state.replace(lesson.config);
+    }
+    if (lesson.title || lesson.text) {
+      const text = lesson.text || "";
+      this.pg.preset = { ...(this.pg.preset || {}), title: lesson.title || "Lesson", en: text, es: text };
+      this.pg.showLesson();
+    }
+    this.pg.toast(`New lesson from the teacher: ${lesson.title || lesson.preset || "configuration"}`, "info");
+  }
+}
+
+export function initClassroom(pg) {
+  const c = new Classroom(pg);
+  window.classroom = c;
+  c.init().catch((e) => console.warn("classroom:", e));
+  return c;
+}

@@ -1,0 +1,185 @@
+"""The playground in a real browser against the real server: controls, a live run, the views,
+bad input, shared links, run control, own data, and the lesson presets."""
+
+import base64
+import json
+
+import httpx
+
+FAST = {
+    "dataset": {"name": "circle", "n_samples": 200},
+    "model": {"hidden": [4, 3], "activation": "tanh"},
+    "optimizer": {"name": "adam", "lr": 0.03},
+    "training": {"epochs": 25, "batch_size": 20},
+    "telemetry": {"surface_resolution": 40},
+}
+
+
+def config_hash(cfg: dict) -> str:
+    raw = base64.urlsafe_b64encode(json.dumps(cfg).encode()).decode().rstrip("=")
+    return "#c=" + raw
+
+
+def canvas_colours(page, selector: str) -> int:
+    """Distinct colours on a canvas: a drawn surface has many, a blank one a handful."""
+    return page.js(
+        """(sel) => { const c = document.querySelector(sel); const d = c.getContext('2d')
+               .getImageData(0, 0, c.width, c.height).data; const s = new Set();
+               for (let i = 0; i < d.length; i += 4 * 7) s.add(d[i] << 16 | d[i+1] << 8 | d[i+2]); return s.size; }""",
+        selector,
+    )
+
+
+def test_controls_come_from_the_catalog(open_page, server):
+    p = open_page()
+    catalog = httpx.get(server.base + "/api/catalog").json()
+    paths = set(p.js("() => [...document.querySelectorAll('[data-path]')].map(e => e.dataset.path)"))
+    for section, spec in catalog["sections"].items():
+        for field in spec["fields"]:
+            if f"{section}.{field}" in ("dataset.points", "model.hidden"):
+                continue  # drawn on the plane / the layer widget
+            assert f"{section}.{field}" in paths, f"no control for {section}.{field}"
+    # irrelevant options are hidden: momentum only shows for the momentum optimizers
+    momentum = "document.querySelector('[data-path=\"optimizer.momentum\"]').closest('.ctl').hidden"
+    assert p.js(f"() => {momentum}") is True
+    p.page.select_option("[data-path='optimizer.name']", "momentum")
+    assert p.js(f"() => {momentum}") is False
+    assert not p.errors
+    assert all(u.startswith(server.base) or u.startswith("data:") for u in p.requests), "page loaded from elsewhere"
+
+
+def test_a_run_streams_into_every_view(open_page, server):
+    p = open_page(config_hash(FAST))
+    assert p.js("() => window.playground.state.get('model.hidden')") == [4, 3]
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    pg = "window.playground"
+    assert p.page.inner_text("#epoch").endswith("025")
+    assert p.js(f"() => {pg}.charts.loss.x.length") == 26  # epoch 0 to 25
+    assert p.js(f"() => {pg}.charts.grad.series.map(s => s.label)") == ["fc1", "fc2", "out"]
+    assert p.js(f"() => {pg}.charts.lr.ys[0].every(v => v === 0.03)")
+    # streamed values are the server's: the last record equals /metrics
+    run_id = p.js(f"() => {pg}.run.id")
+    metrics = httpx.get(f"{server.base}/api/runs/{run_id}/metrics").json()["epochs"]
+    assert p.js(f"() => {pg}.records.at(-1).val_loss") == metrics[-1]["val_loss"]
+    assert canvas_colours(p, "#output canvas") > 50  # the decision surface is painted
+    links = p.js("() => [...document.querySelectorAll('#network path')].map(e => e.getAttribute('stroke'))")
+    assert len(links) == 2 * 4 + 4 * 3 + 3 * 2 and {"#f59322", "#0877bd"} <= set(links)
+    assert p.js("() => document.querySelectorAll('#network image').length") == 4 + 3  # unit thumbnails
+    assert p.js("() => document.querySelectorAll('.hist-layer').length") == 3
+    assert "completed" in p.page.inner_text("#status")
+    assert p.page.inner_text("#fig-val") != "–"
+    assert run_id[:8] in p.page.inner_text("#runs")
+    p.shot("run-completed")
+    assert not p.errors
+
+
+def test_bad_input_is_named_and_nothing_is_lost(open_page, server):
+    p = open_page(config_hash(FAST))
+    lr = "[data-path='optimizer.lr']"
+    p.page.fill(lr, "-1")
+    p.page.press(lr, "Tab")
+    assert "more than 0" in p.page.inner_text("label.ctl.invalid")
+    assert p.js("() => window.playground.state.get('optimizer.lr')") == 0.03  # the last good value stays
+    # a rule only the server knows: per-layer activations must match the layer count -> 422 shown
+    p.js("() => window.playground.state.set('model.activations', ['relu'])")
+    before = httpx.get(server.base + "/api/runs").json()["total"]
+    p.page.click("#btn-play")
+    p.page.wait_for_selector("#toast:not([hidden])")
+    assert "invalid configuration" in p.page.inner_text("#toast")
+    field = p.page.locator("label.ctl.invalid:has([data-path='model.activations'])")
+    assert "one entry per hidden layer" in field.inner_text()  # shown next to the field it names
+    assert httpx.get(server.base + "/api/runs").json()["total"] == before
+    p.shot("bad-input")
+
+
+def test_shared_link_round_trips(open_page):
+    p = open_page()
+    p.page.select_option("[data-path='model.activation']", "sigmoid")
+    p.page.click("#btn-layer-add")
+    url = p.page.url
+    q = open_page(url[url.index("#"):])
+    assert q.js("() => window.playground.state.get('model.activation')") == "sigmoid"
+    assert q.js("() => window.playground.state.get('model.hidden')") == [8, 8, 8]
+    assert q.page.input_value("[data-path='model.activation']") == "sigmoid"
+
+
+def test_pause_step_resume_and_keyboard(open_page):
+    p = open_page(config_hash({**FAST, "training": {"epochs": 400, "batch_size": 20}}))
+    p.page.locator("#speed").fill("3")  # 5 epochs/s
+    p.js("() => document.activeElement.blur()")  # shortcuts are off while typing in a field
+    p.page.keyboard.press("Space")
+    p.wait_status("running")
+    p.page.wait_for_function("() => window.playground.records.length > 2")
+    p.page.keyboard.press("Space")
+    p.wait_status("paused")
+    p.page.wait_for_timeout(500)
+    e0 = p.js("() => window.playground.records.at(-1).epoch")
+    p.page.keyboard.press("s")
+    p.page.wait_for_function("(e) => window.playground.records.at(-1).epoch === e + 1", arg=e0)
+    p.page.wait_for_timeout(700)
+    assert p.js("() => window.playground.records.at(-1).epoch") == e0 + 1  # exactly one epoch
+    p.page.click("#btn-stop")
+    p.wait_status("stopped")
+    assert not p.errors
+
+
+def test_drawing_points_makes_a_custom_data_set(open_page):
+    p = open_page(config_hash(FAST))
+    p.page.check("#draw")
+    before = p.js("() => window.playground.dataView.points.length")
+    box = p.page.locator("#output canvas").bounding_box()
+    p.page.mouse.click(box["x"] + 50, box["y"] + 50)
+    p.page.keyboard.down("Shift")
+    p.page.mouse.click(box["x"] + 350, box["y"] + 350)
+    p.page.keyboard.up("Shift")
+    p.page.wait_for_function("(n) => window.playground.dataView.points.length === n + 2", arg=before)
+    assert p.js("() => window.playground.state.get('dataset.name')") == "custom"
+    labels = p.js("() => window.playground.state.get('dataset.points').slice(-2).map(r => r[2])")
+    assert labels == [1, 0]
+    p.shot("drawn-points")
+
+
+def test_lessons_digits_and_mc_dropout(open_page):
+    p = open_page()
+    p.page.select_option("#preset", "dropout-mc")
+    p.page.wait_for_selector("#lesson:not([hidden])")
+    assert "Dropout" in p.page.inner_text("#lesson")
+    p.page.click("#btn-lang")
+    assert "apaga" in p.page.inner_text("#lesson")  # the Spanish explanation
+    p.page.fill("[data-path='training.epochs']", "15")
+    p.page.press("[data-path='training.epochs']", "Tab")
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    p.page.check("#show-mc")
+    p.page.wait_for_selector("#output .legend:has-text('MC-dropout')")
+    assert canvas_colours(p, "#output canvas") > 20
+    p.shot("mc-dropout")
+    # digits: the output is a grid of validation images with predictions
+    p.page.select_option("#preset", "augmentation-digits")
+    p.page.wait_for_function("() => window.playground.dataView && window.playground.dataView.images")
+    assert p.js("() => document.querySelectorAll('#aug-preview canvas').length") == 8
+    p.page.fill("[data-path='training.epochs']", "3")
+    p.page.press("[data-path='training.epochs']", "Tab")
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    p.page.wait_for_selector(".images figcaption:has-text('%')")
+    p.shot("digits")
+    assert not p.errors
+
+
+def test_scrubber_and_baseline(open_page, server):
+    p = open_page(config_hash(FAST))
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    p.page.click("#btn-pin")
+    assert "baseline" in p.page.inner_text("#baseline-label")
+    p.page.locator("#scrubber").fill("5")
+    p.page.wait_for_function("() => document.querySelector('#scrub-label').textContent === 'epoch 5'")
+    p.page.wait_for_function("() => window.playground.output.surface && window.playground.output.surface.epoch <= 5")
+    p.page.select_option("[data-path='optimizer.name']", "sgd")  # a new run against the baseline
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    labels = p.js("() => window.playground.charts.loss.plot.series.map(s => s.label)")
+    assert "validation (baseline)" in labels
+    p.shot("baseline")
