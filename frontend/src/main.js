@@ -8,7 +8,6 @@ import { NetworkView } from "./network.js";
 import { OutputView } from "./heatmap.js";
 import { ConfigState } from "./state.js";
 import { initClassroom } from "./classroom.js";
-import { initClassroom } from "./classroom.js";
 
 const $ = (id) => document.getElementById(id);
 const ACTIVE = ["queued", "running", "paused"];
