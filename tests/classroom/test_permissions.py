@@ -137,7 +137,8 @@ def test_rooms_and_names(boot):
     assert boot.post(f"/api/rooms/{code}/lesson", json={"config": {"model": {"hidden": [0]}}},
                      headers=TEACHER).status_code == 422
     assert boot.post(f"/api/rooms/{code}/close", headers=TEACHER).status_code == 200
-    assert boot.post(f"/api/rooms/{code}/join", json={"name": "Late"}, headers=bearer(new_token(boot))).status_code == 409
+    late = bearer(new_token(boot))
+    assert boot.post(f"/api/rooms/{code}/join", json={"name": "Late"}, headers=late).status_code == 409
     assert boot.get("/api/me", headers=bearer(t)).json()["room"] is None
 
 
