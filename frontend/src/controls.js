@@ -1,17 +1,9 @@
+import { fieldLabel, t } from "./i18n.js";
+
 // Controls generated from GET /api/catalog: one widget per configuration field, with the bounds,
 // default and description the pydantic models declare. A new engine option shows up here without
-// UI code. The only UI knowledge below is which fields matter when (RELEVANT) and nicer labels.
+// UI code. The only UI knowledge below is which fields matter when (RELEVANT); labels are in i18n.js.
 
-const LABELS = {
-  "dataset.n_samples": "samples", "dataset.val_fraction": "validation share", "dataset.per_class": "per class",
-  "augmentation.noise_std": "input noise", "augmentation.rotation_deg": "rotation °",
-  "model.bn_alpha": "BN alpha", "model.batch_norm": "batch norm", "model.leaky_slope": "leaky slope",
-  "model.conv_channels": "conv channels", "init.xavier_mode": "xavier variance", "optimizer.lr": "learning rate",
-  "optimizer.weight_decay": "weight decay λ", "optimizer.decay_biases": "decay biases",
-  "early_stopping.min_delta": "min delta", "early_stopping.restore_best": "restore best",
-  "transfer.feature_lr_scale": "feature LR ×", "telemetry.mc_samples": "MC passes",
-  "schedule.step_size": "step size", "schedule.min_lr": "min LR", "training.batch_size": "batch size",
-};
 const SKIP = new Set(["dataset.points", "model.hidden"]); // drawn points and the layer widget
 const is = (path, ...values) => (cfg) => values.includes(get(cfg, path));
 const RELEVANT = {
@@ -132,13 +124,14 @@ export class Controls {
         this.state.set(section, null);
       }
     });
-    this.widgets.set(section, { row: null, write: (v) => { box.checked = v != null; } });
-    host.append(el("label", { class: "ctl" }, el("span", {}, "enabled"), box));
+    const name = el("span", {}, t("enabled"));
+    this.widgets.set(section, { row: null, write: (v) => { box.checked = v != null; }, relabel: () => { name.textContent = t("enabled"); } });
+    host.append(el("label", { class: "ctl" }, name, box));
   }
 
   widget(path, f) {
-    const label = LABELS[path] || prettify(path.split(".").at(-1));
-    const row = el("label", { class: "ctl", title: f.description || "" }, el("span", {}, label));
+    const name = el("span", {}, fieldLabel(path));
+    const row = el("label", { class: "ctl", title: f.description || "" }, name);
     const err = el("div", { class: "err", hidden: true });
     const fail = (msg) => {
       row.classList.toggle("invalid", !!msg);
@@ -198,8 +191,12 @@ export class Controls {
       write = (v) => { input.value = v ?? ""; };
     }
     row.append(input, err);
-    this.widgets.set(path, { row, write, fail });
+    this.widgets.set(path, { row, write, fail, relabel: () => { name.textContent = fieldLabel(path); } });
     return row;
+  }
+
+  relabel() {
+    for (const w of this.widgets.values()) w.relabel && w.relabel();
   }
 
   refresh() {

@@ -4,6 +4,7 @@ import { api, RunStream } from "./api.js";
 import { LineChart, PALETTE } from "./charts.js";
 import { Controls } from "./controls.js";
 import { HistogramView } from "./histograms.js";
+import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { NetworkView } from "./network.js";
 import { OutputView } from "./heatmap.js";
 import { ConfigState } from "./state.js";
@@ -25,7 +26,7 @@ class Playground {
     this.state = new ConfigState(this.catalog.defaults);
     const shared = ConfigState.fromHash(location.hash);
     if (shared) this.state.replace(shared);
-    this.lang = localStorage.nnpLang || "en";
+    applyI18n();
     this.controls = new Controls(this.catalog, this.state);
     this.output = new OutputView($("output"), { onAddPoint: (x, y, label) => this.addPoint(x, y, label) });
     this.network = new NetworkView($("network"), { onWidth: (i, d) => this.changeWidth(i, d) });
@@ -50,9 +51,16 @@ class Playground {
   configChanged(path) {
     history.replaceState(null, "", this.state.toHash() === "#c=e30" ? location.pathname : this.state.toHash());
     this.drawNetwork();
-    $("layers-label").textContent = `${this.state.get("model.hidden").length} hidden layers`;
+    $("layers-label").textContent = t("layers.n", { n: this.state.get("model.hidden").length });
     if (path === "*" || !path.startsWith("telemetry")) this.abandonRun();
     if (DATA_PATHS.test(path)) this.loadData();
+  }
+
+  configChangedLabels() {
+    $("layers-label").textContent = t("layers.n", { n: this.state.get("model.hidden").length });
+    if (this.dataView) this.describeData(this.dataView);
+    if (!this.run) $("status").textContent = t("status.ready");
+    this.refreshRuns();
   }
 
   async loadData() {
@@ -78,15 +86,13 @@ class Playground {
   }
 
   describeData(d) {
-    const task = d.task === "regression" ? "regression" : `${d.n_classes} classes`;
-    $("data-hint").textContent = `${d.n_train} training / ${d.n_val} validation samples, ${task}.`;
-    const score = d.task === "regression" ? "R²" : "accuracy";
-    $("fig-score-label").textContent = `Val. ${score}`;
-    $("score-title").textContent = d.task === "regression" ? "R² (train / validation)" : "Accuracy";
+    const task = d.task === "regression" ? t("data.regression") : t("data.classes", { n: d.n_classes });
+    $("data-hint").textContent = t("data.summary", { train: d.n_train, val: d.n_val, task });
+    $("fig-score-label").textContent = t(d.task === "regression" ? "fig.r2" : "fig.acc");
+    $("score-title").textContent = t(d.task === "regression" ? "chart.r2" : "chart.acc");
     $("show-mc").disabled = false;
     $("draw").disabled = d.input_shape.length !== 1 || d.input_shape[0] !== 2;
-    $("output-hint").textContent = $("draw").disabled ? "" :
-      "Draw points: click for blue (class 1), shift-click for orange (class 0).";
+    $("output-hint").textContent = $("draw").disabled ? "" : t("out.drawhint");
   }
 
   drawAugPreview(images) {
@@ -342,11 +348,11 @@ class Playground {
     }
     const pill = $("status");
     pill.className = `status ${status}`;
-    let text = status.replace("_", " ");
-    if (status === "queued" && position != null) text = `queued (#${position + 1})`;
+    let text = t(`status.${status}`);
+    if (status === "queued" && position != null) text = t("status.queued_at", { n: position + 1 });
     if (status === "early_stopped") {
       const stop = this.markers.find((k) => k.kind === "early_stop");
-      text = stop ? `early-stopped at ${stop.epoch} (best ${stop.best_epoch})` : "early-stopped";
+      if (stop) text = t("status.early_at", { e: stop.epoch, b: stop.best_epoch });
     }
     pill.textContent = text;
     pill.title = message || "";
@@ -388,7 +394,7 @@ class Playground {
     }
     this.output.showUncertainty = true;
     const dropout = this.state.get("model.dropout") > 0 || (this.state.get("model.dropouts") || []).some((p) => p > 0);
-    if (!dropout) this.toast("MC dropout needs dropout > 0: with every unit kept, all passes agree (spread 0).", "info");
+    if (!dropout) this.toast(t("msg.nodropout"), "info");
     if (d.input_shape.length === 1 && d.input_shape[0] === 2 && this.output.surface) {
       const res = 40;
       const [[x0, x1], [y0, y1]] = this.output.bounds();
@@ -421,7 +427,7 @@ class Playground {
   }
 
   pinBaseline() {
-    if (!this.records || !this.records.length) return this.toast("Train a run first, then pin it.", "info");
+    if (!this.records || !this.records.length) return this.toast(t("msg.pinfirst"), "info");
     const regression = this.records[0].val_r2 !== undefined;
     this.baseline = {
       id: this.run.id,
@@ -453,12 +459,12 @@ class Playground {
         if (this.run && r.id === this.run.id) tr.className = "current";
         const s = r.summary || {};
         const score = s.final_val_acc != null ? `${(s.final_val_acc * 100).toFixed(1)}%` : s.final_val_r2 != null ? `R² ${fmt(s.final_val_r2, 3)}` : "–";
-        for (const v of [r.id.slice(0, 8), r.dataset, r.status.replace("_", " "), `${r.epochs_run}/${r.epochs}`, fmt(s.final_val_loss ?? s.best_val_loss), score]) {
+        for (const v of [r.id.slice(0, 8), r.dataset, t(`status.${r.status}`), `${r.epochs_run}/${r.epochs}`, fmt(s.final_val_loss ?? s.best_val_loss), score]) {
           tr.insertCell().textContent = v;
         }
         const del = document.createElement("button");
         del.className = "small";
-        del.textContent = "delete";
+        del.textContent = t("runs.delete");
         del.onclick = async (ev) => {
           ev.stopPropagation();
           try {
@@ -472,7 +478,7 @@ class Playground {
       }
       this.controls.setTransferSources(list.runs.filter((r) => r.status !== "failed").map((r) => r.id));
     } catch {
-      $("health").textContent = "server unreachable";
+      $("health").textContent = t("msg.unreachable");
     }
   }
 
@@ -490,7 +496,7 @@ class Playground {
     const host = $("export");
     host.replaceChildren();
     if (!this.run) return;
-    host.append("Export: ");
+    host.append(t("runs.export"), " ");
     for (const f of ["python", "json", "csv", "state_dict", "torchscript"]) {
       const a = document.createElement("a");
       a.href = `/api/runs/${this.run.id}/export?format=${f}`;
@@ -539,7 +545,7 @@ class Playground {
     box.replaceChildren();
     const b = document.createElement("b");
     b.textContent = p.title;
-    box.append(b, p[this.lang] || p.en);
+    box.append(b, p[lang()] || p.en);
     box.hidden = false;
   }
 
@@ -552,11 +558,13 @@ class Playground {
       sel.append(o);
     }
     sel.onchange = () => this.choosePreset(sel.value);
-    $("btn-lang").textContent = this.lang.toUpperCase();
+    $("btn-lang").textContent = lang().toUpperCase();
     $("btn-lang").onclick = () => {
-      this.lang = this.lang === "en" ? "es" : "en";
-      localStorage.nnpLang = this.lang;
-      $("btn-lang").textContent = this.lang.toUpperCase();
+      setLang(lang() === "en" ? "es" : "en");
+      $("btn-lang").textContent = lang().toUpperCase();
+      applyI18n();
+      this.controls.relabel();
+      this.configChangedLabels();
       this.showLesson();
     };
     $("btn-play").onclick = () => this.playPause();
@@ -568,14 +576,14 @@ class Playground {
     $("btn-layer-del").onclick = () => this.changeDepth(-1);
     $("btn-share").onclick = async () => {
       const url = location.origin + location.pathname + this.state.toHash();
-      try { await navigator.clipboard.writeText(url); this.toast("Link copied: it opens this exact configuration.", "info"); }
+      try { await navigator.clipboard.writeText(url); this.toast(t("msg.linkcopied"), "info"); }
       catch { this.toast(url, "info"); }
     };
     $("btn-pin").onclick = () => this.pinBaseline();
     $("csv").onchange = (e) => e.target.files[0] && this.loadCsv(e.target.files[0]);
     $("speed").oninput = () => {
       const v = SPEEDS[Number($("speed").value)];
-      $("speed-label").textContent = v ? `${v}/s` : "max";
+      $("speed-label").textContent = v ? `${v}/s` : t("top.max");
     };
     $("speed").onchange = () => {
       if (this.run && ACTIVE.includes(this.run.status)) {

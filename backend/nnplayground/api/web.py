@@ -1,5 +1,6 @@
-"""The browser playground: the Jinja2 page shell at `/`, the ES modules of frontend/src at `/app`
-(no build step) and the static assets (CSS, vendored uPlot) at `/static`."""
+"""The browser playground: the Jinja2 page shells (`/`, `/lab` optimizer lab, `/teacher`), the ES
+modules of frontend/src at `/app` (no build step) and the static assets (CSS, vendored uPlot) at
+`/static`."""
 
 from __future__ import annotations
 
@@ -38,3 +39,7 @@ def mount_ui(app: FastAPI) -> None:
         response = templates.TemplateResponse(request, "teacher.html", {"version": __version__})
         set_client_cookie(request, response)
         return response
+
+    @app.get("/lab", response_class=HTMLResponse, include_in_schema=False)
+    async def lab(request: Request):
+        return templates.TemplateResponse(request, "lab.html", {"version": __version__})

@@ -1,0 +1,145 @@
+// English and Spanish for every text of the UI (the course is taught in Spanish). The language
+// defaults to the browser's and is remembered. Field labels cover every configuration field; a field
+// added to the engine without a label here shows its own name until one is written.
+
+const STRINGS = {
+  en: {
+    "nav.playground": "Playground", "nav.lab": "Optimizer lab",
+    "top.epoch": "Epoch", "top.speed": "Speed", "top.lesson": "Lesson", "top.free": "— free play —",
+    "top.share": "Share", "top.max": "max",
+    "tip.reset": "Reset: a new network (r)", "tip.play": "Train / pause (space)", "tip.step": "One epoch (s)",
+    "tip.stop": "Stop this run", "tip.share": "Copy a link to this exact configuration",
+    "sec.data": "Data", "sec.pre": "Preprocessing", "sec.aug": "Augmentation", "sec.net": "Network",
+    "sec.layers": "Layers", "sec.init": "Initialization", "sec.opt": "Optimizer", "sec.sched": "Schedule",
+    "sec.train": "Training", "sec.es": "Early stopping", "sec.transfer": "Transfer learning", "sec.tel": "Telemetry",
+    "sec.out": "Output", "btn.regen": "Regenerate", "layers.n": "{n} hidden layers",
+    "fig.train": "Train loss", "fig.val": "Validation loss", "fig.acc": "Val. accuracy", "fig.r2": "Val. R²",
+    "fig.best": "Best epoch", "out.val": "validation points", "out.mc": "MC-dropout uncertainty",
+    "out.draw": "draw points", "out.scrub": "Epoch view", "out.live": "live",
+    "out.drawhint": "Draw points: click for blue (class 1), shift-click for orange (class 0).",
+    "out.press": "press ▶ to train", "out.restore": "continue from here",
+    "chart.loss": "Loss", "chart.log": "log scale", "chart.pin": "Pin as baseline", "chart.acc": "Accuracy",
+    "chart.r2": "R² (train / validation)", "chart.grad": "Gradient norm per layer", "chart.lr": "Learning rate",
+    "chart.hist": "Histograms", "hist.pre": "pre-activations", "hist.act": "activations", "hist.weight": "weights",
+    "hist.grad": "gradients", "runs.title": "Runs", "runs.run": "run", "runs.data": "data", "runs.status": "status",
+    "runs.epoch": "epoch", "runs.val": "val loss", "runs.score": "score", "runs.delete": "delete",
+    "runs.export": "Export:", "lesson.look": "Look at:", "lesson.try": "Now try:", "lesson.apply": "try it",
+    "data.summary": "{train} training / {val} validation samples, {task}.", "data.classes": "{n} classes",
+    "data.regression": "regression", "status.ready": "ready", "msg.linkcopied": "Link copied: it opens this exact configuration.",
+    "msg.pinfirst": "Train a run first, then pin it.", "msg.nodropout": "MC dropout needs dropout > 0: with every unit kept, all passes agree (spread 0).",
+    "msg.unreachable": "The server cannot be reached.", "enabled": "enabled",
+    "lab.title": "Optimizer lab", "lab.function": "function", "lab.steps": "steps", "lab.start": "start",
+    "lab.optimizer": "optimizer", "lab.add": "+ optimizer", "lab.run": "Run", "lab.diverged": "diverged",
+    "lab.intro": "Every optimizer starts from the same point (click the plot to move it) and takes the same number of steps. The paths are computed on the server by the same PyTorch optimizers the networks use.",
+    "foot.keys": "keyboard: space play/pause, s step, r reset",
+    "status.queued": "queued", "status.queued_at": "queued (#{n})", "status.running": "running", "status.paused": "paused",
+    "status.completed": "completed", "status.early_stopped": "early-stopped", "status.early_at": "early-stopped at {e} (best {b})",
+    "status.diverged": "diverged", "status.stopped": "stopped", "status.failed": "failed", "status.interrupted": "interrupted",
+  },
+  es: {
+    "nav.playground": "Playground", "nav.lab": "Laboratorio de optimizadores",
+    "top.epoch": "Época", "top.speed": "Velocidad", "top.lesson": "Lección", "top.free": "— juego libre —",
+    "top.share": "Compartir", "top.max": "máx",
+    "tip.reset": "Reiniciar: una red nueva (r)", "tip.play": "Entrenar / pausar (espacio)", "tip.step": "Una época (s)",
+    "tip.stop": "Detener esta corrida", "tip.share": "Copiar un enlace a esta configuración exacta",
+    "sec.data": "Datos", "sec.pre": "Preprocesamiento", "sec.aug": "Aumentación", "sec.net": "Red",
+    "sec.layers": "Capas", "sec.init": "Inicialización", "sec.opt": "Optimizador", "sec.sched": "Programa de LR",
+    "sec.train": "Entrenamiento", "sec.es": "Early stopping", "sec.transfer": "Transferencia de aprendizaje",
+    "sec.tel": "Telemetría", "sec.out": "Salida", "btn.regen": "Regenerar", "layers.n": "{n} capas ocultas",
+    "fig.train": "Pérdida de entrenamiento", "fig.val": "Pérdida de validación", "fig.acc": "Exactitud (val.)",
+    "fig.r2": "R² (val.)", "fig.best": "Mejor época", "out.val": "puntos de validación",
+    "out.mc": "incertidumbre MC-dropout", "out.draw": "dibujar puntos", "out.scrub": "Ver época", "out.live": "en vivo",
+    "out.drawhint": "Dibujar puntos: clic para azul (clase 1), shift-clic para naranja (clase 0).",
+    "out.press": "apretá ▶ para entrenar", "out.restore": "seguir desde acá",
+    "chart.loss": "Pérdida", "chart.log": "escala log", "chart.pin": "Fijar como referencia", "chart.acc": "Exactitud",
+    "chart.r2": "R² (entrenamiento / validación)", "chart.grad": "Norma del gradiente por capa",
+    "chart.lr": "Tasa de aprendizaje", "chart.hist": "Histogramas", "hist.pre": "pre-activaciones",
+    "hist.act": "activaciones", "hist.weight": "pesos", "hist.grad": "gradientes", "runs.title": "Corridas",
+    "runs.run": "corrida", "runs.data": "datos", "runs.status": "estado", "runs.epoch": "época",
+    "runs.val": "pérdida val.", "runs.score": "métrica", "runs.delete": "borrar", "runs.export": "Exportar:",
+    "lesson.look": "Mirá:", "lesson.try": "Ahora probá:", "lesson.apply": "probar",
+    "data.summary": "{train} muestras de entrenamiento / {val} de validación, {task}.", "data.classes": "{n} clases",
+    "data.regression": "regresión", "status.ready": "lista", "msg.linkcopied": "Enlace copiado: abre esta configuración exacta.",
+    "msg.pinfirst": "Primero entrená una corrida y después fijala.",
+    "msg.nodropout": "MC dropout necesita dropout > 0: sin apagar unidades todas las pasadas coinciden (dispersión 0).",
+    "msg.unreachable": "No se puede contactar al servidor.", "enabled": "activado",
+    "lab.title": "Laboratorio de optimizadores", "lab.function": "función", "lab.steps": "pasos", "lab.start": "inicio",
+    "lab.optimizer": "optimizador", "lab.add": "+ optimizador", "lab.run": "Correr", "lab.diverged": "divergió",
+    "lab.intro": "Todos los optimizadores arrancan del mismo punto (clic en el gráfico para moverlo) y dan la misma cantidad de pasos. Los caminos los calcula el servidor con los mismos optimizadores de PyTorch que entrenan las redes.",
+    "foot.keys": "teclado: espacio entrenar/pausar, s paso, r reiniciar",
+    "status.queued": "en cola", "status.queued_at": "en cola (#{n})", "status.running": "entrenando", "status.paused": "en pausa",
+    "status.completed": "terminada", "status.early_stopped": "early stopping", "status.early_at": "frenó en {e} (mejor {b})",
+    "status.diverged": "divergió", "status.stopped": "detenida", "status.failed": "falló", "status.interrupted": "interrumpida",
+  },
+};
+
+const FIELDS = {
+  en: {
+    "dataset.name": "data set", "dataset.n_samples": "samples", "dataset.noise": "noise",
+    "dataset.val_fraction": "validation share", "dataset.seed": "seed", "dataset.classes": "classes",
+    "dataset.per_class": "per class", "preprocessing.standardize": "standardize", "augmentation.noise_std": "input noise",
+    "augmentation.rotation_deg": "rotation °", "augmentation.scale": "zoom", "augmentation.shift": "shift",
+    "model.arch": "architecture", "model.activation": "activation", "model.activations": "per-layer act.",
+    "model.leaky_slope": "leaky slope", "model.batch_norm": "batch norm", "model.bn_alpha": "BN alpha",
+    "model.dropout": "dropout", "model.dropouts": "per-layer dropout", "model.conv_channels": "conv channels",
+    "init.scheme": "scheme", "init.std": "std / value", "init.xavier_mode": "xavier variance", "optimizer.name": "name",
+    "optimizer.lr": "learning rate", "optimizer.momentum": "momentum α", "optimizer.betas": "betas", "optimizer.rho": "rho",
+    "optimizer.eps": "eps", "optimizer.weight_decay": "weight decay λ", "optimizer.decay_biases": "decay biases",
+    "schedule.name": "schedule", "schedule.step_size": "step size", "schedule.gamma": "gamma", "schedule.factor": "factor",
+    "schedule.patience": "patience", "schedule.min_lr": "min LR", "training.epochs": "epochs", "training.batch_size": "batch size",
+    "training.seed": "seed", "training.device": "device", "early_stopping.enabled": "enabled",
+    "early_stopping.monitor": "monitor", "early_stopping.patience": "patience", "early_stopping.min_delta": "min delta",
+    "early_stopping.restore_best": "restore best", "transfer.source": "source", "transfer.strategy": "strategy",
+    "transfer.k": "k (last layers)", "transfer.feature_lr_scale": "feature LR ×", "telemetry.enabled": "probes",
+    "telemetry.histogram_every": "histograms every", "telemetry.bins": "bins", "telemetry.surface_every": "surface every",
+    "telemetry.surface_resolution": "surface cells", "telemetry.mc_samples": "MC passes", "telemetry.grad_samples": "grad. samples",
+    "telemetry.probe_size": "probe size", "telemetry.max_checkpoints": "checkpoints",
+  },
+  es: {
+    "dataset.name": "conjunto", "dataset.n_samples": "muestras", "dataset.noise": "ruido",
+    "dataset.val_fraction": "parte de validación", "dataset.seed": "semilla", "dataset.classes": "clases",
+    "dataset.per_class": "por clase", "preprocessing.standardize": "estandarizar", "augmentation.noise_std": "ruido de entrada",
+    "augmentation.rotation_deg": "rotación °", "augmentation.scale": "escala", "augmentation.shift": "desplazamiento",
+    "model.arch": "arquitectura", "model.activation": "activación", "model.activations": "activ. por capa",
+    "model.leaky_slope": "pendiente leaky", "model.batch_norm": "batch norm", "model.bn_alpha": "alfa de BN",
+    "model.dropout": "dropout", "model.dropouts": "dropout por capa", "model.conv_channels": "canales conv",
+    "init.scheme": "método", "init.std": "desvío / valor", "init.xavier_mode": "varianza xavier", "optimizer.name": "nombre",
+    "optimizer.lr": "tasa de aprendizaje", "optimizer.momentum": "momentum α", "optimizer.betas": "betas", "optimizer.rho": "rho",
+    "optimizer.eps": "eps", "optimizer.weight_decay": "weight decay λ", "optimizer.decay_biases": "penalizar sesgos",
+    "schedule.name": "programa", "schedule.step_size": "cada (épocas)", "schedule.gamma": "gamma", "schedule.factor": "factor",
+    "schedule.patience": "paciencia", "schedule.min_lr": "LR mínimo", "training.epochs": "épocas", "training.batch_size": "tamaño de batch",
+    "training.seed": "semilla", "training.device": "dispositivo", "early_stopping.enabled": "activado",
+    "early_stopping.monitor": "métrica", "early_stopping.patience": "paciencia", "early_stopping.min_delta": "delta mínimo",
+    "early_stopping.restore_best": "recuperar la mejor", "transfer.source": "origen", "transfer.strategy": "estrategia",
+    "transfer.k": "k (últimas capas)", "transfer.feature_lr_scale": "LR de features ×", "telemetry.enabled": "sondas",
+    "telemetry.histogram_every": "histogramas cada", "telemetry.bins": "intervalos", "telemetry.surface_every": "superficie cada",
+    "telemetry.surface_resolution": "celdas de superficie", "telemetry.mc_samples": "pasadas MC", "telemetry.grad_samples": "muestras de grad.",
+    "telemetry.probe_size": "tamaño de sonda", "telemetry.max_checkpoints": "checkpoints",
+  },
+};
+
+export function lang() {
+  const saved = localStorage.nnpLang;
+  if (saved === "en" || saved === "es") return saved;
+  return (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
+}
+
+export function setLang(l) {
+  localStorage.nnpLang = l;
+  document.documentElement.lang = l;
+}
+
+export function t(key, vars = {}) {
+  const s = STRINGS[lang()][key] ?? STRINGS.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+}
+
+export function fieldLabel(path) {
+  return FIELDS[lang()][path] ?? FIELDS.en[path] ?? path.split(".").at(-1).replaceAll("_", " ");
+}
+
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang();
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+}

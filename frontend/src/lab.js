@@ -1,0 +1,136 @@
+// The optimizer lab: paths of several optimizers over a 2-D function (POST /api/landscape), drawn
+// over its contour map. Click the plot to move the start point.
+import { api } from "./api.js";
+import { PALETTE } from "./charts.js";
+import { applyI18n, lang, setLang, t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
+const PRESETS = {
+  rosenbrock: { start: [-1.5, 2], steps: 600, opts: [["sgd", 0.001], ["momentum", 0.001], ["nesterov", 0.001], ["rmsprop", 0.01], ["adam", 0.05]] },
+  quadratic: { start: [-2.5, 2], steps: 60, opts: [["sgd", 0.075], ["momentum", 0.075], ["nesterov", 0.075], ["rmsprop", 0.05], ["adam", 0.3]] },
+  saddle: { start: [-1.8, 0.001], steps: 80, opts: [["sgd", 0.05], ["momentum", 0.05], ["rmsprop", 0.02], ["adam", 0.05]] },
+};
+
+let state = { fn: "rosenbrock", start: [-1.5, 2], steps: 600, opts: [] };
+let result = null;
+
+function loadPreset(fn) {
+  const p = PRESETS[fn];
+  state = { fn, start: [...p.start], steps: p.steps, opts: p.opts.map(([name, lr]) => ({ name, lr, momentum: 0.9, beta1: 0.9 })) };
+  $("fn").value = fn;
+  $("steps").value = p.steps;
+  renderTable();
+}
+
+function renderTable() {
+  const body = $("opts").querySelector("tbody");
+  body.replaceChildren();
+  state.opts.forEach((o, i) => {
+    const tr = body.insertRow();
+    const sw = tr.insertCell();
+    sw.innerHTML = `<span class="swatch" style="background:${PALETTE[i % PALETTE.length]}"></span>`;
+    const sel = document.createElement("select");
+    for (const n of NAMES) sel.append(new Option(n, n, false, n === o.name));
+    sel.onchange = () => { o.name = sel.value; renderTable(); run(); };
+    tr.insertCell().append(sel);
+    const lr = Object.assign(document.createElement("input"), { type: "number", step: "any", value: o.lr, min: 0 });
+    lr.onchange = () => { o.lr = Number(lr.value); run(); };
+    tr.insertCell().append(lr);
+    const a = Object.assign(document.createElement("input"), { type: "number", step: "any", min: 0, max: 0.999 });
+    const uses = ["momentum", "nesterov"].includes(o.name) ? "momentum" : ["adam", "adamw"].includes(o.name) ? "beta1" : null;
+    a.disabled = !uses;
+    a.value = uses ? o[uses] : "";
+    a.onchange = () => { o[uses] = Number(a.value); run(); };
+    tr.insertCell().append(a);
+    const del = Object.assign(document.createElement("button"), { className: "small", textContent: "×", title: "remove" });
+    del.onclick = () => { state.opts.splice(i, 1); renderTable(); run(); };
+    tr.insertCell().append(del);
+  });
+  $("start").textContent = `(${state.start[0].toFixed(2)}, ${state.start[1].toFixed(2)})`;
+}
+
+async function run() {
+  if (!state.opts.length) return;
+  const body = {
+    function: state.fn, start: state.start, steps: state.steps, grid: 120,
+    optimizers: state.opts.map((o) => ({ name: o.name, lr: o.lr, momentum: o.momentum, betas: [o.beta1, 0.999] })),
+  };
+  try {
+    result = await api("/api/landscape", { method: "POST", body });
+    draw();
+    $("finals").textContent = state.opts.map((o, i) => `${o.name}: f = ${result.final_values[i].toExponential(2)}` +
+      (result.paths[i].length <= state.steps ? ` (${t("lab.diverged")})` : "")).join(" · ");
+  } catch (e) {
+    const box = $("toast");
+    box.textContent = e.message;
+    box.hidden = false;
+    setTimeout(() => { box.hidden = true; }, 5000);
+  }
+}
+
+// A sequential light-to-dark palette (low values light): readable for colour-blind viewers.
+const STOPS = [[255, 255, 229], [199, 233, 180], [65, 182, 196], [34, 94, 168], [8, 29, 88]];
+function ylgnbu(v) {
+  const x = Math.min(0.9999, Math.max(0, v)) * (STOPS.length - 1);
+  const i = Math.floor(x), f = x - i;
+  return STOPS[i].map((c, j) => c + (STOPS[i + 1][j] - c) * f);
+}
+
+function draw() {
+  const c = $("plot"), ctx = c.getContext("2d");
+  const W = c.width, H = c.height;
+  const [[x0, x1], [y0, y1]] = result.bounds;
+  const px = (x) => ((x - x0) / (x1 - x0)) * W, py = (y) => H - ((y - y0) / (y1 - y0)) * H;
+  const { resolution: n, values } = result.grid;
+  const lo = Math.min(...values), hi = Math.max(...values);
+  // log-spaced colour levels: Rosenbrock's valley spans many orders of magnitude
+  const level = (v) => Math.log1p(v - lo) / Math.log1p(hi - lo);
+  const img = ctx.createImageData(n, n);
+  for (let r = 0; r < n; r++) for (let k = 0; k < n; k++) {
+    const v = level(values[(n - 1 - r) * n + k]);
+    const band = Math.floor(v * 14) / 14; // stepped colours: each band is one contour level
+    img.data.set([...ylgnbu(band).map(Math.round), 255], (r * n + k) * 4);
+  }
+  const off = new OffscreenCanvas(n, n);
+  off.getContext("2d").putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, W, H);
+  if (result.minimum) {
+    ctx.fillStyle = "#188038";
+    ctx.font = "18px system-ui";
+    ctx.fillText("★", px(result.minimum[0]) - 7, py(result.minimum[1]) + 6);
+  }
+  result.paths.forEach((path, i) => {
+    ctx.strokeStyle = PALETTE[i % PALETTE.length];
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    path.forEach(([x, y], k) => (k ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
+    ctx.stroke();
+    const [ex, ey] = path.at(-1);
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.beginPath();
+    ctx.arc(px(ex), py(ey), 4, 0, 2 * Math.PI);
+    ctx.fill();
+  });
+  ctx.fillStyle = "#000";
+  ctx.beginPath();
+  ctx.arc(px(state.start[0]), py(state.start[1]), 5, 0, 2 * Math.PI);
+  ctx.fill();
+  c.onclick = (ev) => {
+    const r = c.getBoundingClientRect();
+    state.start = [x0 + ((ev.clientX - r.left) / r.width) * (x1 - x0), y0 + ((r.height - (ev.clientY - r.top)) / r.height) * (y1 - y0)];
+    renderTable();
+    run();
+  };
+}
+
+$("fn").onchange = () => { loadPreset($("fn").value); run(); };
+$("steps").onchange = () => { state.steps = Math.max(1, Math.min(5000, Number($("steps").value))); run(); };
+$("add").onclick = () => { state.opts.push({ name: "adam", lr: 0.01, momentum: 0.9, beta1: 0.9 }); renderTable(); run(); };
+$("run").onclick = run;
+$("btn-lang").onclick = () => { setLang(lang() === "en" ? "es" : "en"); applyI18n(); $("btn-lang").textContent = lang().toUpperCase(); };
+$("btn-lang").textContent = lang().toUpperCase();
+applyI18n();
+loadPreset("rosenbrock");
+run().then(() => { document.body.dataset.ready = "1"; });
