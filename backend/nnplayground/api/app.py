@@ -18,7 +18,7 @@ from ..service.classroom import Classroom
 from ..service.manager import ApiError, RunManager
 from ..service.settings import Settings
 from .auth import OriginCheck, RateLimit
-from .routes import catalog, data, health, presets, rooms, runs, ws
+from .routes import catalog, data, health, landscape, presets, rooms, runs, ws
 from .web import mount_ui
 
 log = logging.getLogger("nnplayground.api")
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_json(500, f"internal error: {type(exc).__name__}: {exc}")
 
-    for module in (health, catalog, presets, runs, data, rooms):
+    for module in (health, catalog, presets, runs, data, rooms, landscape):
         app.include_router(module.router, prefix="/api")
     app.include_router(ws.router)
     app.include_router(rooms.ws_router)
