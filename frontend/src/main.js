@@ -7,7 +7,7 @@ import { HistogramView } from "./histograms.js";
 import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { NetworkView } from "./network.js";
 import { OutputView } from "./heatmap.js";
-import { ConfigState } from "./state.js";
+import { ConfigState, mergeDeep } from "./state.js";
 import { initClassroom } from "./classroom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -367,6 +367,7 @@ class Playground {
     this.scrubEpoch = epoch;
     $("scrub-label").textContent = epoch == null ? "live" : `epoch ${epoch}`;
     $("btn-live").disabled = epoch == null;
+    $("btn-restore").disabled = epoch == null || !this.run || !this.run.model;
     if (epoch == null || !this.run) {
       const latest = Object.keys(this.surfaces || {}).map(Number).sort((a, b) => a - b).at(-1);
       if (latest != null) this.output.setSurface(this.surfaces[latest]);
@@ -383,6 +384,17 @@ class Playground {
     } catch (e) {
       this.showError(e);
     }
+  }
+
+  // "Restore this epoch": a new run that starts from the scrubbed epoch's checkpoint of this run
+  // (transfer strategy "continue": every weight, the output layer too) and trains on from there.
+  async continueFrom(epoch) {
+    if (epoch == null || !this.run) return;
+    const source = this.run.id;
+    const cfg = structuredClone(this.state.config);
+    cfg.transfer = { source, strategy: "continue", epoch, k: 1, feature_lr_scale: 1 };
+    this.state.replace(cfg); // an unfinished source run is stopped: the new run is its branch
+    await this.start();
   }
 
   async mcUncertainty() {
@@ -542,10 +554,32 @@ class Playground {
     const p = this.preset;
     const box = $("lesson");
     if (!p) return;
+    const l = lang();
     box.replaceChildren();
     const b = document.createElement("b");
     b.textContent = p.title;
-    box.append(b, p[lang()] || p.en);
+    box.append(b, p[l] || p.en);
+    if (p.look) {
+      const look = document.createElement("span");
+      look.className = "look";
+      look.textContent = `${t("lesson.look")} ${p.look[l] || p.look.en}`;
+      box.append(look);
+    }
+    if (p.try) {
+      const tr = document.createElement("span");
+      tr.className = "try";
+      tr.textContent = `${t("lesson.try")} ${p.try[l] || p.try.en}`;
+      const btn = document.createElement("button");
+      btn.className = "small";
+      btn.id = "btn-try";
+      btn.textContent = t("lesson.apply");
+      btn.onclick = () => {
+        const cfg = structuredClone(this.state.config);
+        this.state.replace(mergeDeep(cfg, p.try.config));
+      };
+      tr.append(btn);
+      box.append(tr);
+    }
     box.hidden = false;
   }
 
@@ -600,6 +634,7 @@ class Playground {
       const e = Number($("scrubber").value);
       this.scrubTo(e === Number($("scrubber").max) && this.run && ACTIVE.includes(this.run.status) ? null : e);
     };
+    $("btn-restore").onclick = () => this.continueFrom(this.scrubEpoch);
     $("btn-live").onclick = () => { $("scrubber").value = $("scrubber").max; this.scrubTo(null); };
     document.addEventListener("keydown", (ev) => {
       if (["INPUT", "SELECT", "TEXTAREA"].includes(ev.target.tagName)) return;

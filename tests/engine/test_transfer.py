@@ -71,3 +71,17 @@ def test_run_id_source_needs_a_loader_and_fitting_shapes():
     t = Trainer(cfg(dataset={"name": "circle"}, model={"hidden": [32]}, transfer={"source": "r1"}), loader)
     assert t.config.model.hidden == [8, 8]  # the target adopts the source's layers
     assert torch.equal(t.model.blocks["fc1"].layer.weight, src.model.blocks["fc1"].layer.weight)
+
+
+def test_continue_resumes_a_run_from_one_of_its_epochs():
+    src = Trainer(cfg(model={"hidden": [8, 8]}, training={"epochs": 6}))
+    list(src)
+    state5 = src.checkpoints.get(5)
+    loader = {"r1": (src.config.model_dump(mode="json"), state5)}.__getitem__
+    t = Trainer(
+        cfg(model={"hidden": [8, 8]}, training={"epochs": 3}, transfer={"source": "r1", "strategy": "continue"}), loader
+    )
+    assert t.frozen == set()
+    rec0 = next(e for e in t.start() if e["type"] == "epoch")
+    # epoch 0 of the new run is epoch 5 of the source: the output layer came along too
+    assert rec0["val_loss"] == src.history[5]["val_loss"]

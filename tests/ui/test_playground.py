@@ -183,3 +183,84 @@ def test_scrubber_and_baseline(open_page, server):
     labels = p.js("() => window.playground.charts.loss.plot.series.map(s => s.label)")
     assert "validation (baseline)" in labels
     p.shot("baseline")
+
+
+def test_continue_from_a_past_epoch(open_page, server):
+    p = open_page(config_hash(FAST))
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    source = p.js("() => window.playground.run.id")
+    p.page.locator("#scrubber").fill("10")
+    p.page.wait_for_function("() => !document.querySelector('#btn-restore').disabled")
+    p.page.click("#btn-restore")
+    p.page.wait_for_function("(s) => window.playground.run && window.playground.run.id !== s", arg=source)
+    p.wait_status("completed")
+    run = httpx.get(f"{server.base}/api/runs/{p.js('() => window.playground.run.id')}").json()
+    assert run["submitted_config"]["transfer"] == {
+        "source": source, "strategy": "continue", "epoch": 10, "k": 1, "feature_lr_scale": 1.0}
+    src_metrics = httpx.get(f"{server.base}/api/runs/{source}/metrics").json()["epochs"]
+    assert p.js("() => window.playground.records[0].val_loss") == src_metrics[10]["val_loss"]
+
+
+def test_language_switch_and_lesson_now_try(open_page):
+    p = open_page()
+    p.js("() => localStorage.setItem('nnpLang', 'en')")
+    p.page.reload()
+    p.page.wait_for_selector("body[data-ready='1']")
+    p.page.select_option("#preset", "batch-norm")
+    p.page.wait_for_selector("#btn-try")
+    assert p.js("() => window.playground.state.get('model.batch_norm')") is True
+    p.page.click("#btn-try")  # "now try: batch norm off"
+    assert p.js("() => window.playground.state.get('model.batch_norm')") is False
+    assert p.page.inner_text("[data-i18n='sec.opt']") == "Optimizer"
+    p.page.click("#btn-lang")
+    assert p.page.inner_text("[data-i18n='sec.opt']") == "Optimizador"
+    assert "tasa de aprendizaje" in p.page.inner_text("#controls-optimizer")
+    assert "Mirá" in p.page.inner_text("#lesson")
+    p.shot("spanish")
+    p.page.click("#btn-lang")
+    assert "learning rate" in p.page.inner_text("#controls-optimizer")
+    assert not p.errors
+
+
+def test_optimizer_lab(open_page, server):
+    p = open_page()
+    p.page.goto(server.base + "/lab")
+    p.page.wait_for_selector("body[data-ready='1']")
+    assert "adam: f =" in p.page.inner_text("#finals")
+    p.page.select_option("#fn", "quadratic")
+    p.page.wait_for_function("() => document.querySelector('#finals').textContent.includes('momentum')")
+    p.shot("optimizer-lab")
+    assert not p.errors
+
+
+def test_vanishing_gradients_lesson_then_batch_norm(open_page, server):
+    p = open_page()
+    p.page.select_option("#preset", "vanishing-gradients")
+    p.page.wait_for_function("() => window.playground.state.get('model.activation') === 'sigmoid'")
+    p.page.fill("[data-path='training.epochs']", "8")
+    p.page.press("[data-path='training.epochs']", "Tab")
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    g = p.js("() => window.playground.records[0].grad_norm")
+    assert g["fc1"] * 10 < g["fc6"]  # what the lesson is about, in the streamed data
+    p.shot("vanishing-gradients")
+    first = p.js("() => window.playground.run.id")
+    p.page.check("[data-path='model.batch_norm']")  # toggling resets; the next run carries the new config
+    p.page.click("#btn-play")
+    p.page.wait_for_function("(s) => window.playground.run && window.playground.run.id !== s", arg=first)
+    p.wait_status("completed")
+    run = httpx.get(f"{server.base}/api/runs/{p.js('() => window.playground.run.id')}").json()
+    assert run["config"]["model"]["batch_norm"] is True and run["config"]["model"]["activation"] == "sigmoid"
+
+
+def test_early_stopping_marker(open_page):
+    p = open_page()
+    p.page.select_option("#preset", "overfitting-sine")
+    p.page.wait_for_function("() => window.playground.state.get('dataset.name') === 'sine'")
+    p.page.click("#btn-play")
+    p.wait_status("early_stopped")
+    assert "early-stopped at" in p.page.inner_text("#status")
+    labels = p.js("() => window.playground.charts.loss.markers.map(m => m.label)")
+    assert "early stop" in labels and "best" in labels
+    p.shot("early-stopping")

@@ -167,11 +167,15 @@ class TransferConfig(_Section):
     source: str = Field(
         ..., min_length=1, max_length=100, description="'builtin:digits-0-4' or the id of an earlier run."
     )
-    strategy: Literal["scratch", "freeze_features", "finetune_all", "finetune_last_k"] = Field(
-        "freeze_features", description="Which layers keep the source weights fixed."
+    strategy: Literal["scratch", "freeze_features", "finetune_all", "finetune_last_k", "continue"] = Field(
+        "freeze_features",
+        description="Which layers keep the source weights fixed; 'continue' resumes the source run's model as is.",
     )
     k: int = Field(1, ge=1, le=12, description="finetune_last_k: how many layers, counted from the output, train.")
     feature_lr_scale: float = Field(0.1, gt=0.0, le=1.0, description="LR multiplier for unfrozen feature layers.")
+    epoch: int | None = Field(
+        None, ge=0, le=5000, description="A run id source: start from this epoch's checkpoint (null = its final model)."
+    )
 
 
 class TelemetryConfig(_Section):

@@ -29,7 +29,11 @@ def saddle(x, y):
 
 
 FUNCTIONS = {"quadratic": quadratic, "rosenbrock": rosenbrock, "saddle": saddle}
-BOUNDS = {"quadratic": [[-3.0, 3.0], [-3.0, 3.0]], "rosenbrock": [[-2.0, 2.0], [-1.0, 3.0]], "saddle": [[-2.0, 2.0], [-2.0, 2.0]]}
+BOUNDS = {
+    "quadratic": [[-3.0, 3.0], [-3.0, 3.0]],
+    "rosenbrock": [[-2.0, 2.0], [-1.0, 3.0]],
+    "saddle": [[-2.0, 2.0], [-2.0, 2.0]],
+}
 MINIMUM = {"quadratic": [0.0, 0.0], "rosenbrock": [1.0, 1.0], "saddle": None}
 ESCAPE = 1e4  # a path that leaves this far has diverged: it ends there
 
@@ -72,5 +76,8 @@ def solve(req: LandscapeRequest) -> dict:
     if req.grid:
         (x0, x1), (y0, y1) = BOUNDS[req.function]
         ys, xs = torch.meshgrid(torch.linspace(y0, y1, req.grid), torch.linspace(x0, x1, req.grid), indexing="ij")
-        out["grid"] = {"resolution": req.grid, "values": torch.round(fn(xs, ys).double().flatten(), decimals=4).tolist()}
+        out["grid"] = {
+            "resolution": req.grid,
+            "values": torch.round(fn(xs, ys).double().flatten(), decimals=4).tolist(),
+        }
     return out

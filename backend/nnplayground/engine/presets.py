@@ -222,3 +222,128 @@ def get(name: str) -> dict:
 def config(name: str) -> RunConfig:
     """The full, validated configuration of a preset."""
     return RunConfig.model_validate(merge(RunConfig().model_dump(mode="json"), get(name)["config"]))
+
+
+# What to look at, and one toggle to flip next ("now try"), for every lesson.
+_GUIDE = {
+    "vanishing-gradients": (
+        (
+            "the gradient-norm chart: fc1 sits orders of magnitude below fc6.",
+            "el gráfico de normas del gradiente: fc1 queda órdenes de magnitud debajo de fc6.",
+        ),
+        ("relu activation with He initialization.", "activación relu con inicialización He."),
+        {"model": {"activation": "relu"}, "init": {"scheme": "he"}, "optimizer": {"lr": 0.03}},
+    ),
+    "relu-he": (
+        (
+            "every layer's gradient norm is of the same order, and the dead-unit share in the histograms.",
+            "las normas del gradiente de todas las capas son del mismo orden, y la parte de unidades muertas.",
+        ),
+        (
+            "zeros initialization: nothing breaks the symmetry any more.",
+            "inicialización en ceros: ya nada rompe la simetría.",
+        ),
+        {"init": {"scheme": "zeros"}},
+    ),
+    "zero-init": (
+        (
+            "the unit thumbnails of a layer: all identical, epoch after epoch.",
+            "las miniaturas de las unidades de una capa: todas iguales, época tras época.",
+        ),
+        ("xavier initialization.", "inicialización xavier."),
+        {"init": {"scheme": "xavier"}},
+    ),
+    "overfitting-sine": (
+        (
+            "the gap between the training and validation curves, and the early-stop marker.",
+            "la distancia entre las curvas de entrenamiento y validación, y la marca de early stopping.",
+        ),
+        ("weight decay 0.01 instead of early stopping.", "weight decay 0.01 en lugar de early stopping."),
+        {"early_stopping": {"enabled": False}, "optimizer": {"weight_decay": 0.01}},
+    ),
+    "momentum": (
+        (
+            "how fast the training loss falls, and the smoother curve.",
+            "qué tan rápido baja la pérdida, y la curva más suave.",
+        ),
+        ("plain sgd with the same learning rate.", "sgd simple con la misma tasa de aprendizaje."),
+        {"optimizer": {"name": "sgd"}},
+    ),
+    "batch-norm": (
+        (
+            "the pre-activation histograms: centred and narrow, inside the sigmoid's useful range.",
+            "los histogramas de pre-activación: centrados y angostos, dentro del rango útil de la sigmoide.",
+        ),
+        ("batch norm off.", "batch norm apagada."),
+        {"model": {"batch_norm": False}},
+    ),
+    "dropout-mc": (
+        (
+            "the MC-dropout uncertainty view: the spread is largest between and beyond the two moons.",
+            "la vista de incertidumbre MC-dropout: la dispersión es mayor entre las lunas y lejos de los datos.",
+        ),
+        (
+            "dropout 0: every pass agrees and the spread vanishes.",
+            "dropout 0: todas las pasadas coinciden y la dispersión desaparece.",
+        ),
+        {"model": {"dropout": 0.0}},
+    ),
+    "standardization-wine": (
+        ("the validation loss after 30 epochs.", "la pérdida de validación después de 30 épocas."),
+        ("standardize off.", "standardize apagado."),
+        {"preprocessing": {"standardize": False}},
+    ),
+    "weight-decay": (
+        (
+            "the penalty curve (dashed) and the weight histograms shrinking towards 0.",
+            "la curva de penalización (punteada) y los histogramas de pesos acercándose a 0.",
+        ),
+        ("weight decay 0: the fit becomes wiggly.", "weight decay 0: el ajuste se vuelve ondulado."),
+        {"optimizer": {"weight_decay": 0.0}},
+    ),
+    "lr-schedule": (
+        (
+            "the learning-rate chart and its LR↓ markers, and the loss settling after each cut.",
+            "la tasa de aprendizaje con sus marcas LR↓, y la pérdida que se asienta después de cada corte.",
+        ),
+        (
+            "schedule plateau (reduce when validation stalls).",
+            "programa plateau (reducir cuando la validación se estanca).",
+        ),
+        {"schedule": {"name": "plateau", "patience": 5}},
+    ),
+    "adaptive-lr": (
+        (
+            "how quickly the spiral is separated compared with plain SGD.",
+            "qué tan rápido se separa el espiral comparado con SGD.",
+        ),
+        ("optimizer sgd at the same learning rate.", "optimizador sgd con la misma tasa de aprendizaje."),
+        {"optimizer": {"name": "sgd"}},
+    ),
+    "augmentation-digits": (
+        (
+            "the strip of augmented samples under the data controls, and the validation accuracy.",
+            "la tira de muestras aumentadas bajo los controles de datos, y la exactitud de validación.",
+        ),
+        (
+            "rotation 0, zoom 0 and shift 0: no augmentation.",
+            "rotación 0, escala 0 y desplazamiento 0: sin aumentación.",
+        ),
+        {"augmentation": {"rotation_deg": 0, "scale": 0, "shift": 0, "noise_std": 0}},
+    ),
+    "transfer-digits": (
+        (
+            "the accuracy of epoch 0 and the first few epochs: only the output layer is new.",
+            "la exactitud de la época 0 y las primeras épocas: solo la capa de salida es nueva.",
+        ),
+        (
+            "strategy scratch: the same network from a random start.",
+            "estrategia scratch: la misma red desde un inicio aleatorio.",
+        ),
+        {"transfer": {"strategy": "scratch"}},
+    ),
+}
+
+for _name, ((_look_en, _look_es), (_try_en, _try_es), _override) in _GUIDE.items():
+    PRESETS[_name]["look"] = {"en": _look_en, "es": _look_es}
+    PRESETS[_name]["try"] = {"en": _try_en, "es": _try_es, "config": _override}

@@ -77,13 +77,17 @@ def feature_layers(model: Net) -> list[str]:
 
 def apply(model: Net, state: dict[str, torch.Tensor], cfg: TransferConfig) -> tuple[set[str], set[str]]:
     """Copy the source weights (except the output layer: new task, new classes) and decide which
-    layers are frozen. Returns (frozen layer names, feature layers that train with a scaled LR)."""
+    layers are frozen. Returns (frozen layer names, feature layers that train with a scaled LR).
+    `continue` copies everything, the output layer included, and trains it all at the full LR."""
     if cfg.strategy == "scratch":
         return set(), set()
     own = model.state_dict()
+    resume = cfg.strategy == "continue"  # the same task: the output layer comes along
     for k, v in state.items():
-        if k.startswith("out."):
+        if k.startswith("out.") and not resume:
             continue
+        if resume and k.startswith("out.") and k in own and own[k].shape != v.shape:
+            raise ValueError("transfer.strategy: 'continue' needs the source's classes; use another strategy")
         if k not in own or own[k].shape != v.shape:
             raise ValueError(f"transfer.source: the source's parameter {k} does not fit this model")
         own[k] = v.clone()
@@ -92,11 +96,11 @@ def apply(model: Net, state: dict[str, torch.Tensor], cfg: TransferConfig) -> tu
     features = set(feature_layers(model))
     if cfg.strategy == "freeze_features":
         frozen = features
-    elif cfg.strategy == "finetune_all":
+    elif cfg.strategy in ("finetune_all", "continue"):
         frozen = set()
     else:  # finetune_last_k: the last k layers counted from the output train, the rest stay
         frozen = set(order[: max(0, len(order) - cfg.k)])
     for name in frozen:
         for p in model.blocks[name].parameters():
             p.requires_grad_(False)
-    return frozen, features - frozen
+    return frozen, set() if resume else features - frozen
