@@ -173,7 +173,11 @@ class RunManager:
                 row = self.store.get_run(src)
                 if row is None:
                     raise field_error("transfer.source", f"no run with id {src!r}")
-                blob = self.store.final_state(src)
+                if cfg.transfer.epoch is not None:  # "continue from this epoch"
+                    kept = [e for e in self.store.checkpoint_epochs(src) if e <= cfg.transfer.epoch]
+                    blob = self.store.checkpoint(src, kept[-1]) if kept else None
+                else:
+                    blob = self.store.final_state(src)
                 if blob is None or not row["info"]:
                     raise field_error(
                         "transfer.source",
