@@ -63,7 +63,8 @@ export class LineChart {
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : { auto: true } },
       axes: [
         { label: "epoch", size: 30, labelSize: 14, font: "11px system-ui", labelFont: "11px system-ui" },
-        { label: this.yLabel, size: 48, font: "11px system-ui", labelFont: "11px system-ui" },
+        { label: this.yLabel, size: 52, font: "11px system-ui", labelFont: "11px system-ui",
+          values: (u, ticks) => ticks.map((v) => (v == null ? "" : Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(0) : +v.toPrecision(3))) },
       ],
       series: [{ label: "epoch" }, ...all.map((s) => ({ label: s.label, stroke: s.color, width: s.width || 1.6, dash: s.dash,
                                          points: { show: false }, spanGaps: true }))],

@@ -16,6 +16,9 @@ export function probColor(p) {
   return p < 0.5 ? mix(ORANGE, WHITE, p * 2) : mix(WHITE, BLUE, (p - 0.5) * 2);
 }
 
+// The same scale washed out, as a background: the data points on top keep their full colour.
+const surfaceColor = (p) => mix(probColor(p), WHITE, 0.45);
+
 function hexRgb(hex) {
   const n = parseInt(hex.slice(1), 16);
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
@@ -109,7 +112,7 @@ export class OutputView {
         const cols = PALETTE.map(hexRgb);
         paintGrid(ctx, s.values, s.resolution, SIZE, SIZE, (v, i) => mix(WHITE, cols[v % cols.length], 0.25 + 0.6 * s.confidence[i]));
       } else {
-        paintGrid(ctx, s.values, s.resolution, SIZE, SIZE, (v) => probColor(v));
+        paintGrid(ctx, s.values, s.resolution, SIZE, SIZE, surfaceColor);
       }
     } else {
       ctx.fillStyle = "#fafafa";
@@ -134,7 +137,7 @@ export class OutputView {
       } else {
         ctx.fillStyle = classColor(label);
         ctx.strokeStyle = "#fff";
-        ctx.lineWidth = 1;
+        ctx.lineWidth = 1.3;
         ctx.fill();
         ctx.stroke();
       }

@@ -6,7 +6,7 @@ import { paintGrid, probColor } from "./heatmap.js";
 
 const NODE = 34;
 const GAP = 12;
-const COL = 118;
+const MAX_COL = 118;
 const MAX_DRAWN = 16;
 const NS = "http://www.w3.org/2000/svg";
 
@@ -37,6 +37,8 @@ export class NetworkView {
       { name: "out", units: outputs, activation: "output" },
     ];
     const drawn = (u) => Math.min(u, MAX_DRAWN);
+    // columns share the panel's width, so a deep network still fits without scrolling
+    const COL = Math.max(64, Math.min(MAX_COL, ((this.host.clientWidth || 600) - NODE - 32) / (cols.length - 1)));
     const tallest = Math.max(...cols.map((c) => drawn(c.units)));
     const height = 46 + tallest * (NODE + GAP) + 24;
     const width = cols.length * COL + 20;
@@ -80,9 +82,13 @@ export class NetworkView {
       title.textContent = i === 0 ? "input" : c.name === "out" ? "output" : `${c.units} ${c.activation}`;
       root.append(title);
       if (i > 0 && i < cols.length - 1 && editable) {
-        for (const [dx, label, delta] of [[0, "+ unit", 1], [48, "− unit", -1]]) {
-          const b = svg("text", { x: x + dx, y: 30, class: "unit-ctl", "data-layer": i - 1, "data-delta": delta });
+        for (const [dx, label, delta] of [[0, "+", 1], [22, "−", -1]]) {
+          const b = svg("text", { x: x + dx, y: 31, class: "unit-ctl", "data-layer": i - 1, "data-delta": delta,
+                                  "font-size": 15 });
           b.textContent = label;
+          const tip = svg("title");
+          tip.textContent = delta > 0 ? "add a unit" : "remove a unit";
+          b.append(tip);
           b.addEventListener("click", () => this.onWidth(i - 1, delta));
           root.append(b);
         }
