@@ -407,6 +407,16 @@ class Playground {
     this.output.showUncertainty = true;
     const dropout = this.state.get("model.dropout") > 0 || (this.state.get("model.dropouts") || []).some((p) => p > 0);
     if (!dropout) this.toast(t("msg.nodropout"), "info");
+    if (d.images && this.output.surface && this.output.surface.kind === "images") {
+      // per-image spread for the validation digits on screen
+      try {
+        const p = await api(`/api/runs/${this.run.id}/predict`, { method: "POST",
+          body: { inputs: d.images.map((img) => img.flat()), mc_samples: 20, epoch: this.scrubEpoch } });
+        this.output.surface = { ...this.output.surface, uncertainty: p.std.map((row) => Math.max(...row)) };
+      } catch (e) {
+        return this.showError(e);
+      }
+    }
     if (d.input_shape.length === 1 && d.input_shape[0] === 2 && this.output.surface) {
       const res = 40;
       const [[x0, x1], [y0, y1]] = this.output.bounds();
