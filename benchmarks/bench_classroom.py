@@ -1,0 +1,261 @@
+"""A classroom under load, over loopback: N students (REST + websockets) join a room; the teacher
+broadcasts a run that every student follows live while R of the students start their own runs and
+everybody polls the API. Prints the figures; bounded in count and time, it stops by itself.
+
+    .venv/bin/python benchmarks/bench_classroom.py [--students 100] [--runners 30] [--deadline 240]
+
+Figures:
+- broadcast delay: from the worker emitting an epoch of the broadcast run (the server's trace file)
+  to each student's socket receiving it; p50/p99 over every (student, epoch).
+- room event delay: from the teacher's POST /broadcast to each student's room socket receiving the
+  `broadcast` event.
+- API latency: every REST call the students make (join, create run, poll their run, poll the room).
+- failures: any answer other than 2xx, except 429 with a message (a documented limit)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+
+import httpx
+import websockets
+
+SECRET = "bench-classroom-secret"
+RUN = {  # a student's small run: a second or two of CPU
+    "dataset": {"name": "spiral", "n_samples": 200},
+    "model": {"hidden": [8]},
+    "training": {"epochs": 30, "batch_size": 20},
+    "telemetry": {"histogram_every": 5, "surface_every": 5, "surface_resolution": 16, "probe_size": 32},
+}
+BROADCAST = {
+    "dataset": {"name": "spiral", "n_samples": 300},
+    "model": {"hidden": [8, 8]},
+    "training": {"epochs": 60, "batch_size": 20},
+    "telemetry": {"histogram_every": 1, "surface_every": 1, "surface_resolution": 24, "probe_size": 64},
+}
+EPOCH = re.compile(rb'"epoch":(\d+)')
+TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed", "interrupted")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
+
+
+class Stats:
+    def __init__(self):
+        self.api: list[float] = []
+        self.failures: list[str] = []
+        self.limited: list[str] = []
+        self.event_delay: list[float] = []
+        self.epochs: list[tuple[int, float]] = []  # (epoch, received_at) per student frame
+        self.runs: dict[str, str] = {}
+        self.by_route: dict[str, list[float]] = {}
+        self.started: list[tuple[float, float]] = []  # (wall-clock start, latency)
+
+    def record(self, route: str, t0: float) -> None:
+        dt = time.perf_counter() - t0
+        self.api.append(dt)
+        self.by_route.setdefault(route, []).append(dt)
+        self.started.append((time.time() - dt, dt))
+
+    async def call(self, http: httpx.AsyncClient, method: str, url: str, route: str = "",
+                   **kw) -> httpx.Response | None:
+        route = route or url
+        t0 = time.perf_counter()
+        try:
+            r = await http.request(method, url, **kw)
+        except httpx.HTTPError as e:
+            self.failures.append(f"{method} {url}: {type(e).__name__}")
+            return None
+        self.record(f"{method} {route}", t0)
+        if r.status_code == 429 and r.json().get("error"):
+            self.limited.append(r.json()["error"])
+        elif r.status_code >= 300:
+            self.failures.append(f"{method} {url}: {r.status_code} {r.text[:120]}")
+        return r
+
+
+async def follow_run(ws_base: str, run_id: str, headers: dict, stats: Stats, stop: asyncio.Event) -> None:
+    async with websockets.connect(f"{ws_base}/ws/runs/{run_id}", additional_headers=headers, max_size=None,
+                                  open_timeout=60, compression=None) as ws:
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(decode=False), 5)
+            except TimeoutError:
+                continue
+            now = time.time()
+            # The students share this process: only what the figures need is decoded (an epoch
+            # frame's number by a regex), so that the client's CPU is not what gets measured.
+            head = raw[:24]
+            if head.startswith(b'{"type":"epoch"'):
+                stats.epochs.append((int(EPOCH.search(raw).group(1)), now))
+                continue
+            if not head.startswith((b'{"type":"coalesced"', b'{"type":"run_end"')):
+                continue
+            msg = json.loads(raw)
+            if msg["type"] == "coalesced":
+                stats.epochs.extend((e["epoch"], now) for e in msg["epochs"])
+                if any(e["type"] == "run_end" for e in msg["events"]):
+                    return
+            else:
+                return
+
+
+async def student(i: int, base: str, ws_base: str, code: str, http: httpx.AsyncClient, stats: Stats,
+                  runner: bool, joined: asyncio.Barrier, posted: dict, stop: asyncio.Event) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as page:  # like a browser's first visit
+        t0 = time.perf_counter()
+        token = (await page.get("/")).cookies["nnp_client"]
+        stats.record("GET / (token cookie)", t0)
+    auth = {"Authorization": f"Bearer {token}"}
+    await stats.call(http, "POST", f"/api/rooms/{code}/join", "/api/rooms/{code}/join",
+                     json={"name": f"student {i}"}, headers=auth)
+    async with websockets.connect(f"{ws_base}/ws/rooms/{code}", additional_headers=auth, open_timeout=60) as room:
+        first = json.loads(await room.recv())
+        assert first["type"] == "room", first
+        await joined.wait()
+        follow = None
+        while follow is None and not stop.is_set():
+            try:
+                msg = json.loads(await asyncio.wait_for(room.recv(), 5))
+            except TimeoutError:
+                continue
+            if msg["type"] == "broadcast" and msg["run_id"]:
+                stats.event_delay.append(time.time() - posted["at"])
+                follow = asyncio.create_task(follow_run(ws_base, msg["run_id"], auth, stats, stop))
+        mine = None
+        if runner:
+            r = await stats.call(http, "POST", "/api/runs", json=RUN, headers=auth)
+            if r is not None and r.status_code == 201:
+                mine = r.json()["id"]
+                stats.runs[mine] = "queued"
+        while not stop.is_set():  # poll like a page does: my run, and the room
+            await asyncio.sleep(1.0 + (i % 10) / 10)
+            if mine is not None:
+                r = await stats.call(http, "GET", f"/api/runs/{mine}", "/api/runs/{id}", headers=auth)
+                if r is not None and r.status_code == 200:
+                    stats.runs[mine] = r.json()["status"]
+            await stats.call(http, "GET", f"/api/rooms/{code}", "/api/rooms/{code}", headers=auth)
+            if (mine is None or stats.runs[mine] in TERMINAL) and (follow is None or follow.done()):
+                break
+        if follow is not None:
+            await asyncio.wait_for(follow, 60)
+
+
+async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, n_runners: int,
+                         deadline: float = 240.0, speed: float = 10.0) -> dict:
+    stats = Stats()
+    teacher = {"Authorization": f"Bearer {secret}"}
+    limits = httpx.Limits(max_connections=min(100, n_students + 5), max_keepalive_connections=50)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        code = (await http.post("/api/rooms", headers=teacher)).json()["code"]
+        joined = asyncio.Barrier(n_students + 1)
+        posted: dict = {}
+        stop = asyncio.Event()
+        runners = set(range(0, n_students, max(1, n_students // max(1, n_runners)))[:n_runners]) if n_runners else set()
+        tasks = [
+            asyncio.create_task(student(i, base, ws_base, code, http, stats, i in runners, joined, posted, stop))
+            for i in range(n_students)
+        ]
+        t_start = time.time()
+        await asyncio.wait_for(joined.wait(), 120)
+        t_joined = time.time()
+        run = (await http.post("/api/runs", json=BROADCAST, params={"paused": "true", "speed": speed},
+                               headers=teacher)).json()
+        while (await http.get(f"/api/runs/{run['id']}")).json()["status"] == "queued":
+            await asyncio.sleep(0.1)
+        posted["at"] = time.time()
+        await http.post(f"/api/rooms/{code}/broadcast", json={"run_id": run["id"]}, headers=teacher)
+        await asyncio.sleep(1.0)  # every student is on the run's stream before it resumes
+        await http.post(f"/api/runs/{run['id']}/resume", headers=teacher)
+        done, pending = await asyncio.wait(tasks, timeout=deadline - (time.time() - t_start))
+        stop.set()
+        for t in pending:
+            t.cancel()
+        errors = [repr(t.exception()) for t in done if t.exception() is not None]
+        students = (await http.get(f"/api/rooms/{code}/students", headers=teacher)).json()["students"]
+        await http.post(f"/api/rooms/{code}/close", headers=teacher)
+    return {
+        "stats": stats,
+        "broadcast_run": run["id"],
+        "room": code,
+        "timed_out": len(pending),
+        "task_errors": errors,
+        "join_s": t_joined - t_start,
+        "joined_at": t_joined,
+        "total_s": time.time() - t_start,
+        "students_listed": len(students),
+    }
+
+
+def delays(stats: Stats, emitted: dict[int, float]) -> list[float]:
+    return [t - emitted[e] for e, t in stats.epochs if e in emitted]
+
+
+def report(out: dict, emitted: dict[int, float]) -> dict:
+    s: Stats = out["stats"]
+    d = delays(s, emitted)
+    statuses: dict[str, int] = {}
+    for st in s.runs.values():
+        statuses[st] = statuses.get(st, 0) + 1
+    return {
+        "students_listed": out["students_listed"],
+        "join_s": round(out["join_s"], 2),
+        "total_s": round(out["total_s"], 1),
+        "timed_out_tasks": out["timed_out"],
+        "task_errors": out["task_errors"][:3],
+        "api_calls": len(s.api),
+        "api_p50_ms": round(pct(s.api, 50) * 1000, 1),
+        "api_p99_ms": round(pct(s.api, 99) * 1000, 1),
+        "failures": len(s.failures),
+        "failure_examples": s.failures[:3],
+        "limited_429": len(s.limited),
+        "limited_examples": sorted(set(s.limited))[:3],
+        "runs": statuses,
+        "api_p99_ms_by_route": {k: round(pct(v, 99) * 1000, 1) for k, v in s.by_route.items()},
+        "api_p99_ms_after_join": round(pct([dt for t, dt in s.started if t > out["joined_at"]], 99) * 1000, 1),
+        "room_event_p50_ms": round(pct(s.event_delay, 50) * 1000, 1),
+        "room_event_p99_ms": round(pct(s.event_delay, 99) * 1000, 1),
+        "broadcast_frames": len(d),
+        "broadcast_p50_ms": round(pct(d, 50) * 1000, 1),
+        "broadcast_p99_ms": round(pct(d, 99) * 1000, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--students", type=int, default=100)
+    ap.add_argument("--runners", type=int, default=30)
+    ap.add_argument("--deadline", type=float, default=240.0, help="seconds before everything is stopped")
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--speed", type=float, default=10.0, help="the broadcast run's epochs per second")
+    args = ap.parse_args()
+    args.students = max(1, min(args.students, 200))
+    args.runners = max(0, min(args.runners, args.students))
+    sys.path.insert(0, os.path.dirname(__file__))
+    from _server import Server
+
+    server = Server(workers=args.workers, env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET})
+    try:
+        out = asyncio.run(classroom_load(server.base, server.ws_base, SECRET, args.students, args.runners,
+                                         args.deadline, args.speed))
+        emitted = {e: t for (run, e), t in server.emitted().items() if run == out["broadcast_run"]}
+        fig = report(out, emitted)
+    finally:
+        server.stop()
+    print(f"classroom load: {args.students} students, {args.runners} start runs, {server.workers} workers "
+          f"on {os.cpu_count()} cores; broadcast at {args.speed:g} epochs/s")
+    for k, v in fig.items():
+        print(f"  {k:18s} {v}")
+
+
+if __name__ == "__main__":
+    main()

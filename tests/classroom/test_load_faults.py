@@ -1,0 +1,110 @@
+"""The classroom under a small load and faults, against the real server (`serve --classroom`):
+20 simulated students over loopback (room websocket + REST, bounded, stops by itself) follow a
+broadcast while 6 of them train; then a worker is killed and the server restarted: rooms,
+membership and finished runs are intact, running ones are `interrupted` and their owner (only) can
+restart them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from service_helpers import Server, tiny, wait_for, wait_status
+from websockets.sync.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from bench_classroom import classroom_load, report  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SECRET = "load-test-teacher-secret"
+TEACHER = {"Authorization": f"Bearer {SECRET}"}
+
+
+def classroom_server(db: Path, trace: Path | None = None) -> Server:
+    env = {"NNPLAYGROUND_TEACHER_SECRET": SECRET}
+    if trace is not None:
+        env["NNPLAYGROUND_TRACE_FILE"] = str(trace)
+    return Server(db, workers=2, env=env, extra=["--classroom"]).start()
+
+
+def test_twenty_students(tmp_path):
+    trace = tmp_path / "trace.txt"
+    server = classroom_server(tmp_path / "load.db", trace)
+    try:
+        out = asyncio.run(classroom_load(server.base, server.ws_base, SECRET, 20, 6, deadline=90, speed=10))
+        emitted = {}
+        for line in trace.read_text().splitlines():
+            run, epoch, t = line.split()
+            if run == out["broadcast_run"]:
+                emitted[int(epoch)] = float(t)
+        fig = report(out, emitted)
+    finally:
+        server.stop()
+    print(fig)
+    assert fig["timed_out_tasks"] == 0 and not fig["task_errors"]
+    assert fig["failures"] == 0, fig["failure_examples"]  # only documented limits (429 with a message)
+    assert fig["students_listed"] == 20
+    assert sum(fig["runs"].values()) + fig["limited_429"] >= 6
+    assert set(fig["runs"]) <= {"completed", "queued", "running"}
+    assert fig["broadcast_frames"] >= 20 * 50  # every student saw (nearly) every epoch of the broadcast
+    assert fig["broadcast_p99_ms"] < 2000 and fig["room_event_p99_ms"] < 2000  # loose: a shared CI box
+
+
+def test_faults_keep_the_classroom(tmp_path):
+    db = tmp_path / "faults.db"
+    server = classroom_server(db)
+    http = server.http
+    code = http.post("/api/rooms", headers=TEACHER).json()["code"]
+    tokens = [http.post("/api/clients").json()["token"] for _ in range(3)]
+    auth = [{"Authorization": f"Bearer {t}"} for t in tokens]
+    for i, a in enumerate(auth):
+        assert http.post(f"/api/rooms/{code}/join", json={"name": f"s{i}"}, headers=a).status_code == 200
+    done = http.post("/api/runs", json=tiny(), headers=auth[0]).json()["id"]
+    wait_status(http, done)
+    long_run = tiny(training={"epochs": 400}, dataset={"n_samples": 400})
+    victim = http.post("/api/runs", json=long_run, params={"speed": 20}, headers=auth[1]).json()["id"]
+    survivor = http.post("/api/runs", json=long_run, params={"speed": 20}, headers=auth[2]).json()["id"]
+    pid = wait_for(lambda: http.get(f"/api/runs/{victim}").json()["worker_pid"])
+    wait_status(http, survivor, ("running",))
+    os.kill(pid, signal.SIGKILL)
+    failed = wait_status(http, victim, ("failed",), timeout=20)
+    assert "worker" in failed["message"]
+    run = http.get(f"/api/runs/{survivor}").json()
+    if run["worker_pid"] == pid:  # shared the killed worker: it failed too; start another one
+        survivor = http.post("/api/runs", json=long_run, params={"speed": 20}, headers=auth[2]).json()["id"]
+    wait_for(lambda: http.get(f"/api/runs/{survivor}").json()["epochs_run"] >= 2, timeout=30)
+    assert http.get("/api/health").json()["workers"]["alive"] == 2  # the pool replaced the worker
+    metrics_before = http.get(f"/api/runs/{done}/metrics").json()
+    server.stop()
+
+    server = classroom_server(db)  # restart on the same database
+    http = server.http
+    try:
+        room = http.get(f"/api/rooms/{code}").json()
+        assert room["code"] == code and room["members"] == 3 and not room["closed"]
+        for i, a in enumerate(auth):  # the same browser is back in its room
+            me = http.get("/api/me", headers=a).json()
+            assert me["room"] == code and me["name"] == f"s{i}"
+        assert http.get(f"/api/runs/{done}").json()["status"] == "completed"
+        assert http.get(f"/api/runs/{done}/metrics").json() == metrics_before
+        assert http.get(f"/api/runs/{survivor}").json()["status"] == "interrupted"
+        names = {s["name"] for s in http.get(f"/api/rooms/{code}/students", headers=TEACHER).json()["students"]}
+        assert names == {"s0", "s1", "s2"}
+        # only the owner (or the teacher) restarts an interrupted run
+        assert http.post(f"/api/runs/{survivor}/restart", headers=auth[0]).status_code == 403
+        again = http.post(f"/api/runs/{survivor}/restart", headers=auth[2])
+        assert again.status_code == 201, again.text
+        new_id = again.json()["id"]
+        assert http.post(f"/api/runs/{new_id}/stop", headers=auth[2]).status_code == 200
+        wait_status(http, new_id)
+        # the websocket refuses a foreign origin, accepts its own
+        with pytest.raises(Exception):  # noqa: B017 - the handshake is refused (HTTP 403)
+            connect(f"{server.ws_base}/ws/runs", origin="http://evil.example", open_timeout=5).recv(timeout=5)
+        with connect(f"{server.ws_base}/ws/runs", origin=server.base, open_timeout=5) as ws:
+            assert '"type":"runs"' in ws.recv(timeout=5)
+    finally:
+        server.stop()
