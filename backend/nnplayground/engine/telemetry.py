@@ -127,7 +127,7 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
 
 
 NETWORK_MAX_WIDTH = 32  # the network diagram draws every unit: only for small MLPs
-UNIT_RESOLUTION = 20
+UNIT_RESOLUTION = 16
 
 
 @torch.no_grad()
@@ -153,7 +153,7 @@ def network_view(model: Net, x_grid: torch.Tensor | None) -> dict | None:
             for h in handles:
                 h.remove()
         view["unit_resolution"] = UNIT_RESOLUTION
-        view["units"] = {n: round_list(a.T, 3) for n, a in units.items()}  # (units, grid cells)
+        view["units"] = {n: round_list(a.T, 2) for n, a in units.items()}  # (units, grid cells)
     return view
 
 
