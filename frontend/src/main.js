@@ -23,6 +23,8 @@ class Playground {
   async boot() {
     this.catalog = await api("/api/catalog");
     this.presets = (await api("/api/presets")).presets;
+    // in a classroom, a student's runs list shows their own runs (others may only be watched)
+    this.me = await api("/api/me").catch(() => ({ classroom: false }));
     this.state = new ConfigState(this.catalog.defaults);
     const shared = ConfigState.fromHash(location.hash);
     if (shared) this.state.replace(shared);
@@ -471,7 +473,8 @@ class Playground {
 
   async refreshRuns() {
     try {
-      const [list, health] = await Promise.all([api("/api/runs?limit=15"), api("/api/health")]);
+      const mine = this.me && this.me.classroom && !this.me.teacher ? "&mine=true" : "";
+      const [list, health] = await Promise.all([api(`/api/runs?limit=15${mine}`), api("/api/health")]);
       const w = health.workers || {};
       $("health").textContent = `${w.alive ?? "?"} workers · ${w.busy ?? 0} busy · ${health.queue ? health.queue.length : 0} queued`;
       const body = $("runs").querySelector("tbody");

@@ -278,3 +278,13 @@ def test_diverged_run(client):
     run = wait_status(client, create(client, cfg)["id"])
     assert run["status"] == "diverged" and "NaN" in run["message"]
     json.dumps(client.get(f"/api/runs/{run['id']}/metrics").json())  # strict JSON, no NaN
+
+
+def test_list_only_my_runs(client):
+    mine = client.post("/api/runs", json=tiny(), headers={"X-Client-Id": "alice"}).json()["id"]
+    other = client.post("/api/runs", json=tiny(), headers={"X-Client-Id": "bob"}).json()["id"]
+    listed = client.get("/api/runs?mine=true&limit=500", headers={"X-Client-Id": "alice"}).json()["runs"]
+    ids = {r["id"] for r in listed}
+    assert mine in ids and other not in ids
+    everyone = {r["id"] for r in client.get("/api/runs?limit=500").json()["runs"]}
+    assert {mine, other} <= everyone

@@ -123,8 +123,8 @@ class RunManager:
     def run(self, run_id: str) -> dict:
         return self.resource(self.get(run_id))
 
-    def list(self, status: str | None, limit: int, offset: int) -> dict:
-        rows, total = self.store.list_runs(status, limit, offset)
+    def list(self, status: str | None, limit: int, offset: int, client: str | None = None) -> dict:
+        rows, total = self.store.list_runs(status, limit, offset, client)
         positions = self.executor.positions()
         return {
             "runs": [self.resource(r, full=False, positions=positions) for r in rows],

@@ -161,8 +161,17 @@ class Store:
         row = self._r().execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return dict(row) if row else None
 
-    def list_runs(self, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
-        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+    def list_runs(
+        self, status: str | None, limit: int, offset: int, client: str | None = None
+    ) -> tuple[list[dict], int]:
+        conds, args = [], []
+        if status:
+            conds.append("status = ?")
+            args.append(status)
+        if client is not None:
+            conds.append("client = ?")
+            args.append(client)
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
         r = self._r()
         total = r.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
         rows = r.execute(

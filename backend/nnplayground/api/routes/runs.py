@@ -13,7 +13,7 @@ from ...engine.config import RunConfig
 from ...service.artifacts import EXPORT_FORMATS
 from ...service.manager import ApiError
 from ...service.store import STATUSES
-from ..auth import may_control, require_client
+from ..auth import checked, may_control, require_client
 
 router = APIRouter(tags=["runs"])
 
@@ -92,8 +92,10 @@ def list_runs(
     status: Literal[STATUSES] | None = Query(None, description="Only runs with this status."),  # type: ignore[valid-type]
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=BIG),
+    mine: bool = Query(False, description="Only the runs this client created (its token, X-Client-Id or address)."),
 ) -> dict:
-    return _manager(request).list(status, limit, offset)
+    client = checked(request).client if mine else None
+    return _manager(request).list(status, limit, offset, client)
 
 
 @router.get("/runs/{run_id}", summary="One run: config, status, summary (best epoch, early stop)")
