@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from .manager import ApiError, RunManager
 from .store import TERMINAL
-from .worker import load_state
+from .worker import load_state, torch_bytes
 
 EXPORT_FORMATS = ("state_dict", "torchscript", "json", "csv", "python")
 
@@ -125,7 +125,7 @@ class Models:
             return text.encode(), "text/x-python", f"run-{run_id}.py", None
         if fmt == "state_dict":
             blob, used = self.state(run_id, epoch)
-            return blob, "application/octet-stream", f"run-{run_id}{_suffix(used)}.pt", used
+            return torch_bytes(blob), "application/octet-stream", f"run-{run_id}{_suffix(used)}.pt", used
         if fmt == "json":
             blob, used = self.state(run_id, epoch)
             state = load_state(blob)

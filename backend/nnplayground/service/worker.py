@@ -5,6 +5,7 @@ stop, speed, cancel) are read between epochs. Started with the `spawn` method; o
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 import traceback
@@ -41,18 +42,60 @@ def pack(ev: dict) -> Packed:
     return Packed(kind, ev.get("epoch"), dumps(ev))
 
 
+RAW_MAGIC = b"NNPSTATE1\n"
+
+
 def state_bytes(state: dict) -> bytes:
+    """A state dict as raw tensor bytes behind a small JSON header: several times cheaper than
+    torch.save for the small models trained here (a checkpoint is written every epoch), and read back
+    without unpickling anything. `load_state` also reads torch.save blobs (databases written before)."""
     import torch
 
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in state.items()}, buf)
-    return buf.getvalue()
+    header, chunks, offset = [], [], 0
+    for name, value in state.items():
+        t = value.detach().to("cpu").contiguous()
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        pad = -offset % 8  # every tensor starts 8-byte aligned
+        if pad:
+            chunks.append(b"\0" * pad)
+            offset += pad
+        header.append([name, str(t.dtype).removeprefix("torch."), list(t.shape), offset, t.numel()])
+        chunks.append(data)
+        offset += len(data)
+    head = dumps(header).encode()
+    return RAW_MAGIC + len(head).to_bytes(4, "little") + head + b"".join(chunks)
 
 
 def load_state(blob: bytes) -> dict:
     import torch
 
-    return torch.load(io.BytesIO(blob), weights_only=True)
+    if not blob.startswith(RAW_MAGIC):
+        return torch.load(io.BytesIO(blob), weights_only=True)
+    start = len(RAW_MAGIC)
+    n = int.from_bytes(blob[start : start + 4], "little")
+    header = json.loads(blob[start + 4 : start + 4 + n])
+    body = bytearray(blob[start + 4 + n :])
+    out = {}
+    for name, dtype_name, shape, offset, numel in header:
+        dtype = getattr(torch, dtype_name, None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown tensor type {dtype_name!r} in a stored state")
+        if numel:
+            out[name] = torch.frombuffer(body, dtype=dtype, count=numel, offset=offset).reshape(shape)
+        else:
+            out[name] = torch.empty(shape, dtype=dtype)
+    return out
+
+
+def torch_bytes(blob: bytes) -> bytes:
+    """The state as a torch.save file (what `export?format=state_dict` serves)."""
+    if not blob.startswith(RAW_MAGIC):
+        return blob
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({k: v.clone() for k, v in load_state(blob).items()}, buf)
+    return buf.getvalue()
 
 
 def _warm_up() -> None:

@@ -1,0 +1,51 @@
+"""Checkpoints and final weights travel and are stored as raw tensor bytes (cheaper than torch.save on
+every epoch); torch.save blobs from older databases still load, and exports are torch.save files."""
+
+import io
+
+import torch
+from nnplayground.service.worker import RAW_MAGIC, load_state, state_bytes, torch_bytes
+
+
+def _state() -> dict:
+    m = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.BatchNorm1d(5), torch.nn.Linear(5, 3))
+    s = dict(m.state_dict())  # includes an int64 scalar (num_batches_tracked)
+    s["half"] = torch.ones(3, dtype=torch.bfloat16)
+    s["flags"] = torch.tensor([True, False, True])
+    s["empty"] = torch.empty(0, 4)
+    s["scalar"] = torch.tensor(2.5)
+    return s
+
+
+def _same(a: dict, b: dict) -> None:
+    assert list(a) == list(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(a[k], b[k]), k
+
+
+def test_raw_round_trip_keeps_order_dtypes_and_values():
+    s = _state()
+    blob = state_bytes(s)
+    assert blob.startswith(RAW_MAGIC)
+    _same(s, load_state(blob))
+
+
+def test_torch_save_blobs_still_load():
+    s = _state()
+    buf = io.BytesIO()
+    torch.save(s, buf)
+    _same(s, load_state(buf.getvalue()))
+    assert torch_bytes(buf.getvalue()) == buf.getvalue()
+
+
+def test_export_bytes_are_a_torch_save_file():
+    s = _state()
+    _same(s, torch.load(io.BytesIO(torch_bytes(state_bytes(s))), weights_only=True))
+
+
+def test_loaded_state_fits_a_model():
+    m = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    other = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    other.load_state_dict(load_state(state_bytes(m.state_dict())))
+    x = torch.randn(4, 2)
+    assert torch.equal(m(x), other(x))
