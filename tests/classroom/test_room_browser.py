@@ -92,9 +92,11 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
         page.wait_for_function("() => window.playground.records && window.playground.records.length > 2",
                                timeout=20000)
         first[name] = page.evaluate("() => window.playground.records.at(-1).epoch")
-    for _, page, name in students:  # still advancing
-        page.wait_for_function("(e) => window.playground.records.at(-1).epoch > e + 3", arg=first[name],
-                               timeout=20000)
+    for _, page, name in students:  # still advancing (a slow machine may let the short run finish first)
+        page.wait_for_function(
+            "(e) => window.playground.records.at(-1).epoch > e || window.playground.run.status === 'completed'",
+            arg=first[name], timeout=20000)
+        assert page.evaluate("() => window.playground.records.at(-1).epoch") > first[name]
         assert page.evaluate("() => window.playground.run.status") in ("running", "completed")
     for i, (_, page, _) in enumerate(students):
         page.screenshot(path=str(shots / f"student{i}-broadcast.png"), full_page=False)
