@@ -18,7 +18,7 @@ import websockets
 from _server import Server, pct
 
 
-async def viewer(url: str, ready: asyncio.Event, got: list, counter: list) -> None:
+async def viewer(url: str, ready: asyncio.Event, got: list, counter: list, views: list | None = None) -> None:
     async with websockets.connect(url, max_size=None, open_timeout=60, compression=None) as ws:
         counter.append(1)
         ready.set()
@@ -27,6 +27,8 @@ async def viewer(url: str, ready: asyncio.Event, got: list, counter: list) -> No
             # Only epoch, coalesced and run_end frames are parsed: the viewers share this process,
             # and decoding every surface 100 times would measure this client, not the server.
             head = raw[:24]
+            if views is not None and head.startswith('{"type":"surface"'):
+                views.append(1)
             if not head.startswith(('{"type":"epoch"', '{"type":"coalesced"', '{"type":"run_end"')):
                 continue
             msg = json.loads(raw)
@@ -49,11 +51,12 @@ async def bench(server: Server, n_viewers: int, epochs: int) -> None:
             await asyncio.sleep(0.05)
         url = f"{server.ws_base}/ws/runs/{run['id']}"
         results = [[] for _ in range(n_viewers)]
+        surfaces = [[] for _ in range(n_viewers)]
         connected: list = []
         tasks = []
         for i in range(n_viewers):
             ready = asyncio.Event()
-            tasks.append(asyncio.create_task(viewer(url, ready, results[i], connected)))
+            tasks.append(asyncio.create_task(viewer(url, ready, results[i], connected, surfaces[i])))
             await ready.wait()
         t0 = time.time()
         await http.post(f"/api/runs/{run['id']}/resume")
@@ -76,6 +79,9 @@ async def bench(server: Server, n_viewers: int, epochs: int) -> None:
     print(f"  delay worker -> viewer: p50 {pct(delays, 50):.1f} ms  p99 {pct(delays, 99):.1f} ms  "
           f"max {max(delays):.1f} ms   (target p99 < 100 ms)")
     print(f"  epochs received in coalesced batches: {coalesced} of {len(delays)}")
+    got_views = [len(v) for v in surfaces]
+    print(f"  surface frames per viewer: min {min(got_views)}  max {max(got_views)}  (of {epochs}; "
+          "the server paces views to NNPLAYGROUND_WS_VIEW_RATE per second, latest wins)")
 
 
 def main():

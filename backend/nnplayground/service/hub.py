@@ -5,7 +5,15 @@ it appends the (shared) frame text to each buffer. When a viewer's buffer is ful
 to coalescing: epoch records are collected into one batch (the curves stay complete), only the latest
 histograms and surface views are kept, markers and status changes are kept in order, and the viewer is
 sent one `coalesced` frame as soon as its socket can take it. A stalled viewer therefore costs a list
-of references to frames that are shared with every other viewer, and slows nobody."""
+of references to frames that are shared with every other viewer, and slows nobody.
+
+Views (histograms and surfaces, the big frames: a surface is tens of KB) are also paced per run before
+they reach any viewer: at most `view_rate` of each kind per second go out live, the latest one wins and
+the last one is always delivered (a timer sends a held view when its turn comes, and a run's final
+views go out before its `run_end`). Every epoch record and marker still goes to every viewer; skipped
+views stay in the store for REST and snapshots. A run training at 100 epochs/s to 100 viewers would
+otherwise push ~4 MB of surfaces per epoch through the event loop, which is more than a browser can
+draw and more than a classroom network carries."""
 
 from __future__ import annotations
 
@@ -123,14 +131,31 @@ class Subscriber:
         self.wake.set()
 
 
+VIEWS = ("histograms", "surface")
+
+
+class _Gate:
+    """Pacing of one kind of view of one run: when the next may go out, and the one held until then."""
+
+    __slots__ = ("next_at", "held", "timer")
+
+    def __init__(self):
+        self.next_at = 0.0
+        self.held: tuple | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class Hub:
     """Viewers by run id, plus the lobby (viewers of list-level changes)."""
 
-    def __init__(self, max_frames: int = 32):
+    def __init__(self, max_frames: int = 32, view_rate: float = 0.0):
         self.max_frames = max_frames
+        self.view_interval = 1.0 / view_rate if view_rate and view_rate > 0 else 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runs: dict[str, set[Subscriber]] = {}
         self.lobby: set[Subscriber] = set()
+        self.gates: dict[tuple[str, str], _Gate] = {}
+        self.views_skipped = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -151,6 +176,7 @@ class Hub:
             subs.discard(sub)
             if not subs:
                 del self.runs[run_id]
+                self._drop_gates(run_id)
 
     def viewers(self, run_id: str | None = None) -> int:
         if run_id is None:
@@ -175,9 +201,62 @@ class Hub:
 
     # ---- on the loop ------------------------------------------------------------------------------
     def _publish(self, run_id: str, items) -> None:
+        if self.view_interval:
+            items = self._pace(run_id, items)
+        self._deliver(run_id, items)
+
+    def _deliver(self, run_id: str, items) -> None:
         for sub in list(self.runs.get(run_id, ())):
             for kind, text, record, epoch in items:
                 sub.offer(kind, text, record, epoch)
+
+    def _pace(self, run_id: str, items) -> list:
+        """Let views through at most once per `view_interval` per kind; hold the latest of the others."""
+        out = []
+        now = self.loop.time()
+        for item in items:
+            kind = item[0]
+            if kind in VIEWS:
+                gate = self.gates.get((run_id, kind))
+                if gate is None:
+                    gate = self.gates[(run_id, kind)] = _Gate()
+                if now >= gate.next_at and gate.held is None:
+                    gate.next_at = now + self.view_interval
+                    out.append(item)
+                    continue
+                if gate.held is not None:
+                    self.views_skipped += 1
+                gate.held = item
+                if gate.timer is None:
+                    gate.timer = self.loop.call_at(max(gate.next_at, now), self._release_held, run_id, kind)
+            elif kind in ("run_end", "deleted"):
+                for view in VIEWS:  # the final views go out before the end
+                    gate = self.gates.pop((run_id, view), None)
+                    if gate is not None:
+                        if gate.timer is not None:
+                            gate.timer.cancel()
+                        if gate.held is not None and kind == "run_end":
+                            out.append(gate.held)
+                out.append(item)
+            else:
+                out.append(item)
+        return out
+
+    def _release_held(self, run_id: str, kind: str) -> None:
+        gate = self.gates.get((run_id, kind))
+        if gate is None:
+            return
+        gate.timer = None
+        held, gate.held = gate.held, None
+        if held is not None:
+            gate.next_at = self.loop.time() + self.view_interval
+            self._deliver(run_id, [held])
+
+    def _drop_gates(self, run_id: str) -> None:
+        for view in VIEWS:
+            gate = self.gates.pop((run_id, view), None)
+            if gate is not None and gate.timer is not None:
+                gate.timer.cancel()
 
     def _announce(self, text: str) -> None:
         for sub in list(self.lobby):

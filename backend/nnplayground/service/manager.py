@@ -52,7 +52,7 @@ class RunManager:
 
             executor = LocalExecutor(settings.workers, settings.slots_per_worker, settings.worker_nice)
         self.executor = executor
-        self.hub = Hub(settings.ws_buffer_frames)
+        self.hub = Hub(settings.ws_buffer_frames, settings.ws_view_rate)
         self.pids: dict[str, int] = {}
         self.gone: set[str] = set()
         self.started_at = time.time()

@@ -1,0 +1,66 @@
+"""The hub paces views (histograms, surfaces) per run: every record and marker reaches every viewer,
+views at most `view_rate` per second each, the latest wins, and the last one is always delivered."""
+
+import asyncio
+
+from nnplayground.service.hub import Hub
+
+
+def _step(epoch: int, end: bool = False) -> list:
+    items = [
+        ("epoch", f'{{"type":"epoch","epoch":{epoch}}}', f'{{"epoch":{epoch}}}', epoch),
+        ("histograms", f'{{"type":"histograms","epoch":{epoch}}}', None, epoch),
+        ("surface", f'{{"type":"surface","epoch":{epoch}}}', None, epoch),
+    ]
+    if epoch % 3 == 0:
+        items.append(("marker", f'{{"type":"marker","epoch":{epoch}}}', None, epoch))
+    if end:
+        items.append(("run_end", '{"type":"run_end"}', None, epoch))
+    return items
+
+
+async def _watch(view_rate: float, steps: list, wait: float = 0.0) -> list[str]:
+    hub = Hub(max_frames=10_000, view_rate=view_rate)
+    hub.bind(asyncio.get_running_loop())
+    got: list[str] = []
+
+    async def send(text: str) -> None:
+        got.append(text)
+
+    sub = hub.subscriber(send)
+    hub.join("r", sub)
+    task = asyncio.create_task(sub.run())
+    for items in steps:
+        hub._publish("r", items)
+        await asyncio.sleep(0)
+    await asyncio.sleep(wait)
+    await asyncio.sleep(0.01)
+    hub.leave("r", sub)
+    task.cancel()
+    return got
+
+
+def _kinds(got: list[str], kind: str) -> list[str]:
+    return [t for t in got if t.startswith(f'{{"type":"{kind}"')]
+
+
+def test_unpaced_hub_forwards_every_view():
+    got = asyncio.run(_watch(0, [_step(e) for e in range(1, 11)]))
+    assert len(_kinds(got, "surface")) == 10 and len(_kinds(got, "histograms")) == 10
+
+
+def test_paced_views_skip_intermediate_ones_but_keep_every_record_and_marker():
+    got = asyncio.run(_watch(5, [_step(e) for e in range(1, 21)], wait=0.3))
+    assert [t for t in got if '"epoch"' in t[:16]] == [f'{{"type":"epoch","epoch":{e}}}' for e in range(1, 21)]
+    assert len(_kinds(got, "marker")) == 6
+    surfaces = _kinds(got, "surface")
+    assert surfaces[0].endswith('"epoch":1}') and surfaces[-1].endswith('"epoch":20}')  # first and latest
+    assert len(surfaces) == 2 and len(_kinds(got, "histograms")) == 2
+    assert got.index(surfaces[-1]) > got.index('{"type":"epoch","epoch":20}')  # held, sent when due
+
+
+def test_final_views_go_out_before_run_end():
+    got = asyncio.run(_watch(1, [_step(e, end=e == 5) for e in range(1, 6)]))
+    surfaces = _kinds(got, "surface")
+    assert surfaces[-1].endswith('"epoch":5}')
+    assert got.index(surfaces[-1]) < got.index('{"type":"run_end"}') == len(got) - 1
