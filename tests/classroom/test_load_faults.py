@@ -7,6 +7,7 @@ restart them."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import signal
 import sys
@@ -35,7 +36,11 @@ def test_twenty_students(tmp_path):
     trace = tmp_path / "trace.txt"
     server = classroom_server(tmp_path / "load.db", trace)
     try:
-        out = asyncio.run(classroom_load(server.base, server.ws_base, SECRET, 20, 6, deadline=90, speed=10))
+        # a thread of its own: a browser test's event loop may still be alive in this one
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            out = pool.submit(
+                asyncio.run, classroom_load(server.base, server.ws_base, SECRET, 20, 6, deadline=90, speed=10)
+            ).result()
         emitted = {}
         for line in trace.read_text().splitlines():
             run, epoch, t = line.split()
