@@ -101,6 +101,13 @@ class Store:
         self.keep_views = max(4, keep_views)
         self._w = _connect(path)
         self._w.executescript(SCHEMA)
+        # WAL checkpoints (copying the log into the database file, with an fsync) run in a thread of
+        # their own instead of inside whichever commit crosses 1000 pages: a run's events are published
+        # right after their commit, and an inline checkpoint held a live epoch back by ~10-20 ms.
+        self._w.execute("PRAGMA wal_autocheckpoint=0")
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="nnplayground-wal", daemon=True)
+        self._checkpointer.start()
         self._wlock = threading.RLock()
         self._local = threading.local()
         self._thin: dict[tuple[str, str], _Thinning] = {}
@@ -133,7 +140,20 @@ class Store:
         finally:
             c.execute("COMMIT")
 
+    def _checkpoint_loop(self, every: float = 0.5) -> None:
+        conn = _connect(self.path)
+        try:
+            while not self._closing.wait(every):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy or closing: the next round tries again
+        finally:
+            conn.close()
+
     def close(self) -> None:
+        self._closing.set()
+        self._checkpointer.join(timeout=5)
         with self._wlock:
             self._w.close()
 
