@@ -229,9 +229,18 @@ def test_queue_positions_and_429(client):
     # stopping a queued run takes it out of the queue and moves the next one up
     assert client.post(f"/api/runs/{queued[0]['id']}/stop").json()["status"] == "stopped"
     assert client.get(f"/api/runs/{queued[1]['id']}").json()["position"] == 1
-    assert client.post(f"/api/runs/{queued[1]['id']}/pause").status_code == 409  # queued: cannot pause
-    client.delete(f"/api/runs/{held[0]['id']}")  # frees a slot: the queued run starts
-    wait_status(client, queued[1]["id"], ("running", "completed"))
+    # a queued run can be paused (it starts paused when it gets a worker) and resumed while it waits
+    qid = queued[1]["id"]
+    assert client.post(f"/api/runs/{qid}/resume").status_code == 409  # queued, not paused
+    for action in ("pause", "resume", "pause"):
+        r = client.post(f"/api/runs/{qid}/{action}")
+        assert r.status_code == 200 and r.json()["status"] == "queued", action
+    assert client.post(f"/api/runs/{qid}/step").status_code == 409
+    client.delete(f"/api/runs/{held[0]['id']}")  # frees a slot: the queued run starts, paused
+    assert wait_status(client, qid, ("paused", "running", "completed"))["status"] == "paused"
+    time.sleep(0.3)
+    assert client.get(f"/api/runs/{qid}").json()["epochs_run"] == 0  # it waits after epoch 0
+    assert client.post(f"/api/runs/{qid}/resume").json()["status"] == "running"
     for run in (held[1], queued[1]):
         client.post(f"/api/runs/{run['id']}/stop")
         wait_status(client, run["id"])

@@ -18,8 +18,8 @@ from .settings import Settings
 from .store import ACTIVE, TERMINAL, Store
 
 ALLOWED = {
-    "pause": ("running",),
-    "resume": ("paused",),
+    "pause": ("running", "queued"),  # a queued run starts paused when it gets a worker
+    "resume": ("paused", "queued"),  # queued: only one paused in the queue
     "step": ("paused",),
     "stop": ACTIVE,
     "speed": ACTIVE,
@@ -55,6 +55,7 @@ class RunManager:
         self.hub = Hub(settings.ws_buffer_frames, settings.ws_view_rate)
         self.pids: dict[str, int] = {}
         self.gone: set[str] = set()
+        self.start_paused: set[str] = set()  # queued runs paused before they started
         self.started_at = time.time()
         self.interrupted: list[str] = []
         self._trace = open(settings.trace_file, "a") if settings.trace_file else None  # noqa: SIM115
@@ -231,6 +232,7 @@ class RunManager:
             self.store.update_run(run_id, speed=value or 0.0)
             self.executor.control(run_id, "speed", value)
         elif action == "stop" and status == "queued":
+            self.start_paused.discard(run_id)
             self.executor.control(run_id, "stop")
             if self.store.update_run(
                 run_id,
@@ -244,6 +246,8 @@ class RunManager:
             if not self.executor.control(run_id, "stop"):  # the executor lost it: settle it here
                 self.store.update_run(run_id, only_if=ACTIVE, status="stopped", finished_at=time.time())
                 self._status(run_id, "stopped")
+        elif action in ("pause", "resume") and status == "queued":
+            self._control_queued(run_id, action)
         elif action == "pause":
             if self.store.update_run(run_id, only_if=("running",), status="paused"):
                 self.executor.control(run_id, "pause")
@@ -257,6 +261,20 @@ class RunManager:
         out = self.run(run_id)
         out["requested"] = action
         return out
+
+    def _control_queued(self, run_id: str, action: str) -> None:
+        """Pause or resume a run still waiting for a worker: it starts paused (after epoch 0) or not.
+        Started is handled on the executor's thread, so a run that started meanwhile is settled here."""
+        if action == "resume" and run_id not in self.start_paused:
+            raise ApiError(409, "cannot resume a run that is queued and not paused")
+        if action == "pause":
+            self.start_paused.add(run_id)
+        else:
+            self.start_paused.discard(run_id)
+        self.executor.control(run_id, action)
+        before, after = ("running", "paused") if action == "pause" else ("paused", "running")
+        if self.store.update_run(run_id, only_if=(before,), status=after):  # it started meanwhile
+            self._status(run_id, after)
 
     def delete(self, run_id: str) -> dict:
         row = self.get(run_id)
@@ -338,7 +356,8 @@ class RunManager:
     def _on_started(self, msg: Started) -> None:
         if msg.run_id in self.gone:
             return
-        status = "paused" if msg.paused else "running"
+        status = "paused" if msg.paused or msg.run_id in self.start_paused else "running"
+        self.start_paused.discard(msg.run_id)
         self.pids[msg.run_id] = msg.pid
         if self.store.update_run(msg.run_id, only_if=("queued",), status=status, started_at=time.time()):
             self._status(msg.run_id, status)
