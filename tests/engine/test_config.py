@@ -73,3 +73,17 @@ def test_defaults_validate_and_roundtrip_the_public_names():
 def test_partial_config_fills_defaults():
     c = RunConfig.model_validate({"model": {"hidden": [3]}})
     assert c.model.hidden == [3] and c.model.activation == "relu" and c.dataset.name == "spiral"
+
+
+def test_auto_device_takes_a_gpu_only_for_heavy_work(monkeypatch):
+    import torch
+    from nnplayground.engine.trainer import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto", heavy=False).type == "cpu"  # a tiny MLP: launches would dominate
+    assert resolve_device("auto", heavy=True).type == "cuda"
+    assert resolve_device("cpu", heavy=True).type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", heavy=True).type == "cpu"
+    with pytest.raises(ValueError, match="training.device"):
+        resolve_device("cuda")

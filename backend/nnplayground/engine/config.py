@@ -152,7 +152,9 @@ class TrainingConfig(_Section):
     epochs: int = Field(100, ge=1, le=5000, description="Passes over the training split.")
     batch_size: int = Field(10, ge=1, le=20000, description="Samples per update (capped at the training size).")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of weights, shuffling, dropout and augmentation.")
-    device: Literal["cpu", "cuda", "auto"] = Field("auto", description="Where to train.")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "auto", description="Where to train; auto takes a GPU for CNNs and large models, the CPU otherwise."
+    )
 
 
 class EarlyStoppingConfig(_Section):

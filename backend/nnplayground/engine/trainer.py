@@ -27,11 +27,17 @@ from .regularization import EarlyStopping, decayed_params, l2_penalty
 TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed")
 
 
-def resolve_device(name: str) -> torch.device:
+GPU_WORTH_PARAMS = 50_000  # below this an MLP trains faster on one CPU thread than through CUDA launches
+
+
+def resolve_device(name: str, heavy: bool = True) -> torch.device:
+    """`auto` takes the GPU only for work that profits from it (`heavy`: a CNN or a large model).
+    Measured on an H100 machine: a 2-8-8-2 MLP ran 77 ms/epoch on CUDA against 8 ms on one CPU thread,
+    while the digits CNN of the transfer lesson ran 11 ms/epoch on CUDA against 19 ms on the CPU."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("training.device: 'cuda' was asked for but no CUDA device is available")
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+        name = "cuda" if torch.cuda.is_available() and heavy else "cpu"
     return torch.device(name)
 
 
@@ -48,7 +54,6 @@ class Trainer:
             source_config, source_state = transfer.resolve(cfg.transfer, source_loader)
             cfg = transfer.adopt_architecture(cfg, source_config)
         self.config = cfg
-        self.device = resolve_device(cfg.training.device)
         torch.manual_seed(cfg.training.seed)  # dropout masks
         self.gen = torch.Generator().manual_seed(cfg.training.seed)  # weights, shuffling, augmentation
 
@@ -61,6 +66,8 @@ class Trainer:
         scaled: set[str] = set()
         if cfg.transfer is not None:
             self.frozen, scaled = transfer.apply(self.model, source_state, cfg.transfer)
+        heavy = cfg.uses_cnn() or models.count_params(self.model) >= GPU_WORTH_PARAMS
+        self.device = resolve_device(cfg.training.device, heavy)
         self.model.to(self.device)
 
         dev = self.device
