@@ -81,10 +81,10 @@ def _hist(t: torch.Tensor, bins: int) -> dict:
 
 
 @torch.no_grad()
-def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict | None]:
+def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict | None, torch.Tensor]:
     """One pass over the probe batch; the caller puts the model in evaluation mode. Returns
-    (dead_fraction, saturated_fraction, histograms or None); histograms hold pre-activations,
-    activations, weights and gradients (of the epoch's last step)."""
+    (dead_fraction, saturated_fraction, histograms or None, the model's output); histograms hold
+    pre-activations, activations, weights and gradients (of the epoch's last step)."""
     captured: dict[str, dict[str, torch.Tensor]] = {}
     handles = []
     for name, block in model.blocks.items():
@@ -96,7 +96,7 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
     captured["out"] = {}
     handles.append(model.out.register_forward_hook(lambda m, i, o: captured["out"].__setitem__("pre", o)))
     try:
-        model(x)
+        output = model(x)
     finally:
         for h in handles:
             h.remove()
@@ -123,7 +123,7 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
             if layer.weight.grad is not None:
                 h["grad"] = _hist(layer.weight.grad, bins)
             hists[name] = h
-    return dead, saturated, hists
+    return dead, saturated, hists, output
 
 
 NETWORK_MAX_WIDTH = 32  # the network diagram draws every unit: only for small MLPs

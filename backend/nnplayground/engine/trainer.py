@@ -271,8 +271,9 @@ class Trainer:
             opt.step()
 
     @torch.no_grad()
-    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
-        out = self.model(x)
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor, out: torch.Tensor | None = None) -> tuple[float, float]:
+        if out is None:
+            out = self.model(x)
         loss = self._loss(out, y).item()
         if self.regression:
             var = torch.var(y, unbiased=False).item()
@@ -284,7 +285,13 @@ class Trainer:
     def _end_of_epoch(self, epoch: int, t_epoch: float) -> list[dict]:
         model = self.model
         model.eval()  # every measurement below is in evaluation mode; the next epoch switches back
-        train_loss, train_score = self._evaluate(self.x_train, self.y_train)
+        probed = None
+        if self.tel.enabled:
+            due = self.tel.histogram_every and epoch % self.tel.histogram_every == 0
+            probed = telemetry.probe(model, self.x_probe, self.tel.bins if due else None)
+        # when the probe batch is the whole training split, its pass is the training evaluation too
+        reuse = probed is not None and len(self.x_probe) == len(self.x_train)
+        train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed[3] if reuse else None)
         val_loss, val_score = self._evaluate(self.x_val, self.y_val)
         lam = self.config.optimizer.weight_decay
         penalty = l2_penalty(self.decayed, lam).item() if lam > 0 else 0.0
@@ -308,9 +315,8 @@ class Trainer:
             record["train_r2"], record["val_r2"] = _num(train_score), _num(val_score)
         out: list[dict] = []
         hists = None
-        if self.tel.enabled:
-            due = self.tel.histogram_every and epoch % self.tel.histogram_every == 0
-            dead, saturated, hists = telemetry.probe(model, self.x_probe, self.tel.bins if due else None)
+        if probed is not None:
+            dead, saturated, hists, _ = probed
             record["grad_norm"] = self.meter.means()
             record["weight_norm"] = telemetry.weight_norms(model)
             record["update_ratio"] = telemetry.update_ratios(model, self._w_before) if epoch else {}
