@@ -264,3 +264,22 @@ def test_early_stopping_marker(open_page):
     labels = p.js("() => window.playground.charts.loss.markers.map(m => m.label)")
     assert "early stop" in labels and "best" in labels
     p.shot("early-stopping")
+
+
+def test_csv_upload_makes_a_tabular_data_set(open_page, tmp_path):
+    p = open_page(config_hash(FAST))
+    rows = ["a,b,c,label"] + [f"{i % 7},{(i * 3) % 5},{i % 2},{int(i % 7 > 3)}" for i in range(40)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n1,2,0\n1,x,1\n")
+    p.page.set_input_files("#csv", str(bad))
+    p.page.wait_for_selector("#toast:not([hidden])")
+    assert "row 2" in p.page.inner_text("#toast") and "number" in p.page.inner_text("#toast")
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(rows) + "\n")
+    p.page.set_input_files("#csv", str(good))
+    p.page.wait_for_function("() => window.playground.dataView && window.playground.dataView.input_shape[0] === 3")
+    assert p.js("() => window.playground.state.get('dataset.name')") == "custom"
+    assert "2 classes" in p.page.inner_text("#data-hint")
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    assert p.page.locator("#output table.confusion").count() == 1  # tabular data: a confusion matrix
