@@ -4,15 +4,18 @@
 FROM python:3.11-slim
 
 WORKDIR /app
-# CPU wheels of PyTorch first (setup.sh installs torch before the package), everything else from PyPI.
-ENV PIP_INDEX_URL=https://download.pytorch.org/whl/cpu \
-    PIP_EXTRA_INDEX_URL=https://pypi.org/simple \
+# setup.sh installs torch before the package. To keep the image small, point pip at PyTorch's CPU wheel
+# index at build time: docker compose build --build-arg PIP_EXTRA_INDEX_URL=<that index>
+ARG PIP_EXTRA_INDEX_URL=""
+ENV PIP_EXTRA_INDEX_URL=${PIP_EXTRA_INDEX_URL} \
     PIP_NO_CACHE_DIR=1 \
     NNPLAYGROUND_CACHE=/data/cache
 
 COPY pyproject.toml README.md ./
 COPY scripts ./scripts
 COPY backend ./backend
+COPY frontend ./frontend
+COPY static ./static
 RUN bash scripts/setup.sh
 
 VOLUME ["/data"]

@@ -20,9 +20,12 @@ def test_dockerfile_uses_the_tested_commands():
     db = cmd[cmd.index("--db") + 1]
     volume = json.loads(re.search(r"^VOLUME (\[.*\])$", text, re.M).group(1))[0]
     assert db.startswith(volume + "/")
+    copied = set()
     for line in re.findall(r"^COPY (.+)$", text, re.M):
         for path in line.split()[:-1]:  # the last word is the destination
             assert (ROOT / path).exists(), path
+            copied.add(path)
+    assert {"backend", "frontend", "static", "scripts"} <= copied  # the server and the pages it serves
     # the start command's options exist: `serve --help` lists them
     exe = Path(sys.executable).parent / "nnplayground"
     out = subprocess.run([str(exe), "serve", "--help"], capture_output=True, text=True, check=True).stdout
