@@ -5,17 +5,11 @@ Screenshots go to the test's tmp dir (shots/)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from service_helpers import Server
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SECRET = "browser-test-teacher-secret"
 
 
@@ -25,18 +19,6 @@ def server(tmp_path_factory):
                  env={"NNPLAYGROUND_TEACHER_SECRET": SECRET}, extra=["--classroom"]).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is needed for the browser tests")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):

@@ -3,7 +3,6 @@ Debian's Chromium. Screenshots go to test-artifacts/ui/ (look at them: ugly coun
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,9 +11,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
 from service_helpers import Server  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 
 
@@ -23,18 +19,6 @@ def server(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("ui") / "ui.db", workers=2).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")  # closed with its module: Playwright's loop must not outlive it
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed for the browser tests: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 class Page:
