@@ -1,6 +1,7 @@
 // Streaming line charts on uPlot (vendored in /static/vendor). Redraws are batched to one per
 // animation frame, so a fast run does not redraw per epoch message.
 import uPlot from "/static/vendor/uPlot.esm.js";
+import { t } from "./i18n.js";
 
 export const PALETTE = ["#f59322", "#0877bd", "#7b1fa2", "#2e7d32", "#c62828", "#00838f", "#6d4c41", "#ad1457", "#455a64"];
 
@@ -62,11 +63,11 @@ export class LineChart {
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : { auto: true } },
       axes: [
-        { label: "epoch", size: 30, labelSize: 14, font: "11px system-ui", labelFont: "11px system-ui" },
+        { label: t("runs.epoch"), size: 30, labelSize: 14, font: "11px system-ui", labelFont: "11px system-ui" },
         { label: this.yLabel, size: 52, font: "11px system-ui", labelFont: "11px system-ui",
           values: (u, ticks) => ticks.map((v) => (v == null ? "" : Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(0) : +v.toPrecision(3))) },
       ],
-      series: [{ label: "epoch" }, ...all.map((s) => ({ label: s.label, stroke: s.color, width: s.width || 1.6, dash: s.dash,
+      series: [{ label: t("runs.epoch") }, ...all.map((s) => ({ label: s.label, stroke: s.color, width: s.width || 1.6, dash: s.dash,
                                          points: { show: false }, spanGaps: true }))],
       plugins: [markersPlugin(this)],
     };
@@ -100,6 +101,11 @@ export class LineChart {
     this.x.push(epoch);
     values.forEach((v, k) => this.ys[k].push(this.clean(v)));
     this.schedule();
+  }
+
+  relabel(labels) {
+    labels.forEach((l, i) => { if (this.series[i]) this.series[i].label = l; });
+    this.build();
   }
 
   setBaseline(baseline) {

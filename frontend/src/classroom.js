@@ -6,6 +6,7 @@
 // main.js calls initClassroom(playground) once the playground has booted. It uses the playground's
 // own methods: detach(), open(runId), choosePreset(name), state.replace(config), showLesson(), toast().
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 import { mergeDeep } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -52,9 +53,9 @@ export class Classroom {
 
   joinForm(message) {
     this.box.replaceChildren();
-    const code = el("input", { id: "room-code", placeholder: "room code", maxlength: "6", size: "7",
+    const code = el("input", { id: "room-code", placeholder: t("room.code"), maxlength: "6", size: "7",
                                autocomplete: "off", "aria-label": "Room code" });
-    const name = el("input", { id: "room-name", placeholder: "your name", maxlength: "32", size: "12",
+    const name = el("input", { id: "room-name", placeholder: t("room.name"), maxlength: "32", size: "12",
                                "aria-label": "Your name" });
     name.value = localStorage.nnpName || "";
     const join = el("button", { id: "btn-join", class: "small", text: "Join room" });

@@ -1,6 +1,7 @@
 // The output panel: decision surface with the data points (2-D), fitted curve (1-D regression),
 // predicted validation images (digits) or a confusion matrix (tabular), plus MC-dropout uncertainty.
 import { PALETTE } from "./charts.js";
+import { t } from "./i18n.js";
 
 const SIZE = 400;
 const ORANGE = [245, 147, 34];
@@ -150,7 +151,7 @@ export class OutputView {
       const y = y0 + ((SIZE - (ev.clientY - r.top)) / SIZE) * (y1 - y0);
       this.onAddPoint(x, y, ev.shiftKey ? 0 : 1);
     };
-    if (!s) this.empty(this.drawMode ? "" : "press ▶ to train", true);
+    if (!s) this.empty(this.drawMode ? "" : t("out.press"), true);
   }
 
   empty(text, note = false) {
@@ -200,7 +201,7 @@ export class OutputView {
       ctx.fill();
     }
     this.legend(s ? "fitted curve (line), training points (orange)" : "training points");
-    if (!s) this.empty("press ▶ to train", true);
+    if (!s) this.empty(t("out.press"), true);
   }
 
   renderImages() {

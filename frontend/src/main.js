@@ -129,7 +129,7 @@ class Playground {
     if (d && d.input_shape.length === 1 && d.input_shape[0] <= 2) inputs = d.input_shape[0] === 2 ? ["x₁", "x₂"] : ["x"];
     else if (d && d.input_shape.length === 3) inputs = ["8×8"];
     else inputs = d ? [`${d.input_shape[0]} f.`] : ["x₁", "x₂"];
-    const note = this.run && this.run.model ? `${this.run.model.n_params} parameters` : "";
+    const note = this.run && this.run.model ? t("net.params", { n: this.run.model.n_params }) : "";
     this.network.render({ inputs, hidden, outputs, network: network || this.lastNetwork, note,
                           editable: !(layers && layers.some((l) => l.kind === "conv")) });
   }
@@ -367,7 +367,7 @@ class Playground {
   // ---- epoch scrubber, MC dropout -----------------------------------------------------------
   async scrubTo(epoch) {
     this.scrubEpoch = epoch;
-    $("scrub-label").textContent = epoch == null ? "live" : `epoch ${epoch}`;
+    $("scrub-label").textContent = epoch == null ? t("out.live") : t("out.epoch_n", { n: epoch });
     $("btn-live").disabled = epoch == null;
     $("btn-restore").disabled = epoch == null || !this.run || !this.run.model;
     if (epoch == null || !this.run) {
@@ -440,14 +440,14 @@ class Playground {
   // ---- baseline, runs list, export ----------------------------------------------------------
   lossSeries() {
     return [
-      { label: "train", color: "#f59322" },
-      { label: "validation", color: "#0877bd" },
-      { label: "penalty ½λ‖w‖²", color: "#9aa3b2", dash: [4, 4] },
+      { label: t("chart.train"), color: "#f59322" },
+      { label: t("chart.validation"), color: "#0877bd" },
+      { label: t("chart.penalty"), color: "#9aa3b2", dash: [4, 4] },
     ];
   }
 
   scoreSeries() {
-    return [{ label: "train", color: "#f59322" }, { label: "validation", color: "#0877bd" }];
+    return [{ label: t("chart.train"), color: "#f59322" }, { label: t("chart.validation"), color: "#0877bd" }];
   }
 
   pinBaseline() {
@@ -466,9 +466,10 @@ class Playground {
   applyBaseline() {
     const b = this.baseline;
     if (!b) return;
-    const dashed = (label, color) => ({ label: `${label} (baseline)`, color, dash: [6, 4], width: 1.2 });
-    this.charts.loss.setBaseline({ x: b.x, ys: b.loss, series: [dashed("train", "#f5b66b"), dashed("validation", "#6aa9d6")] });
-    this.charts.score.setBaseline({ x: b.x, ys: b.score, series: [dashed("train", "#f5b66b"), dashed("validation", "#6aa9d6")] });
+    const dashed = (key, color) => ({ label: `${t(key)} (${t("chart.baseline")})`, color, dash: [6, 4], width: 1.2 });
+    const series = () => [dashed("chart.train", "#f5b66b"), dashed("chart.validation", "#6aa9d6")];
+    this.charts.loss.setBaseline({ x: b.x, ys: b.loss, series: series() });
+    this.charts.score.setBaseline({ x: b.x, ys: b.score, series: series() });
   }
 
   async refreshRuns() {
@@ -476,7 +477,7 @@ class Playground {
       const mine = this.me && this.me.classroom && !this.me.teacher ? "&mine=true" : "";
       const [list, health] = await Promise.all([api(`/api/runs?limit=15${mine}`), api("/api/health")]);
       const w = health.workers || {};
-      $("health").textContent = `${w.alive ?? "?"} workers · ${w.busy ?? 0} busy · ${health.queue ? health.queue.length : 0} queued`;
+      $("health").textContent = t("health", { alive: w.alive ?? "?", busy: w.busy ?? 0, queued: health.queue ? health.queue.length : 0 });
       const body = $("runs").querySelector("tbody");
       body.replaceChildren();
       for (const r of list.runs) {
@@ -570,7 +571,7 @@ class Playground {
     const l = lang();
     box.replaceChildren();
     const b = document.createElement("b");
-    b.textContent = p.title;
+    b.textContent = (l === "es" && p.title_es) || p.title;
     box.append(b, p[l] || p.en);
     if (p.look) {
       const look = document.createElement("span");
@@ -596,14 +597,21 @@ class Playground {
     box.hidden = false;
   }
 
-  wire() {
+  fillPresets() {
     const sel = $("preset");
+    for (const o of [...sel.options].slice(1)) o.remove();
     for (const p of this.presets) {
       const o = document.createElement("option");
       o.value = p.name;
-      o.textContent = p.title;
+      o.textContent = (lang() === "es" && p.title_es) || p.title;
       sel.append(o);
     }
+    if (this.preset) sel.value = this.preset.name;
+  }
+
+  wire() {
+    const sel = $("preset");
+    this.fillPresets();
     sel.onchange = () => this.choosePreset(sel.value);
     $("btn-lang").textContent = lang().toUpperCase();
     $("btn-lang").onclick = () => {
@@ -612,6 +620,13 @@ class Playground {
       applyI18n();
       this.controls.relabel();
       this.configChangedLabels();
+      this.charts.loss.relabel(this.lossSeries().map((s) => s.label));
+      this.charts.score.relabel(this.scoreSeries().map((s) => s.label));
+      this.applyBaseline();
+      this.drawNetwork(this.lastNetwork);
+      this.output.render();
+      this.scrubTo(this.scrubEpoch);
+      this.fillPresets();
       this.showLesson();
     };
     $("btn-play").onclick = () => this.playPause();

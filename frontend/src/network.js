@@ -3,6 +3,7 @@
 // that grows with its magnitude, refreshed live as in TensorFlow Playground. Wide layers are drawn as
 // a single box. The +/- under each hidden column changes its width.
 import { paintGrid, probColor } from "./heatmap.js";
+import { t } from "./i18n.js";
 
 const NODE = 34;
 const GAP = 12;
@@ -79,7 +80,7 @@ export class NetworkView {
     cols.forEach((c, i) => {
       const x = 16 + i * COL;
       const title = svg("text", { x, y: 14, "font-size": 11, fill: "#1f2430" });
-      title.textContent = i === 0 ? "input" : c.name === "out" ? "output" : `${c.units} ${c.activation}`;
+      title.textContent = i === 0 ? t("net.input") : c.name === "out" ? t("net.output") : `${c.units} ${c.activation}`;
       root.append(title);
       if (i > 0 && i < cols.length - 1 && editable) {
         for (const [dx, label, delta] of [[0, "+", 1], [22, "−", -1]]) {

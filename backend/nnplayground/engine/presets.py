@@ -347,3 +347,21 @@ _GUIDE = {
 for _name, ((_look_en, _look_es), (_try_en, _try_es), _override) in _GUIDE.items():
     PRESETS[_name]["look"] = {"en": _look_en, "es": _look_es}
     PRESETS[_name]["try"] = {"en": _try_en, "es": _try_es, "config": _override}
+
+_TITLES_ES = {
+    "vanishing-gradients": "Gradiente que se desvanece con sigmoide",
+    "relu-he": "Red ReLU profunda con inicialización He",
+    "zero-init": "Inicialización en ceros: el problema de la simetría",
+    "overfitting-sine": "Sobreajuste, y early stopping con paciencia",
+    "momentum": "Momentum contra SGD simple",
+    "batch-norm": "Batch normalization",
+    "dropout-mc": "Dropout e incertidumbre con MC-dropout",
+    "standardization-wine": "Estandarización de las entradas en wine",
+    "weight-decay": "Weight decay (penalización L2)",
+    "lr-schedule": "Programas de la tasa de aprendizaje",
+    "adaptive-lr": "Tasa de aprendizaje adaptativa (Adam)",
+    "augmentation-digits": "Aumentación de datos en dígitos",
+    "transfer-digits": "Transferencia: de los dígitos 0-4 a los 5-9",
+}
+for _name, _title in _TITLES_ES.items():
+    PRESETS[_name]["title_es"] = _title

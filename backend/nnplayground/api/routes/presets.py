@@ -10,8 +10,8 @@ router = APIRouter(tags=["presets"])
 
 def _one(name: str, full: bool) -> dict:
     p = presets.PRESETS[name]
-    out = {"name": name, "title": p["title"], "en": p["en"], "es": p["es"], "override": p["config"],
-           "look": p.get("look"), "try": p.get("try")}
+    out = {"name": name, "title": p["title"], "title_es": p.get("title_es"), "en": p["en"], "es": p["es"],
+           "override": p["config"], "look": p.get("look"), "try": p.get("try")}
     if full:
         out["config"] = presets.config(name).model_dump(mode="json")
     return out
