@@ -115,7 +115,7 @@ export class NetworkView {
       });
       if (c.units > MAX_DRAWN) {
         const more = svg("text", { x, y: pos[i].at(-1)[1] + NODE + 16, "font-size": 11, fill: "#6b7280" });
-        more.textContent = `… ${c.units - MAX_DRAWN} more`;
+        more.textContent = t("net.more", { n: c.units - MAX_DRAWN });
         root.append(more);
       }
     });
