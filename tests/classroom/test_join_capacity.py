@@ -1,0 +1,32 @@
+"""Joining a room: the capacity check and the upsert are one statement; a member who joins again
+(a reconnecting laptop, a new name) is let in even when the room is full."""
+
+from __future__ import annotations
+
+import pytest
+from nnplayground.service.classroom import Classroom, ClassroomError
+from nnplayground.service.settings import Settings
+
+
+def test_room_capacity_and_rejoin(tmp_path):
+    room = Classroom(Settings(db_path=str(tmp_path / "c.db"), classroom=1, max_room_members=2))
+    try:
+        code = room.create_room()["code"]
+        assert room.join(code, "tok:a", "Ada")["room"]["members"] == 1
+        assert room.join(code.lower(), "tok:b", "Bob")["room"]["members"] == 2
+        with pytest.raises(ClassroomError) as e:
+            room.join(code, "tok:c", "Cy")
+        assert e.value.status == 429 and "full" in e.value.message
+        assert not room.is_member(code, "tok:c")
+        joined = "SELECT joined_at FROM room_members WHERE client = 'tok:a'"
+        first = room._r().execute(joined).fetchone()[0]
+        out = room.join(code, "tok:a", "Ada L.")  # a member rejoins a full room, under a new name
+        assert out["name"] == "Ada L." and out["room"]["members"] == 2
+        assert room.member_name(code, "tok:a") == "Ada L."
+        assert room._r().execute(joined).fetchone()[0] == first  # joined_at is kept
+        room.close_room(code)
+        with pytest.raises(ClassroomError) as e:
+            room.join(code, "tok:a", "Ada")
+        assert e.value.status == 409
+    finally:
+        room.close()
