@@ -91,6 +91,15 @@ class _TooLarge(Exception):
     pass
 
 
+def _warm_up(mgr: RunManager) -> None:
+    from ..engine.config import RunConfig
+
+    try:
+        mgr._check_limits(RunConfig())
+    except ApiError:  # a server configured with tighter limits than the defaults
+        pass
+
+
 def create_app(settings: Settings | None = None, manager: RunManager | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -104,6 +113,9 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         room = app.state.classroom = Classroom(settings)
         room.hub.bind(asyncio.get_running_loop())
         board = asyncio.create_task(rooms.board_loop(app))
+        # The admission path's lazy imports and its first model build (count_params), and the thread
+        # pool, are paid now rather than inside the first burst of POST /api/runs.
+        await asyncio.to_thread(_warm_up, mgr)
         try:
             yield
         finally:

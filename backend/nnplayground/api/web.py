@@ -25,6 +25,8 @@ def web_root() -> Path:
 def mount_ui(app: FastAPI) -> None:
     root = web_root()
     templates = Jinja2Templates(directory=str(root / "frontend" / "templates"))
+    for name in ("index.html", "teacher.html", "lab.html"):  # compiled now, not by a class's first page loads
+        templates.get_template(name)
     app.mount("/static", StaticFiles(directory=root / "static"), name="static")
     app.mount("/app", StaticFiles(directory=root / "frontend" / "src"), name="app")
 
