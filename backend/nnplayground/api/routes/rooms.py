@@ -223,13 +223,19 @@ async def room_socket(ws: WebSocket, code: str):
     room = ws.app.state.classroom
     p = principal(ws)
     code = normalize_code(code)[:16]
+
+    def look_up():  # one trip to a thread for the room and the membership (a class connects at once)
+        info = room.room(code)
+        name = room.member_name(code, p.client) if p.token and not p.teacher else None
+        return info, name
+
     try:
-        info = await asyncio.to_thread(room.room, code)
+        info, name = await asyncio.to_thread(look_up)
     except ClassroomError as e:
         await ws.send_text(dumps({"type": "error", "message": e.message, "status": e.status}))
         await ws.close(code=4404)
         return
-    if not room.enabled or not (p.teacher or (p.token and await asyncio.to_thread(room.is_member, code, p.client))):
+    if not room.enabled or not (p.teacher or name is not None):
         await ws.send_text(dumps({"type": "error", "message": "join the room first", "status": 403}))
         await ws.close(code=4403)
         return
@@ -237,7 +243,7 @@ async def room_socket(ws: WebSocket, code: str):
     room.hub.join(code, viewer)
     snap = {"type": "room", "room": info, "teacher": p.teacher}
     if not p.teacher:
-        snap["name"] = await asyncio.to_thread(room.member_name, code, p.client)
+        snap["name"] = name
     await ws.send_text(dumps(snap))
     if info["closed"]:
         await ws.send_text(dumps({"type": "closed", "room": code}))
