@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { PALETTE } from "./charts.js";
 import { applyI18n, lang, setLang, t } from "./i18n.js";
+import { toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
 const NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
@@ -62,10 +63,7 @@ async function run() {
     $("finals").textContent = state.opts.map((o, i) => `${o.name}: f = ${result.final_values[i].toExponential(2)}` +
       (result.paths[i].length <= state.steps ? ` (${t("lab.diverged")})` : "")).join(" · ");
   } catch (e) {
-    const box = $("toast");
-    box.textContent = e.message;
-    box.hidden = false;
-    setTimeout(() => { box.hidden = true; }, 5000);
+    toast(e.message);
   }
 }
 

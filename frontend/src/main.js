@@ -8,6 +8,7 @@ import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { NetworkView } from "./network.js";
 import { OutputView } from "./heatmap.js";
 import { ConfigState, mergeDeep } from "./state.js";
+import { toast } from "./toast.js";
 import { initClassroom } from "./classroom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -540,12 +541,7 @@ class Playground {
   }
 
   toast(text, kind = "error") {
-    const t = $("toast");
-    t.textContent = text;
-    t.className = `toast ${kind === "info" ? "info" : ""}`;
-    t.hidden = false;
-    clearTimeout(this.toastTimer);
-    this.toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+    toast(text, kind);
   }
 
   async choosePreset(name) {
@@ -677,7 +673,5 @@ class Playground {
 window.playground = new Playground();
 window.playground.boot().then(() => initClassroom(window.playground)).catch((e) => {
   document.body.dataset.ready = "error";
-  const t = $("toast");
-  t.textContent = `The playground could not start: ${e.message}`;
-  t.hidden = false;
+  toast(`The playground could not start: ${e.message}`);
 });

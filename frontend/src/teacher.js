@@ -4,19 +4,12 @@
 // students' table (a sortable leaderboard) live over /ws/rooms/{code}. Every student-provided string
 // is set with textContent.
 import { api } from "./api.js";
+import { toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v, d = 4) => (v == null || !Number.isFinite(v) ? "–" : Number(v).toFixed(d));
 const pct = (v) => (v == null || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
 
-function toast(text, kind = "error") {
-  const t = $("toast");
-  t.textContent = text;
-  t.className = `toast ${kind === "info" ? "info" : ""}`;
-  t.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
-}
 
 function toggleText(t) {
   if (!t) return "";
