@@ -76,6 +76,13 @@ class Teacher {
     $("room-select").value = code || "";
     $("btn-close-room").disabled = !code;
     $("projector-link").href = code ? `/?room=${code}` : "/";
+    const hint = $("join-hint");
+    hint.hidden = !code;
+    if (code) {
+      // what to put on the projector: where students go and what they type (the host as the teacher sees it)
+      hint.replaceChildren("Students: open ", Object.assign(document.createElement("b"), { textContent: `${location.origin}/` }),
+        " and join with the code ", Object.assign(document.createElement("b"), { textContent: code }), ".");
+    }
     if (!code) { $("showing").textContent = "Create a room to start."; return; }
     localStorage.nnpTeacherRoom = code;
     this.connect(code);
