@@ -394,14 +394,6 @@ class Trainer:
         return f"The loss became NaN/infinite at epoch {epoch}; {hint}."
 
     # ---- output views --------------------------------------------------------------------------
-    def output_view(self, epoch: int) -> dict | None:
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            return self._output_view(epoch)
-        finally:
-            self.model.train(was_training)
-
     @torch.no_grad()
     def _output_view(self, epoch: int) -> dict | None:
         """What the model does, in the form that suits the data: decision surface (2-D), fitted curve
