@@ -130,29 +130,22 @@ NETWORK_MAX_WIDTH = 32  # the network diagram draws every unit: only for small M
 UNIT_RESOLUTION = 16
 
 
+def network_eligible(model: Net) -> bool:
+    return not model.n_conv and all(b.layer.out_features <= NETWORK_MAX_WIDTH for b in model.blocks.values())
+
+
 @torch.no_grad()
-def network_view(model: Net, x_grid: torch.Tensor | None) -> dict | None:
+def network_view(model: Net, units: dict[str, torch.Tensor] | None, resolution: int = 0) -> dict:
     """Weights and biases of every layer for the network diagram and, for 2-D data, each hidden
-    unit's output over a coarse grid of the plane (the unit thumbnails). None for large networks."""
-    if model.n_conv or any(b.layer.out_features > NETWORK_MAX_WIDTH for b in model.blocks.values()):
-        return None
+    unit's output over a coarse grid of the plane (the unit thumbnails: `units` holds each layer's
+    outputs on that grid, (cells, units), captured during the decision-surface pass)."""
     layers = model.weight_layers()
     view = {
         "weights": {n: round_list(m.weight, 4) for n, m in layers.items()},
         "biases": {n: round_list(m.bias, 4) for n, m in layers.items()},
     }
-    if x_grid is not None:
-        units: dict[str, torch.Tensor] = {}
-        handles = [
-            b.act.register_forward_hook(lambda m, i, o, n=name: units.__setitem__(n, o))
-            for name, b in model.blocks.items()
-        ]
-        try:
-            model(x_grid)
-        finally:
-            for h in handles:
-                h.remove()
-        view["unit_resolution"] = UNIT_RESOLUTION
+    if units:
+        view["unit_resolution"] = resolution
         view["units"] = {n: round_list(a.T, 2) for n, a in units.items()}  # (units, grid cells)
     return view
 

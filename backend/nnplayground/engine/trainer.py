@@ -403,10 +403,20 @@ class Trainer:
         if d.input_shape == (2,) and not self.regression:
             if self._grid is None:  # the plane does not move during a run
                 bounds, res = d.bounds(), self.tel.surface_resolution
-                coarse = d.preprocess(telemetry.grid(bounds, telemetry.UNIT_RESOLUTION)).to(self.device)
-                self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device), coarse
-            bounds, res, x, coarse = self._grid
-            logits = model(x)
+                self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
+            bounds, res, x = self._grid
+            acts: dict[str, torch.Tensor] = {}
+            handles = []
+            if telemetry.network_eligible(model):  # unit thumbnails come from this same pass
+                handles = [
+                    b.act.register_forward_hook(lambda m, i, o, n=name: acts.__setitem__(n, o))
+                    for name, b in model.blocks.items()
+                ]
+            try:
+                logits = model(x)
+            finally:
+                for h in handles:
+                    h.remove()
             extra = {}
             if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
                 values = torch.sigmoid(logits[:, 1] - logits[:, 0])
@@ -416,9 +426,10 @@ class Trainer:
             if mc > 1:
                 _, std = models.mc_predict(model, x, mc, False)
                 extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
-            network = telemetry.network_view(model, coarse)
-            if network is not None:
-                extra["network"] = network
+            if handles:
+                step = max(1, res // telemetry.UNIT_RESOLUTION)
+                units = {n: a.view(res, res, -1)[::step, ::step].reshape(-1, a.shape[-1]) for n, a in acts.items()}
+                extra["network"] = telemetry.network_view(model, units, len(range(0, res, step)))
             return events.surface(
                 epoch, "decision", bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
             )
