@@ -53,8 +53,12 @@ export class RunStream {
       for (const e of epochs) this.lastEpoch = Math.max(this.lastEpoch ?? -1, e.epoch);
       this.handlers.message(msg);
     };
+    this.ws.onopen = () => {
+      if (this.retry && this.handlers.reconnected) this.handlers.reconnected();
+    };
     this.ws.onclose = () => {
       if (this.closed) return;
+      if (this.retry === 0 && this.handlers.lost) this.handlers.lost();
       this.retry += 1;
       setTimeout(() => !this.closed && this.open(), Math.min(4000, 250 * 2 ** this.retry));
     };

@@ -228,7 +228,11 @@ class Playground {
     this.resetViews();
     this.run = run;
     this.setStatus(run.status, run.position);
-    this.stream = new RunStream(run.id, { message: (m) => this.onMessage(m) });
+    this.stream = new RunStream(run.id, {
+      message: (m) => this.onMessage(m),
+      lost: () => this.toast(t("msg.lost"), "info"),
+      reconnected: () => this.toast(t("msg.back"), "info"),
+    });
     this.renderExport();
   }
 
@@ -258,7 +262,8 @@ class Playground {
   onMessage(m) {
     switch (m.type) {
       case "snapshot":
-        this.resetViews();
+        // a first snapshot is the whole history; after a reconnect (?since=E) it holds only what was missed
+        if (m.since == null) this.resetViews();
         this.run = { ...this.run, ...m.run };
         this.drawNetwork();
         m.epochs.forEach((r) => this.onEpoch(r));

@@ -70,6 +70,8 @@ def test_a_run_streams_into_every_view(open_page, server):
     assert "completed" in p.page.inner_text("#status")
     assert p.page.inner_text("#fig-val") != "–"
     assert run_id[:8] in p.page.inner_text("#runs")
+    p.page.wait_for_timeout(1000)  # the stream stays open after the end: no "connection lost" message
+    assert p.page.locator("#toast").is_hidden()
     p.shot("run-completed")
     assert not p.errors
 
@@ -283,3 +285,19 @@ def test_csv_upload_makes_a_tabular_data_set(open_page, tmp_path):
     p.page.click("#btn-play")
     p.wait_status("completed")
     assert p.page.locator("#output table.confusion").count() == 1  # tabular data: a confusion matrix
+
+
+def test_a_dropped_connection_is_said_and_resumed(open_page):
+    p = open_page(config_hash({**FAST, "training": {"epochs": 300, "batch_size": 20}}))
+    p.page.locator("#speed").fill("4")  # 10 epochs/s
+    p.page.click("#btn-play")
+    p.page.wait_for_function("() => window.playground.records.length > 3")
+    p.js("() => window.playground.stream.ws.close()")  # the network drops the socket
+    p.page.wait_for_selector("#toast:has-text('reconnecting')")
+    p.page.wait_for_selector("#toast:has-text('Reconnected')", timeout=10000)
+    seen = p.js("() => window.playground.records.length")
+    p.page.wait_for_function("(n) => window.playground.records.length > n + 3", arg=seen)
+    epochs = p.js("() => window.playground.records.map(r => r.epoch)")
+    assert epochs == list(range(len(epochs)))  # nothing missed, nothing twice (?since=E)
+    p.page.click("#btn-stop")
+    p.wait_status("stopped")
