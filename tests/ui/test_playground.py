@@ -301,3 +301,19 @@ def test_a_dropped_connection_is_said_and_resumed(open_page):
     assert epochs == list(range(len(epochs)))  # nothing missed, nothing twice (?since=E)
     p.page.click("#btn-stop")
     p.wait_status("stopped")
+
+
+def test_open_a_past_run_from_the_list(open_page, server):
+    cfg = {**FAST, "model": {"hidden": [5], "activation": "sigmoid"}, "training": {"epochs": 12, "batch_size": 20}}
+    run_id = httpx.post(server.base + "/api/runs", json=cfg).json()["id"]
+    p = open_page()
+    p.page.wait_for_function("(id) => document.querySelector('#runs').textContent.includes(id.slice(0, 8))",
+                             arg=run_id, timeout=20000)
+    p.page.wait_for_function("(id) => fetch('/api/runs/' + id).then(r => r.json()).then(r => r.status === 'completed')",
+                             arg=run_id, timeout=30000)
+    p.page.locator("#runs tr", has_text=run_id[:8]).click()
+    p.page.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=run_id)
+    p.page.wait_for_function("() => window.playground.records.length === 13")
+    assert p.js("() => window.playground.state.get('model.activation')") == "sigmoid"
+    assert p.js("() => window.playground.state.get('model.hidden')") == [5]
+    assert "completed" in p.page.inner_text("#status")
