@@ -333,6 +333,11 @@ class Playground {
 
   onMarker(m) {
     this.markers.push(m);
+    if (m.kind === "restore_best" && m.restored_epoch != null) {
+      // the model handed back is the best epoch's: show its surface and diagram, not the last epoch's
+      $("scrubber").value = m.restored_epoch;
+      setTimeout(() => this.scrubTo(m.restored_epoch), 0);
+    }
     if (m.kind === "best") $("fig-best").textContent = m.epoch;
     const lines = [];
     const best = this.markers.filter((k) => k.kind === "best").at(-1);

@@ -265,6 +265,11 @@ def test_early_stopping_marker(open_page):
     assert "early-stopped at" in p.page.inner_text("#status")
     labels = p.js("() => window.playground.charts.loss.markers.map(m => m.label)")
     assert "early stop" in labels and "best" in labels
+    # restore_best: the view shows the best epoch's model, the one the run hands back
+    best = p.js("() => window.playground.markers.find(m => m.kind === 'restore_best').restored_epoch")
+    p.page.wait_for_function("(e) => window.playground.output.surface && window.playground.output.surface.epoch === e",
+                             arg=best)
+    assert p.page.inner_text("#scrub-label") == f"epoch {best}"
     p.shot("early-stopping")
 
 
