@@ -33,7 +33,8 @@ function markersPlugin(chart) {
 }
 
 export class LineChart {
-  constructor(host, { series, log = false, height = 170, yLabel = "" }) {
+  constructor(host, { series, log = false, height = 170, yLabel = "", floor = null }) {
+    this.floor = floor; // lowest y shown (R² of a fresh network can be -50: the chart keeps to [-1, 1])
     this.host = host;
     this.series = series; // [{label, color, dash}]
     this.log = log;
@@ -61,7 +62,12 @@ export class LineChart {
       height: this.height,
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: false }, y: this.log ? { distr: 3 } : { auto: true } },
+      scales: {
+        x: { time: false },
+        y: this.log ? { distr: 3 }
+          : this.floor == null ? { auto: true }
+          : { range: (u, lo, hi) => [Math.max(lo, this.floor), Math.max(hi, this.floor + 1e-3)] },
+      },
       axes: [
         { label: t("runs.epoch"), size: 30, labelSize: 14, font: "11px system-ui", labelFont: "11px system-ui" },
         { label: this.yLabel, size: 52, font: "11px system-ui", labelFont: "11px system-ui",

@@ -27,6 +27,11 @@ export class HistogramView {
     this.schedule();
   }
 
+  setHistory(events) {
+    this.history = events.slice(-KEEP);
+    this.schedule();
+  }
+
   setFractions(record) {
     this.fractions = { dead: record.dead_fraction || {}, saturated: record.saturated_fraction || {} };
   }

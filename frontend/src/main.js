@@ -36,7 +36,7 @@ class Playground {
     this.histograms = new HistogramView($("histograms"));
     this.charts = {
       loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss" }),
-      score: new LineChart($("chart-score"), { series: this.scoreSeries(), yLabel: "" }),
+      score: new LineChart($("chart-score"), { series: this.scoreSeries(), yLabel: "", floor: -1 }),
       grad: new LineChart($("chart-grad"), { series: [], log: true, yLabel: "‖∇W‖" }),
       lr: new LineChart($("chart-lr"), { series: [{ label: "LR", color: "#183153" }], yLabel: "LR" }),
     };
@@ -200,6 +200,7 @@ class Playground {
     this.charts.lr.reset();
     this.applyBaseline();
     this.histograms.reset();
+    this.histEvents = [];
     if (this.dataView) this.output.setData(this.dataView);
     this.drawNetwork();
     $("epoch").textContent = "000,000";
@@ -268,12 +269,12 @@ class Playground {
         this.drawNetwork();
         m.epochs.forEach((r) => this.onEpoch(r));
         m.markers.forEach((k) => this.onMarker(k));
-        m.histograms.forEach((h) => this.histograms.add(h));
+        m.histograms.forEach((h) => this.onHistograms(h));
         m.surfaces.forEach((s) => this.onSurface(s));
         this.setStatus(m.run.status, m.run.position, m.run.message);
         break;
       case "epoch": this.onEpoch(m); break;
-      case "histograms": this.histograms.add(m); break;
+      case "histograms": this.onHistograms(m); break;
       case "surface": this.onSurface(m); break;
       case "marker": this.onMarker(m); break;
       case "run_start":
@@ -285,7 +286,7 @@ class Playground {
       case "coalesced":
         m.epochs.forEach((r) => this.onEpoch(r));
         m.markers.forEach((k) => this.onMarker(k));
-        if (m.histograms) this.histograms.add(m.histograms);
+        if (m.histograms) this.onHistograms(m.histograms);
         if (m.surface) this.onSurface(m.surface);
         (m.events || []).forEach((e) => this.onMessage(e));
         break;
@@ -316,6 +317,11 @@ class Playground {
     scrub.max = r.epoch;
     scrub.disabled = false;
     if (this.scrubEpoch == null) scrub.value = r.epoch;
+  }
+
+  onHistograms(h) {
+    this.histEvents = (this.histEvents || []).filter((e) => e.epoch < h.epoch).concat([h]).slice(-60);
+    if (this.scrubEpoch == null) this.histograms.add(h);
   }
 
   onSurface(s) {
@@ -382,6 +388,7 @@ class Playground {
     $("btn-live").disabled = epoch == null;
     $("btn-restore").disabled = epoch == null || !this.run || !this.run.model;
     if (epoch == null || !this.run) {
+      this.histograms.setHistory(this.histEvents || []);
       const latest = Object.keys(this.surfaces || {}).map(Number).sort((a, b) => a - b).at(-1);
       if (latest != null) this.output.setSurface(this.surfaces[latest]);
       if (this.lastNetwork) this.drawNetwork(this.lastNetwork);
@@ -393,7 +400,10 @@ class Playground {
       this.output.setSurface(s);
       if (s.network) this.drawNetwork(s.network);
       const h = await api(`/api/runs/${this.run.id}/histograms?epoch=${epoch}`);
-      if (this.scrubEpoch === epoch && h) this.histograms.add(h);
+      if (this.scrubEpoch === epoch && h) {
+        // the ridgeline as it was at that epoch; the live history is kept for "live"
+        this.histograms.setHistory([...this.histEvents.filter((e) => e.epoch < h.epoch), h]);
+      }
     } catch (e) {
       this.showError(e);
     }

@@ -179,6 +179,9 @@ def test_scrubber_and_baseline(open_page, server):
     p.page.locator("#scrubber").fill("5")
     p.page.wait_for_function("() => document.querySelector('#scrub-label').textContent === 'epoch 5'")
     p.page.wait_for_function("() => window.playground.output.surface && window.playground.output.surface.epoch <= 5")
+    p.page.wait_for_function("() => window.playground.histograms.history.at(-1).epoch <= 5")
+    p.page.click("#btn-live")  # back to the end: the later histograms are all still there
+    p.page.wait_for_function("() => window.playground.histograms.history.at(-1).epoch === 25")
     p.page.select_option("[data-path='optimizer.name']", "sgd")  # a new run against the baseline
     p.page.click("#btn-play")
     p.wait_status("completed")
