@@ -50,6 +50,20 @@ def wait_status(client, run_id: str, statuses=TERMINAL, timeout: float = 30.0) -
     return wait_for(check, timeout)
 
 
+def stream_records(frames: list[dict]) -> list[dict]:
+    """The per-epoch records a websocket client saw: from the snapshot, live epoch frames and
+    coalesced batches, in order (the `type` key removed, as /metrics serves them)."""
+    out = []
+    for f in frames:
+        if f["type"] == "snapshot":
+            out += f["epochs"]
+        elif f["type"] == "epoch":
+            out.append({k: v for k, v in f.items() if k != "type"})
+        elif f["type"] == "coalesced":
+            out += [{k: v for k, v in e.items() if k != "type"} for e in f["epochs"]]
+    return out
+
+
 # ---- a real server ------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:

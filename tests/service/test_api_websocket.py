@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from service_helpers import tiny, wait_status
+from service_helpers import stream_records, tiny, wait_status
 
 
 def frames_until_end(ws, limit: int = 500) -> list[dict]:
@@ -22,18 +22,6 @@ def frames_until_end(ws, limit: int = 500) -> list[dict]:
     raise AssertionError("no run_end")
 
 
-def epochs_of(frames: list[dict]) -> list[dict]:
-    records = []
-    for f in frames:
-        if f["type"] == "snapshot":
-            records += f["epochs"]
-        elif f["type"] == "epoch":
-            records.append({k: v for k, v in f.items() if k != "type"})
-        elif f["type"] == "coalesced":
-            records += [{k: v for k, v in e.items() if k != "type"} for e in f["epochs"]]
-    return records
-
-
 def test_watch_a_run_live(client):
     run = client.post("/api/runs", json=tiny(training={"epochs": 6}), params={"paused": "true"}).json()
     with client.websocket_connect(f"/ws/runs/{run['id']}") as ws:
@@ -44,7 +32,7 @@ def test_watch_a_run_live(client):
         frames = [snap, *frames_until_end(ws)]
     kinds = {f["type"] for f in frames}
     assert {"snapshot", "epoch", "histograms", "surface", "run_end", "status"} <= kinds
-    streamed = epochs_of(frames)
+    streamed = stream_records(frames)
     stored = client.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
     assert streamed == stored
 

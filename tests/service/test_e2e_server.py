@@ -12,7 +12,7 @@ import socket
 import time
 
 import pytest
-from service_helpers import Server, tiny, wait_for, wait_status
+from service_helpers import Server, stream_records, tiny, wait_for, wait_status
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.slow
@@ -35,18 +35,6 @@ def watch(server: Server, run_id: str, timeout: float = 60) -> list[dict]:
     return frames
 
 
-def streamed_records(frames: list[dict]) -> list[dict]:
-    out = []
-    for f in frames:
-        if f["type"] == "snapshot":
-            out += f["epochs"]
-        elif f["type"] == "epoch":
-            out.append({k: v for k, v in f.items() if k != "type"})
-        elif f["type"] == "coalesced":
-            out += [{k: v for k, v in e.items() if k != "type"} for e in f["epochs"]]
-    return out
-
-
 def test_stream_equals_metrics(server):
     http = server.http
     run = http.post("/api/runs", json=tiny(training={"epochs": 20}), params={"paused": "true"}).json()
@@ -61,7 +49,7 @@ def test_stream_equals_metrics(server):
     t.join(60)
     frames = result["frames"]
     assert frames[-1]["type"] == "run_end" and frames[-1]["status"] == "completed"
-    records = streamed_records(frames)
+    records = stream_records(frames)
     assert [r["epoch"] for r in records] == list(range(21))
     assert records == http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
 
@@ -150,6 +138,6 @@ def test_a_viewer_that_never_reads_slows_nobody(server):
 
     base_time, _ = timed_run(False)
     stalled_time, frames = timed_run(True)
-    assert [r["epoch"] for r in streamed_records(frames)] == list(range(61))
+    assert [r["epoch"] for r in stream_records(frames)] == list(range(61))
     assert stalled_time < base_time * 1.5 + 1.0, (base_time, stalled_time)
     assert http.get("/api/health").elapsed.total_seconds() < 1
