@@ -4,6 +4,7 @@ body limit, the start-up/shut-down of the run service, and the browser playgroun
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -116,6 +117,11 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         # The admission path's lazy imports and its first model build (count_params), and the thread
         # pool, are paid now rather than inside the first burst of POST /api/runs.
         await asyncio.to_thread(_warm_up, mgr)
+        # Everything alive now (torch, the app, the templates) lives as long as the server: leave it
+        # out of the garbage collector's full passes, which otherwise scan it all and held the event
+        # loop for ~120 ms in the middle of a class joining.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
