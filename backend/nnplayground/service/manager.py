@@ -4,6 +4,7 @@ run statuses consistent. It reaches the workers only through an Executor."""
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import threading
@@ -428,7 +429,6 @@ class RunManager:
 
 def count_params(cfg: RunConfig) -> int:
     """Parameters of the model this config builds, without loading its data."""
-    from ..engine import models
     from ..engine.config import TWO_D
 
     d = cfg.dataset
@@ -442,4 +442,13 @@ def count_params(cfg: RunConfig) -> int:
         shape, n_out = (1, 8, 8), len(d.classes) if d.classes else 10
     else:
         shape, n_out = (len(d.points[0]) - 1,), len({int(r[-1]) for r in d.points})
-    return models.count_params(models.build(cfg.model, shape, n_out, cfg.uses_cnn()))
+    return _count(cfg.model.model_dump_json(), shape, n_out, cfg.uses_cnn())
+
+
+@functools.lru_cache(maxsize=512)
+def _count(model_json: str, shape: tuple, n_out: int, cnn: bool) -> int:
+    """Cached: a class starting runs mostly asks about the same few models."""
+    from ..engine import models
+    from ..engine.config import ModelConfig
+
+    return models.count_params(models.build(ModelConfig.model_validate_json(model_json), shape, n_out, cnn))
