@@ -10,20 +10,33 @@ Figures:
 - room event delay: from the teacher's POST /broadcast to each student's room socket receiving the
   `broadcast` event.
 - API latency: every REST call the students make (join, create run, poll their run, poll the room).
-- failures: any answer other than 2xx, except 429 with a message (a documented limit)."""
+- failures: any answer other than 2xx, except 429 with a message (a documented limit).
+
+The students are simulated in this one process, on the server's cores: whatever CPU they spend per
+request delays the others and is timed as latency. A real class has a laptop each. So the client is
+kept lean: aiohttp with one session (one keep-alive connection) per student, on uvloop. With httpx
+and one shared pool the same server measured ~95 ms p99 on GET /, of which 0.3 ms in the server."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 
+import aiohttp
 import httpx
 import websockets
+
+try:
+    from uvloop import run as run_loop
+except ImportError:  # uvloop comes with uvicorn[standard], except on Windows
+    from asyncio import run as run_loop
 
 SECRET = "bench-classroom-secret"
 RUN = {  # a student's small run: a second or two of CPU
@@ -38,11 +51,6 @@ BROADCAST = {
     "training": {"epochs": 60, "batch_size": 20},
     "telemetry": {"histogram_every": 1, "surface_every": 1, "surface_resolution": 24, "probe_size": 64},
 }
-# Each student's first page load uses a fresh client (no cookie, a new connection), but they share one
-# TLS context: building one loads the CA bundle, ~18 ms of this process's CPU per client, and 100 of
-# them on the client's event loop were timed as ~1.5 s of "server" latency of GET / and the joins.
-# The server is plain HTTP on loopback; nothing about the requests changes.
-TLS = httpx.create_ssl_context()
 EPOCH = re.compile(rb'"epoch":(\d+)')
 TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed", "interrupted")
 
@@ -71,21 +79,31 @@ class Stats:
         self.by_route.setdefault(route, []).append(dt)
         self.started.append((time.time() - dt, dt))
 
-    async def call(self, http: httpx.AsyncClient, method: str, url: str, route: str = "",
-                   **kw) -> httpx.Response | None:
+    async def call(self, http: aiohttp.ClientSession, method: str, url: str, route: str = "",
+                   **kw) -> Reply | None:
         route = route or url
         t0 = time.perf_counter()
         try:
-            r = await http.request(method, url, **kw)
-        except httpx.HTTPError as e:
+            async with http.request(method, url, **kw) as r:
+                reply = Reply(r.status, await r.read())
+        except (aiohttp.ClientError, TimeoutError) as e:
             self.failures.append(f"{method} {url}: {type(e).__name__}")
             return None
         self.record(f"{method} {route}", t0)
-        if r.status_code == 429 and r.json().get("error"):
-            self.limited.append(r.json()["error"])
-        elif r.status_code >= 300:
-            self.failures.append(f"{method} {url}: {r.status_code} {r.text[:120]}")
-        return r
+        if reply.status == 429 and reply.json().get("error"):
+            self.limited.append(reply.json()["error"])
+        elif reply.status >= 300:
+            self.failures.append(f"{method} {url}: {reply.status} {reply.body[:120]!r}")
+        return reply
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
 
 
 async def follow_run(ws_base: str, run_id: str, headers: dict, stats: Stats, stop: asyncio.Event) -> None:
@@ -114,13 +132,14 @@ async def follow_run(ws_base: str, run_id: str, headers: dict, stats: Stats, sto
                 return
 
 
-async def student(i: int, base: str, ws_base: str, code: str, http: httpx.AsyncClient, stats: Stats,
-                  runner: bool, joined: asyncio.Barrier, posted: dict, stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=30, verify=TLS) as page:  # like a browser's first visit
-        t0 = time.perf_counter()
-        token = (await page.get("/")).cookies["nnp_client"]
-        stats.record("GET / (token cookie)", t0)
-    auth = {"Authorization": f"Bearer {token}"}
+async def student(i: int, ws_base: str, code: str, http: aiohttp.ClientSession, stats: Stats, runner: bool,
+                  joined: asyncio.Barrier, posted: dict, stop: asyncio.Event) -> None:
+    t0 = time.perf_counter()
+    async with http.get("/") as page:  # the first visit gives the token cookie
+        await page.read()
+        token = page.cookies["nnp_client"].value
+    stats.record("GET / (token cookie)", t0)
+    auth = {"Authorization": f"Bearer {token}"}  # from here on a Bearer header, as an API script sends it
     await stats.call(http, "POST", f"/api/rooms/{code}/join", "/api/rooms/{code}/join",
                      json={"name": f"student {i}"}, headers=auth)
     async with websockets.connect(f"{ws_base}/ws/rooms/{code}", additional_headers=auth, open_timeout=60) as room:
@@ -139,14 +158,14 @@ async def student(i: int, base: str, ws_base: str, code: str, http: httpx.AsyncC
         mine = None
         if runner:
             r = await stats.call(http, "POST", "/api/runs", json=RUN, headers=auth)
-            if r is not None and r.status_code == 201:
+            if r is not None and r.status == 201:
                 mine = r.json()["id"]
                 stats.runs[mine] = "queued"
         while not stop.is_set():  # poll like a page does: my run, and the room
             await asyncio.sleep(1.0 + (i % 10) / 10)
             if mine is not None:
                 r = await stats.call(http, "GET", f"/api/runs/{mine}", "/api/runs/{id}", headers=auth)
-                if r is not None and r.status_code == 200:
+                if r is not None and r.status == 200:
                     stats.runs[mine] = r.json()["status"]
             await stats.call(http, "GET", f"/api/rooms/{code}", "/api/rooms/{code}", headers=auth)
             if (mine is None or stats.runs[mine] in TERMINAL) and (follow is None or follow.done()):
@@ -159,15 +178,19 @@ async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, 
                          deadline: float = 240.0, speed: float = 10.0) -> dict:
     stats = Stats()
     teacher = {"Authorization": f"Bearer {secret}"}
-    limits = httpx.Limits(max_connections=min(100, n_students + 5), max_keepalive_connections=50)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient(base_url=base, timeout=30) as http:
         code = (await http.post("/api/rooms", headers=teacher)).json()["code"]
         joined = asyncio.Barrier(n_students + 1)
         posted: dict = {}
         stop = asyncio.Event()
         runners = set(range(0, n_students, max(1, n_students // max(1, n_runners)))[:n_runners]) if n_runners else set()
+        # Each student has their own session and connection, as each laptop's browser has, opened
+        # before the class arrives; no cookie jar: after the first visit the token goes as a Bearer.
+        browsers = [await stack.enter_async_context(aiohttp.ClientSession(
+            base, timeout=aiohttp.ClientTimeout(total=30), cookie_jar=aiohttp.DummyCookieJar()))
+            for _ in range(n_students)]
         tasks = [
-            asyncio.create_task(student(i, base, ws_base, code, http, stats, i in runners, joined, posted, stop))
+            asyncio.create_task(student(i, ws_base, code, browsers[i], stats, i in runners, joined, posted, stop))
             for i in range(n_students)
         ]
         t_start = time.time()
@@ -225,6 +248,7 @@ def report(out: dict, emitted: dict[int, float]) -> dict:
         "limited_429": len(s.limited),
         "limited_examples": sorted(set(s.limited))[:3],
         "runs": statuses,
+        "api_p50_ms_by_route": {k: round(pct(v, 50) * 1000, 1) for k, v in s.by_route.items()},
         "api_p99_ms_by_route": {k: round(pct(v, 99) * 1000, 1) for k, v in s.by_route.items()},
         "api_p99_ms_after_join": round(pct([dt for t, dt in s.started if t > out["joined_at"]], 99) * 1000, 1),
         "room_event_p50_ms": round(pct(s.event_delay, 50) * 1000, 1),
@@ -250,7 +274,7 @@ def main() -> None:
 
     server = Server(workers=args.workers, env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET})
     try:
-        out = asyncio.run(classroom_load(server.base, server.ws_base, SECRET, args.students, args.runners,
+        out = run_loop(classroom_load(server.base, server.ws_base, SECRET, args.students, args.runners,
                                          args.deadline, args.speed))
         emitted = {e: t for (run, e), t in server.emitted().items() if run == out["broadcast_run"]}
         fig = report(out, emitted)
