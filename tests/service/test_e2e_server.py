@@ -54,6 +54,28 @@ def test_stream_equals_metrics(server):
     assert records == http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
 
 
+def test_a_class_arriving_mid_run_sees_every_epoch_once(server):
+    """Viewers who connect together share snapshot reads: each still gets every epoch exactly once,
+    the ones before it arrived from the snapshot and the rest live."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    http = server.http
+    run = http.post("/api/runs", json=tiny(training={"epochs": 60}), params={"speed": 30}).json()
+    wait_for(lambda: http.get(f"/api/runs/{run['id']}").json()["epochs_run"] >= 5, 30)
+
+    def arrive(i: int) -> list[dict]:  # spread over ~0.4 s: some share a read, some arrive during one
+        time.sleep(i * 0.015)
+        return watch(server, run["id"])
+
+    with ThreadPoolExecutor(24) as pool:
+        streams = list(pool.map(arrive, range(24)))
+    stored = http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+    assert [r["epoch"] for r in stored] == list(range(61))
+    for frames in streams:
+        assert frames[0]["type"] == "snapshot" and frames[0]["epochs"]  # arrived mid-run
+        assert stream_records(frames) == stored
+
+
 def test_killed_worker_fails_its_run_and_the_pool_recovers(server):
     http = server.http
     victim = http.post("/api/runs", json=tiny(training={"epochs": 1000}), params={"speed": 20}).json()

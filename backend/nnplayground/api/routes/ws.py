@@ -61,6 +61,40 @@ async def _client_message(ws: WebSocket, sub, run_id: str | None, text: str) -> 
         sub.offer("reply", _error(f"unknown message type {kind!r}"))
 
 
+class SharedSnapshots:
+    """Viewers who arrive together (a class following a broadcast) share one snapshot read. A read
+    starts only after every viewer it serves has joined the hub, so none misses the events between."""
+
+    def __init__(self):
+        self.next: dict[tuple, asyncio.Future] = {}  # the read each new arrival will share
+        self.locks: dict[tuple, asyncio.Lock] = {}
+
+    async def get(self, mgr, run_id: str, since: int | None):
+        key = (run_id, since)
+        fut = self.next.get(key)
+        if fut is None:
+            fut = self.next[key] = asyncio.get_running_loop().create_future()
+            asyncio.create_task(self._read(mgr, key, fut))
+        return await asyncio.shield(fut)
+
+    async def _read(self, mgr, key: tuple, fut: asyncio.Future) -> None:
+        lock = self.locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one read of a run at a time; who arrives meanwhile shares the next one
+            del self.next[key]
+            try:
+                fut.set_result(await asyncio.to_thread(mgr.snapshot, *key))
+            except Exception as e:  # noqa: BLE001 - every viewer of this read gets the error
+                fut.set_exception(e)
+        if key not in self.next and not lock.locked():
+            self.locks.pop(key, None)
+
+
+def _shared(app) -> SharedSnapshots:
+    if not hasattr(app.state, "snapshots"):
+        app.state.snapshots = SharedSnapshots()
+    return app.state.snapshots
+
+
 async def _serve(ws: WebSocket, sub, run_id: str | None) -> None:
     sender = asyncio.create_task(_sender(ws, sub))
     try:
@@ -108,7 +142,7 @@ async def watch_run(ws: WebSocket, run_id: str):
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(run_id, sub)  # live events wait in `holding` while the snapshot is read
-    snap = await asyncio.to_thread(mgr.snapshot, run_id, since)
+    snap = await _shared(ws.app).get(mgr, run_id, since)
     if snap is None:
         mgr.hub.leave(run_id, sub)
         await ws.send_text(_error(f"no run with id {run_id!r}", status=404))
