@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class Stats:
         self.event_delay: list[float] = []
         self.epochs: list[tuple[int, float]] = []  # (epoch, received_at) per student frame
         self.runs: dict[str, str] = {}
+        self.restarted: dict[str, str] = {}  # a failed run -> the run its owner started again
         self.by_route: dict[str, list[float]] = {}
         self.started: list[tuple[float, float]] = []  # (wall-clock start, latency)
 
@@ -167,6 +169,13 @@ async def student(i: int, ws_base: str, code: str, http: aiohttp.ClientSession, 
                 r = await stats.call(http, "GET", f"/api/runs/{mine}", "/api/runs/{id}", headers=auth)
                 if r is not None and r.status == 200:
                     stats.runs[mine] = r.json()["status"]
+                if stats.runs[mine] in ("failed", "interrupted") and mine not in stats.restarted:
+                    r = await stats.call(http, "POST", f"/api/runs/{mine}/restart", "/api/runs/{id}/restart",
+                                         headers=auth)  # its worker died under it: the student starts it again
+                    if r is not None and r.status == 201:
+                        stats.restarted[mine] = r.json()["id"]
+                        mine = r.json()["id"]
+                        stats.runs[mine] = "queued"
             await stats.call(http, "GET", f"/api/rooms/{code}", "/api/rooms/{code}", headers=auth)
             if (mine is None or stats.runs[mine] in TERMINAL) and (follow is None or follow.done()):
                 break
@@ -174,8 +183,25 @@ async def student(i: int, ws_base: str, code: str, http: aiohttp.ClientSession, 
             await asyncio.wait_for(follow, 60)
 
 
+async def kill_a_worker(http: httpx.AsyncClient, spare: str, timeout: float = 15.0) -> dict:
+    """The fault: SIGKILL the worker process under a student's run, as the out-of-memory killer would
+    (not the one training the broadcast run `spare`, which every student is watching)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        keep = (await http.get(f"/api/runs/{spare}")).json().get("worker_pid")
+        for r in (await http.get("/api/runs", params={"status": "running", "limit": 100})).json()["runs"]:
+            pid = (await http.get(f"/api/runs/{r['id']}")).json().get("worker_pid")
+            if r["id"] != spare and pid and pid != keep:
+                os.kill(pid, signal.SIGKILL)
+                return {"killed_pid": pid, "under_run": r["id"], "at": time.time()}
+        await asyncio.sleep(0.02)
+    return {}
+
+
 async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, n_runners: int,
-                         deadline: float = 240.0, speed: float = 10.0) -> dict:
+                         deadline: float = 240.0, speed: float = 10.0, fault=None) -> dict:
+    """`fault`: None, or an async function (teacher's client, broadcast run id) run while the
+    students train, e.g. kill_a_worker."""
     stats = Stats()
     teacher = {"Authorization": f"Bearer {secret}"}
     async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -202,6 +228,7 @@ async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, 
             await asyncio.sleep(0.1)
         posted["at"] = time.time()
         await http.post(f"/api/rooms/{code}/broadcast", json={"run_id": run["id"]}, headers=teacher)
+        faulted = asyncio.create_task(fault(http, run["id"])) if fault else None
         await asyncio.sleep(1.0)  # every student is on the run's stream before it resumes
         await http.post(f"/api/runs/{run['id']}/resume", headers=teacher)
         done, pending = await asyncio.wait(tasks, timeout=deadline - (time.time() - t_start))
@@ -209,6 +236,7 @@ async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, 
         for t in pending:
             t.cancel()
         errors = [repr(t.exception()) for t in done if t.exception() is not None]
+        fault_out = await asyncio.wait_for(faulted, 30) if faulted else None
         students = (await http.get(f"/api/rooms/{code}/students", headers=teacher)).json()["students"]
         await http.post(f"/api/rooms/{code}/close", headers=teacher)
     return {
@@ -221,6 +249,7 @@ async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, 
         "joined_at": t_joined,
         "total_s": time.time() - t_start,
         "students_listed": len(students),
+        "fault": fault_out,
     }
 
 
@@ -248,6 +277,7 @@ def report(out: dict, emitted: dict[int, float]) -> dict:
         "limited_429": len(s.limited),
         "limited_examples": sorted(set(s.limited))[:3],
         "runs": statuses,
+        "restarted_by_owner": len(s.restarted),
         "api_p50_ms_by_route": {k: round(pct(v, 50) * 1000, 1) for k, v in s.by_route.items()},
         "api_p99_ms_by_route": {k: round(pct(v, 99) * 1000, 1) for k, v in s.by_route.items()},
         "api_p99_ms_after_join": round(pct([dt for t, dt in s.started if t > out["joined_at"]], 99) * 1000, 1),
@@ -266,6 +296,7 @@ def main() -> None:
     ap.add_argument("--deadline", type=float, default=240.0, help="seconds before everything is stopped")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--speed", type=float, default=10.0, help="the broadcast run's epochs per second")
+    ap.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker under a student's run")
     args = ap.parse_args()
     args.students = max(1, min(args.students, 200))
     args.runners = max(0, min(args.runners, args.students))
@@ -275,9 +306,11 @@ def main() -> None:
     server = Server(workers=args.workers, env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET})
     try:
         out = run_loop(classroom_load(server.base, server.ws_base, SECRET, args.students, args.runners,
-                                         args.deadline, args.speed))
+                                  args.deadline, args.speed, kill_a_worker if args.kill_worker else None))
         emitted = {e: t for (run, e), t in server.emitted().items() if run == out["broadcast_run"]}
         fig = report(out, emitted)
+        if args.kill_worker:
+            fig["fault"] = out["fault"] or "no student run was found on a worker other than the broadcast's"
     finally:
         server.stop()
     print(f"classroom load: {args.students} students, {args.runners} start runs, {server.workers} workers "
