@@ -58,7 +58,7 @@ export class Classroom {
     const name = el("input", { id: "room-name", placeholder: t("room.name"), maxlength: "32", size: "12",
                                "aria-label": "Your name" });
     name.value = localStorage.nnpName || "";
-    const join = el("button", { id: "btn-join", class: "small", text: "Join room" });
+    const join = el("button", { id: "btn-join", class: "small", text: t("room.join"), "data-i18n": "room.join" });
     const form = el("form", { class: "join" }, code, name, join);
     form.onsubmit = async (ev) => {
       ev.preventDefault();
@@ -81,11 +81,11 @@ export class Classroom {
     this.box.replaceChildren();
     const who = name === "projector" ? "projector" : name;
     const label = el("span", { class: "room-label", id: "room-label" });
-    label.append(el("span", { class: "label", text: "Room" }), el("b", { text: code }),
+    label.append(el("span", { class: "label", text: t("room.label"), "data-i18n": "room.label" }), el("b", { text: code }),
                  el("span", { class: "room-name", text: who || "" }));
     this.box.append(label);
     if (name !== "projector") {
-      const leave = el("button", { class: "ghost small", id: "btn-leave", text: "leave" });
+      const leave = el("button", { class: "ghost small", id: "btn-leave", text: t("room.leave"), "data-i18n": "room.leave" });
       leave.onclick = async () => {
         try { await api(`/api/rooms/${code}/leave`, { method: "POST" }); } catch { /* gone already */ }
         this.leave();
@@ -139,7 +139,7 @@ export class Classroom {
       case "lesson": this.applyLesson(m.lesson); break;
       case "closed":
         this.leave();
-        this.joinForm("The teacher closed the room.");
+        this.joinForm(t("room.closed"));
         break;
       case "error":
         if (m.status === 403 || m.status === 404) { this.leave(); this.joinForm(m.message); }
@@ -159,11 +159,21 @@ export class Classroom {
   showBanner(showing) {
     const b = this.banner;
     if (!b) return;
+    this.showing = showing;
     b.replaceChildren();
     if (!showing) { b.hidden = true; return; }
-    const who = showing.kind === "spotlight" ? `Spotlight: ${showing.name || "a student"}'s run` : "The teacher's run";
-    b.append(el("b", { text: who }), el("span", { text: ` (${showing.run_id}) — you are watching it live.` }));
+    const who = showing.kind === "spotlight" ? t("room.spotlight", { name: showing.name || t("room.a_student") })
+      : t("room.teacher_run");
+    b.append(el("b", { text: who }), el("span", { text: t("room.following", { id: showing.run_id }) }));
     b.hidden = false;
+  }
+
+  relabel() { // after a language switch (the static labels carry data-i18n)
+    if (this.banner) this.showBanner(this.showing);
+    for (const [id, key] of [["room-code", "room.code"], ["room-name", "room.name"]]) {
+      const input = $(id);
+      if (input) input.placeholder = t(key);
+    }
   }
 
   seenLesson() {
@@ -188,10 +198,10 @@ export class Classroom {
     }
     if (lesson.title || lesson.text) {
       const text = lesson.text || "";
-      this.pg.preset = { ...(this.pg.preset || {}), title: lesson.title || "Lesson", en: text, es: text };
+      this.pg.preset = { ...(this.pg.preset || {}), title: lesson.title || t("room.lesson_title"), en: text, es: text };
       this.pg.showLesson();
     }
-    this.pg.toast(`New lesson from the teacher: ${lesson.title || lesson.preset || "configuration"}`, "info");
+    this.pg.toast(t("room.lesson", { title: lesson.title || lesson.preset || t("room.config") }), "info");
   }
 }
 

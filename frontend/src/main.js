@@ -62,7 +62,7 @@ class Playground {
   configChangedLabels() {
     $("layers-label").textContent = t("layers.n", { n: this.state.get("model.hidden").length });
     if (this.dataView) this.describeData(this.dataView);
-    if (!this.run) $("status").textContent = t("status.ready");
+    $("status").textContent = this.run ? this.statusText(this.run.status, this.run.position) : t("status.ready");
     this.refreshRuns();
   }
 
@@ -358,6 +358,12 @@ class Playground {
     this.charts.lr.setMarkers(lines.filter((l) => l.label === "LR↓"));
   }
 
+  statusText(status, position) {
+    if (status === "queued" && position != null) return t("status.queued_at", { n: position + 1 });
+    const stop = status === "early_stopped" && this.markers.find((k) => k.kind === "early_stop");
+    return stop ? t("status.early_at", { e: stop.epoch, b: stop.best_epoch }) : t(`status.${status}`);
+  }
+
   setStatus(status, position, message) {
     // A REST answer can arrive after the stream already reported the end: the end wins.
     if (this.run && TERMINAL.includes(this.run.status) && !TERMINAL.includes(status)) return;
@@ -367,13 +373,7 @@ class Playground {
     }
     const pill = $("status");
     pill.className = `status ${status}`;
-    let text = t(`status.${status}`);
-    if (status === "queued" && position != null) text = t("status.queued_at", { n: position + 1 });
-    if (status === "early_stopped") {
-      const stop = this.markers.find((k) => k.kind === "early_stop");
-      if (stop) text = t("status.early_at", { e: stop.epoch, b: stop.best_epoch });
-    }
-    pill.textContent = text;
+    pill.textContent = this.statusText(status, position);
     pill.title = message || "";
     $("btn-play").innerHTML = status === "running" || status === "queued" ? "&#x23F8;" : "&#x25B6;";
     $("btn-play").setAttribute("aria-label", status === "running" ? "Pause" : "Play");
@@ -643,6 +643,7 @@ class Playground {
       this.output.render();
       this.scrubTo(this.scrubEpoch);
       this.fillPresets();
+      if (window.classroom) window.classroom.relabel();
       this.showLesson();
     };
     $("btn-play").onclick = () => this.playPause();

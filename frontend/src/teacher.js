@@ -22,6 +22,8 @@ function toggleText(t) {
   return parts.join(" · ");
 }
 
+const roomLabel = (code, n) => `${code} · ${n} student${n === 1 ? "" : "s"}`;
+
 class Teacher {
   constructor() {
     this.code = null;
@@ -61,7 +63,7 @@ class Teacher {
     const open = rooms.filter((r) => !r.closed);
     const sel = $("room-select");
     sel.replaceChildren();
-    for (const r of open) sel.append(new Option(`${r.code} (${r.members})`, r.code));
+    for (const r of open) sel.append(new Option(roomLabel(r.code, r.members), r.code));
     const pick = open.find((r) => r.code === prefer) || open[0];
     this.select(pick ? pick.code : null);
   }
@@ -99,7 +101,12 @@ class Teacher {
 
   onMessage(m) {
     if (m.type === "room") this.showShowing(m.room.showing);
-    else if (m.type === "students") { this.students = m.students; this.render(); }
+    else if (m.type === "students") {
+      this.students = m.students;
+      const opt = [...$("room-select").options].find((o) => o.value === this.code);
+      if (opt) opt.textContent = roomLabel(this.code, m.students.length);  // the count at load time goes stale
+      this.render();
+    }
     else if (m.type === "broadcast" || m.type === "spotlight") this.showShowing(m.run_id ? m : null);
     else if (m.type === "closed") { toast(`Room ${m.room} is closed.`, "info"); this.loadRooms(); }
     else if (m.type === "error") toast(m.message);

@@ -56,6 +56,9 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
         assert code in page.text_content("#room-label")
         students.append((ctx, page, name))
     teacher.wait_for_function("() => document.querySelectorAll('#students tbody tr').length === 3", timeout=10000)
+    teacher.wait_for_function(  # the room picker counts them too, not the zero it loaded with
+        "(c) => document.querySelector('#room-select option:checked').textContent === c + ' · 3 students'",
+        arg=code, timeout=10000)
     # the name is text, not markup
     assert "<script>" in teacher.text_content("#students tbody")
     assert teacher.evaluate("() => document.querySelectorAll('#students tbody script').length") == 0
@@ -83,6 +86,15 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
     assert advanced[0], "the first student's page saw the broadcast advance"
     for i, (_, page, _) in enumerate(students):
         page.screenshot(path=str(shots / f"student{i}-broadcast.png"), full_page=False)
+    # a student reading in Spanish gets the room in Spanish too
+    _, chloe, _ = students[2]
+    chloe.click("#btn-lang")
+    assert "La corrida del docente" in chloe.text_content("#classroom-showing")
+    assert chloe.text_content("#btn-leave") == "salir" and chloe.text_content("#room-label").startswith("Sala")
+    assert chloe.text_content("#status") in ("entrenando", "terminada")  # the run's status pill too
+    chloe.screenshot(path=str(shots / "student2-spanish.png"), full_page=False)
+    chloe.click("#btn-lang")
+    assert "The teacher's run" in chloe.text_content("#classroom-showing")
 
     # the teacher pushes a lesson: every student's controls change
     teacher.select_option("#lesson-preset", "")
