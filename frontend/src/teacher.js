@@ -4,6 +4,7 @@
 // students' table (a sortable leaderboard) live over /ws/rooms/{code}. Every student-provided string
 // is set with textContent.
 import { api } from "./api.js";
+import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,18 +12,18 @@ const fmt = (v, d = 4) => (v == null || !Number.isFinite(v) ? "–" : Number(v).
 const pct = (v) => (v == null || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
 
 
-function toggleText(t) {
-  if (!t) return "";
-  const parts = [t.dataset, `[${(t.hidden || []).join(",")}]`, t.activation, `${t.optimizer} ${t.lr}`];
-  if (t.batch_norm) parts.push("BN");
-  if (t.dropout) parts.push(`drop ${t.dropout}`);
-  if (t.weight_decay) parts.push(`λ ${t.weight_decay}`);
-  if (t.early_stopping) parts.push("early stop");
-  if (t.n_params != null) parts.push(`${t.n_params} params`);
+function toggleText(k) {
+  if (!k) return "";
+  const parts = [k.dataset, `[${(k.hidden || []).join(",")}]`, k.activation, `${k.optimizer} ${k.lr}`];
+  if (k.batch_norm) parts.push("BN");
+  if (k.dropout) parts.push(`drop ${k.dropout}`);
+  if (k.weight_decay) parts.push(`λ ${k.weight_decay}`);
+  if (k.early_stopping) parts.push("early stop");
+  if (k.n_params != null) parts.push(t("net.params", { n: k.n_params }));
   return parts.join(" · ");
 }
 
-const roomLabel = (code, n) => `${code} · ${n} student${n === 1 ? "" : "s"}`;
+const roomLabel = (code, n) => t(n === 1 ? "t.room_1" : "t.room_n", { code, n });
 
 class Teacher {
   constructor() {
@@ -30,9 +31,12 @@ class Teacher {
     this.students = [];
     this.sort = { key: "best_val_acc", dir: -1 };
     this.ws = null;
+    this.members = {}; // room code -> students, for the room picker
   }
 
   async boot() {
+    $("btn-lang").textContent = lang().toUpperCase();
+    applyI18n();
     const m = /[#&]key=([^&]+)/.exec(location.hash);
     if (m) {
       history.replaceState(null, "", location.pathname); // the secret leaves the address bar at once
@@ -45,17 +49,43 @@ class Teacher {
     const me = await api("/api/me");
     if (!me.classroom || !me.teacher) {
       $("login").hidden = false;
-      if (!me.classroom) $("login").textContent = "This server is not in classroom mode: start it with nnplayground serve --classroom.";
+      if (!me.classroom) $("login").textContent = t("t.not_classroom");
       document.body.dataset.ready = "login";
       return;
     }
     this.presets = (await api("/api/presets")).presets;
-    for (const id of ["bc-preset", "lesson-preset"]) {
-      for (const p of this.presets) $(id).append(new Option(p.title, p.name));
-    }
+    this.fillPresets();
     this.wire();
     await this.loadRooms(localStorage.nnpTeacherRoom);
     document.body.dataset.ready = "1";
+  }
+
+  fillPresets() {
+    for (const id of ["bc-preset", "lesson-preset"]) {
+      const sel = $(id), keep = sel.value;
+      for (const o of [...sel.options].filter((o) => o.value)) o.remove();
+      for (const p of this.presets) sel.append(new Option((lang() === "es" && p.title_es) || p.title, p.name));
+      sel.value = keep;
+    }
+  }
+
+  relabel() { // after a language switch
+    $("btn-lang").textContent = lang().toUpperCase();
+    applyI18n();
+    this.fillPresets();
+    for (const o of $("room-select").options) o.textContent = roomLabel(o.value, this.members?.[o.value] ?? 0);
+    this.hint();
+    this.showShowing(this.showingState);
+  }
+
+  hint() {
+    const hint = $("join-hint");
+    hint.hidden = !this.code;
+    // what to put on the projector: where students go and what they type (the host as the teacher sees it)
+    if (this.code) {
+      hint.replaceChildren(t("t.hint1"), Object.assign(document.createElement("b"), { textContent: `${location.origin}/` }),
+        t("t.hint2"), Object.assign(document.createElement("b"), { textContent: this.code }), t("t.hint3"));
+    }
   }
 
   async loadRooms(prefer) {
@@ -63,6 +93,7 @@ class Teacher {
     const open = rooms.filter((r) => !r.closed);
     const sel = $("room-select");
     sel.replaceChildren();
+    this.members = Object.fromEntries(open.map((r) => [r.code, r.members]));
     for (const r of open) sel.append(new Option(roomLabel(r.code, r.members), r.code));
     const pick = open.find((r) => r.code === prefer) || open[0];
     this.select(pick ? pick.code : null);
@@ -78,14 +109,8 @@ class Teacher {
     $("room-select").value = code || "";
     $("btn-close-room").disabled = !code;
     $("projector-link").href = code ? `/?room=${code}` : "/";
-    const hint = $("join-hint");
-    hint.hidden = !code;
-    if (code) {
-      // what to put on the projector: where students go and what they type (the host as the teacher sees it)
-      hint.replaceChildren("Students: open ", Object.assign(document.createElement("b"), { textContent: `${location.origin}/` }),
-        " and join with the code ", Object.assign(document.createElement("b"), { textContent: code }), ".");
-    }
-    if (!code) { $("showing").textContent = "Create a room to start."; return; }
+    this.hint();
+    if (!code) { $("showing").textContent = t("t.create_start"); return; }
     localStorage.nnpTeacherRoom = code;
     this.connect(code);
   }
@@ -104,19 +129,22 @@ class Teacher {
     else if (m.type === "students") {
       this.students = m.students;
       const opt = [...$("room-select").options].find((o) => o.value === this.code);
-      if (opt) opt.textContent = roomLabel(this.code, m.students.length);  // the count at load time goes stale
+      this.members[this.code] = m.students.length;  // the count at load time goes stale
+      if (opt) opt.textContent = roomLabel(this.code, m.students.length);
       this.render();
     }
     else if (m.type === "broadcast" || m.type === "spotlight") this.showShowing(m.run_id ? m : null);
-    else if (m.type === "closed") { toast(`Room ${m.room} is closed.`, "info"); this.loadRooms(); }
+    else if (m.type === "closed") { toast(t("t.room_closed", { code: m.room }), "info"); this.loadRooms(); }
     else if (m.type === "error") toast(m.message);
   }
 
   showShowing(s) {
+    this.showingState = s;
     this.showingRun = s ? s.run_id : null;
-    $("showing").textContent = !s ? "Nothing is shown to the room."
-      : s.kind === "spotlight" || s.type === "spotlight" ? `Spotlight on ${s.name || "a student"}'s run ${s.run_id}.`
-      : `Broadcasting run ${s.run_id}.`;
+    if (!this.code) return;
+    $("showing").textContent = !s ? t("t.nothing")
+      : s.kind === "spotlight" || s.type === "spotlight" ? t("t.spotlight_on", { name: s.name || t("room.a_student"), id: s.run_id })
+      : t("t.broadcasting", { id: s.run_id });
     this.render();
   }
 
@@ -151,7 +179,7 @@ class Teacher {
       const tr = body.insertRow();
       tr.dataset.member = s.member;
       tr.className = `${s.online ? "" : "offline"} ${r && r.id === this.showingRun ? "showing" : ""}`;
-      const cells = [s.name, s.online ? "●" : "○", r ? r.status.replace("_", " ") : "no run yet",
+      const cells = [s.name, s.online ? "●" : "○", r ? t(`status.${r.status}`) : t("t.no_run"),
         r ? `${r.epoch}/${r.epochs}` : "–", r ? fmt(r.val_loss) : "–", r ? pct(r.val_acc) : "–", pct(s.best_val_acc)];
       for (const v of cells) tr.insertCell().textContent = v;
       const tg = tr.insertCell();
@@ -161,30 +189,30 @@ class Teacher {
       if (r) {
         const spot = document.createElement("button");
         spot.className = "small";
-        spot.textContent = "spotlight";
+        spot.textContent = t("t.spot");
         spot.onclick = () => this.show("spotlight", r.id);
         act.append(spot);
         if (["queued", "running", "paused"].includes(r.status)) {
           const stop = document.createElement("button");
           stop.className = "small";
-          stop.textContent = "stop";
+          stop.textContent = t("t.stop");
           stop.onclick = () => api(`/api/runs/${r.id}/stop`, { method: "POST" }).catch((e) => toast(e.message));
           act.append(stop);
         }
       }
     }
-    $("student-count").textContent = `${this.students.length} students, ${this.students.filter((s) => s.online).length} online`;
+    $("student-count").textContent = t("t.count", { n: this.students.length, online: this.students.filter((s) => s.online).length });
   }
 
   async show(kind, runId) {
-    if (!this.code) return toast("Create a room first.");
+    if (!this.code) return toast(t("t.create_first"));
     try {
       await api(`/api/rooms/${this.code}/${kind}`, { method: "POST", body: { run_id: runId } });
     } catch (e) { toast(e.message); }
   }
 
   async startBroadcast() {
-    if (!this.code) return toast("Create a room first.");
+    if (!this.code) return toast(t("t.create_first"));
     try {
       const preset = await api(`/api/presets/${$("bc-preset").value}`);
       const run = await api(`/api/runs?speed=${$("bc-speed").value}`, { method: "POST", body: preset.config });
@@ -194,16 +222,16 @@ class Teacher {
   }
 
   async push() {
-    if (!this.code) return toast("Create a room first.");
+    if (!this.code) return toast(t("t.create_first"));
     const body = { preset: $("lesson-preset").value || null, title: $("lesson-title").value || null,
                    text: $("lesson-text").value || null };
     const raw = $("lesson-config").value.trim();
     if (raw) {
-      try { body.config = JSON.parse(raw); } catch { return toast("The configuration is not valid JSON."); }
+      try { body.config = JSON.parse(raw); } catch { return toast(t("t.bad_json")); }
     }
     try {
       await api(`/api/rooms/${this.code}/lesson`, { method: "POST", body });
-      toast("Lesson pushed to every student.", "info");
+      toast(t("t.pushed"), "info");
     } catch (e) { toast(e.message); }
   }
 
@@ -216,7 +244,7 @@ class Teacher {
     };
     $("room-select").onchange = () => this.select($("room-select").value);
     $("btn-close-room").onclick = async () => {
-      if (!this.code || !confirm(`Close room ${this.code}? Students leave it.`)) return;
+      if (!this.code || !confirm(t("t.close_confirm", { code: this.code }))) return;
       try { await api(`/api/rooms/${this.code}/close`, { method: "POST" }); } catch (e) { toast(e.message); }
       this.loadRooms();
     };
@@ -224,6 +252,11 @@ class Teacher {
     $("btn-broadcast").onclick = () => $("bc-run").value.trim() && this.show("broadcast", $("bc-run").value.trim());
     $("btn-unbroadcast").onclick = () => this.show("broadcast", null);
     $("btn-push").onclick = () => this.push();
+    $("btn-lang").onclick = () => {
+      setLang(lang() === "en" ? "es" : "en");
+      this.relabel();
+      this.render();
+    };
     for (const th of $("students").querySelectorAll("th[data-key]")) {
       th.onclick = () => {
         const key = th.dataset.key;
@@ -237,5 +270,5 @@ class Teacher {
 window.teacher = new Teacher();
 window.teacher.boot().catch((e) => {
   document.body.dataset.ready = "error";
-  toast(`The dashboard could not start: ${e.message}`);
+  toast(t("t.failed", { message: e.message }));
 });

@@ -119,6 +119,15 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
         timeout=20000)
     teacher.click("th[data-key='name']")
     teacher.screenshot(path=str(shots / "teacher.png"), full_page=True)
+    teacher.click("#btn-lang")  # the dashboard in Spanish
+    assert teacher.text_content("#btn-push") == "Enviar a todos los estudiantes"
+    assert teacher.text_content("#student-count").startswith("3 estudiantes")
+    assert "abran" in teacher.text_content("#join-hint") and code in teacher.text_content("#join-hint")
+    assert teacher.text_content("#room-select option:checked") == f"{code} · 3 estudiantes"
+    assert teacher.get_attribute("#lesson-text", "placeholder") == "consignas para los estudiantes"
+    teacher.screenshot(path=str(shots / "teacher-es.png"), full_page=True)
+    teacher.click("#btn-lang")
+    assert teacher.text_content("#btn-push") == "Push to every student"
 
     # a reconnecting laptop is back in its room
     _, ben, _ = students[1]

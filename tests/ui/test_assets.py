@@ -24,3 +24,26 @@ def test_no_cdn_or_remote_font_in_the_page_sources():
         text = path.read_text()
         remote = re.findall(r"""(?:src|href|url|import)[=(\s]*["']?(https?://[^"')\s]+)""", text)
         assert not remote, f"{path.name} loads {remote}"
+
+
+def _keys(block: str) -> set[str]:
+    return set(re.findall(r'"([\w.]+)":', block))
+
+
+def test_every_text_has_both_languages_and_every_page_key_exists():
+    src = (ROOT / "frontend" / "src" / "i18n.js").read_text()
+    for table in ("STRINGS", "FIELDS"):
+        body = src[src.index(f"const {table} = {{"):]
+        body = body[: body.index("\n};")]
+        en, es = body.split("\n  es: {")
+        assert _keys(en) and _keys(en) == _keys(es), (
+            f"{table}: only English {sorted(_keys(en) - _keys(es))}, only Spanish {sorted(_keys(es) - _keys(en))}")
+    strings = src[src.index("const STRINGS = {"):src.index("const FIELDS = {")]
+    used = set()
+    for page in (ROOT / "frontend" / "templates").glob("*.html"):
+        used |= set(re.findall(r'data-i18n(?:-title|-placeholder)?="([\w.]+)"', page.read_text()))
+    for js in (ROOT / "frontend" / "src").glob("*.js"):
+        used |= set(re.findall(r'\bt\("([\w.]+)"', js.read_text()))
+        used |= set(re.findall(r'"data-i18n": "([\w.]+)"', js.read_text()))
+    missing = sorted(k for k in used if f'"{k}":' not in strings)
+    assert not missing, f"texts with no translation: {missing}"
