@@ -167,8 +167,8 @@ class Playground {
     const rows = text.trim().split(/\r?\n/).map((l) => l.split(",").map((c) => c.trim()));
     if (rows.length && rows[0].some((c) => c !== "" && Number.isNaN(Number(c)))) rows.shift(); // header
     const bad = rows.findIndex((r) => r.some((c) => c === "" || Number.isNaN(Number(c))));
-    if (bad >= 0) return this.toast(`CSV row ${bad + 1}: every cell must be a number (features..., label)`);
-    if (rows.length < 4) return this.toast("CSV: at least 4 rows are needed");
+    if (bad >= 0) return this.toast(t("msg.csvcell", { n: bad + 1 }));
+    if (rows.length < 4) return this.toast(t("msg.csvrows"));
     this.state.set("dataset.points", rows.map((r) => r.map(Number)), { silent: true });
     this.state.set("dataset.name", "custom");
   }
@@ -480,7 +480,7 @@ class Playground {
       loss: [this.records.map((r) => r.train_loss), this.records.map((r) => r.val_loss)],
       score: [this.records.map((r) => (regression ? r.train_r2 : r.train_acc)), this.records.map((r) => (regression ? r.val_r2 : r.val_acc))],
     };
-    $("baseline-label").textContent = `baseline: run ${this.run.id.slice(0, 6)} (dashed)`;
+    $("baseline-label").textContent = t("chart.baseline_of", { id: this.run.id.slice(0, 6) });
     this.applyBaseline();
   }
 
@@ -694,5 +694,5 @@ class Playground {
 window.playground = new Playground();
 window.playground.boot().then(() => initClassroom(window.playground)).catch((e) => {
   document.body.dataset.ready = "error";
-  toast(`The playground could not start: ${e.message}`);
+  toast(t("msg.nostart", { message: e.message }));
 });
