@@ -141,7 +141,7 @@ class Teacher {
   showShowing(s) {
     this.showingState = s;
     this.showingRun = s ? s.run_id : null;
-    if (!this.code) return;
+    if (!this.code) { $("showing").textContent = t("t.create_start"); return; }
     $("showing").textContent = !s ? t("t.nothing")
       : s.kind === "spotlight" || s.type === "spotlight" ? t("t.spotlight_on", { name: s.name || t("room.a_student"), id: s.run_id })
       : t("t.broadcasting", { id: s.run_id });
