@@ -26,13 +26,13 @@ import json
 import os
 import re
 import signal
-import sys
 import time
 from dataclasses import dataclass
 
 import aiohttp
 import httpx
 import websockets
+from _server import Server, pct
 
 try:
     from uvloop import run as run_loop
@@ -54,13 +54,6 @@ BROADCAST = {
 }
 EPOCH = re.compile(rb'"epoch":(\d+)')
 TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed", "interrupted")
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
 
 
 class Stats:
@@ -300,9 +293,6 @@ def main() -> None:
     args = ap.parse_args()
     args.students = max(1, min(args.students, 200))
     args.runners = max(0, min(args.runners, args.students))
-    sys.path.insert(0, os.path.dirname(__file__))
-    from _server import Server
-
     server = Server(workers=args.workers, env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET})
     try:
         out = run_loop(classroom_load(server.base, server.ws_base, SECRET, args.students, args.runners,

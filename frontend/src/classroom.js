@@ -53,9 +53,11 @@ export class Classroom {
 
   joinForm(message) {
     this.box.replaceChildren();
-    const code = el("input", { id: "room-code", placeholder: t("room.code"), maxlength: "6", size: "7",
+    const code = el("input", { id: "room-code", placeholder: t("room.code"), "data-i18n-placeholder": "room.code",
+                               maxlength: "6", size: "7",
                                autocomplete: "off", "aria-label": "Room code" });
-    const name = el("input", { id: "room-name", placeholder: t("room.name"), maxlength: "32", size: "12",
+    const name = el("input", { id: "room-name", placeholder: t("room.name"), "data-i18n-placeholder": "room.name",
+                               maxlength: "32", size: "12",
                                "aria-label": "Your name" });
     name.value = localStorage.nnpName || "";
     const join = el("button", { id: "btn-join", class: "small", text: t("room.join"), "data-i18n": "room.join" });
@@ -168,12 +170,8 @@ export class Classroom {
     b.hidden = false;
   }
 
-  relabel() { // after a language switch (the static labels carry data-i18n)
+  relabel() { // after a language switch; the fixed labels carry data-i18n and applyI18n() did them
     if (this.banner) this.showBanner(this.showing);
-    for (const [id, key] of [["room-code", "room.code"], ["room-name", "room.name"]]) {
-      const input = $(id);
-      if (input) input.placeholder = t(key);
-    }
   }
 
   seenLesson() {

@@ -73,7 +73,7 @@ class Teacher {
     $("btn-lang").textContent = lang().toUpperCase();
     applyI18n();
     this.fillPresets();
-    for (const o of $("room-select").options) o.textContent = roomLabel(o.value, this.members?.[o.value] ?? 0);
+    for (const o of $("room-select").options) o.textContent = roomLabel(o.value, this.members[o.value] ?? 0);
     this.hint();
     this.showShowing(this.showingState);
   }
@@ -110,7 +110,7 @@ class Teacher {
     $("btn-close-room").disabled = !code;
     $("projector-link").href = code ? `/?room=${code}` : "/";
     this.hint();
-    if (!code) { $("showing").textContent = t("t.create_start"); return; }
+    if (!code) { this.showShowing(null); return; }
     localStorage.nnpTeacherRoom = code;
     this.connect(code);
   }

@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         app.state.manager = mgr
         app.state.models = Models(mgr)
         app.state.settings = settings
+        app.state.snapshots = ws.SharedSnapshots()
         mgr.start(asyncio.get_running_loop())
         room = app.state.classroom = Classroom(settings)
         room.hub.bind(asyncio.get_running_loop())

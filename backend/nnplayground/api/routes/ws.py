@@ -89,12 +89,6 @@ class SharedSnapshots:
             self.locks.pop(key, None)
 
 
-def _shared(app) -> SharedSnapshots:
-    if not hasattr(app.state, "snapshots"):
-        app.state.snapshots = SharedSnapshots()
-    return app.state.snapshots
-
-
 async def _serve(ws: WebSocket, sub, run_id: str | None) -> None:
     sender = asyncio.create_task(_sender(ws, sub))
     try:
@@ -142,7 +136,7 @@ async def watch_run(ws: WebSocket, run_id: str):
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(run_id, sub)  # live events wait in `holding` while the snapshot is read
-    snap = await _shared(ws.app).get(mgr, run_id, since)
+    snap = await ws.app.state.snapshots.get(mgr, run_id, since)
     if snap is None:
         mgr.hub.leave(run_id, sub)
         await ws.send_text(_error(f"no run with id {run_id!r}", status=404))
