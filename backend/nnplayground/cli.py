@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -47,6 +46,7 @@ def run(
 ):
     """Train one run headless, with a progress bar."""
     from .engine import Trainer
+    from .jsonutil import dumps
 
     cfg = load_config(config, preset)
     if epochs is not None:
@@ -60,7 +60,7 @@ def run(
     try:
         for ev in trainer:
             if sink:
-                sink.write(json.dumps(ev, separators=(",", ":")) + "\n")
+                sink.write(dumps(ev) + "\n")  # strict JSON: a diverged loss is null, never NaN
             if ev["type"] == "run_start":
                 d = ev["dataset"]
                 bar.write(

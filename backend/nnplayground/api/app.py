@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..jsonutil import dumps_bytes
 from ..service.artifacts import Models
 from ..service.classroom import Classroom
 from ..service.manager import ApiError, RunManager
@@ -43,11 +45,19 @@ def validation_detail(errors) -> list[dict]:
     return out
 
 
-def error_json(status: int, message: str, detail: list | None = None) -> JSONResponse:
-    body = {"error": message, "status": status}
+class StrictJSONResponse(JSONResponse):
+    """Every JSON body through the one strict encoder: a non-finite float is null. (Starlette's own
+    encoder refuses NaN with a ValueError, which turned a diverged value into a 500.)"""
+
+    def render(self, content) -> bytes:
+        return dumps_bytes(content)
+
+
+def error_json(status: int, message: str, detail: list | None = None, **extra) -> JSONResponse:
+    body = {"error": message, "status": status, **extra}
     if detail is not None:
         body["detail"] = detail
-    return JSONResponse(body, status_code=status)
+    return StrictJSONResponse(body, status_code=status)
 
 
 class BodyLimit:
@@ -136,6 +146,7 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         description="Train small PyTorch models and watch them learn. Errors are JSON: "
         '`{"error": message, "status": code, "detail": [{"field", "message"}]}`.',
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,
     )
     app.state.settings = settings
 
@@ -160,8 +171,11 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_json(500, f"internal error: {type(exc).__name__}: {exc}")
+        # The exception's text may name files, SQL or other clients' data: it goes to the server log
+        # only, and the client gets an id to quote that finds it there.
+        error_id = secrets.token_hex(6)
+        log.error("unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return error_json(500, f"internal error (id {error_id}); the server log has the details", error_id=error_id)
 
     for module in (health, catalog, presets, runs, data, rooms, landscape):
         app.include_router(module.router, prefix="/api")

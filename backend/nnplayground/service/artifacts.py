@@ -11,9 +11,11 @@ import copy
 import csv
 import io
 import json
+import math
 import threading
 from collections import OrderedDict
 
+from ..jsonutil import dumps
 from .manager import ApiError, RunManager
 from .store import TERMINAL
 from .worker import load_state, torch_bytes
@@ -130,8 +132,6 @@ class Models:
             blob, used = self.state(run_id, epoch)
             state = load_state(blob)
             body = {"parameters": {k: v.tolist() for k, v in state.items()}, "epoch": used}
-            from .jsonutil import dumps
-
             return dumps(body).encode(), "application/json", f"run-{run_id}{_suffix(used)}.json", used
 
         def trace(trainer, used):
@@ -148,6 +148,14 @@ class Models:
 
 def _suffix(epoch: int | None) -> str:
     return "" if epoch is None else f"-epoch{epoch}"
+
+
+def _cell(v):
+    """An empty cell for a missing or non-finite value (records written by older versions, or read
+    back by a lenient parser, may hold NaN), as null in the JSON outputs."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    return v
 
 
 def metrics_csv(manager: RunManager, run_id: str) -> str:
@@ -171,5 +179,5 @@ def metrics_csv(manager: RunManager, run_id: str) -> str:
     w = csv.DictWriter(buf, fieldnames=columns or ["epoch"], lineterminator="\n")
     w.writeheader()
     for flat in flat_rows:
-        w.writerow({k: ("" if v is None else v) for k, v in flat.items()})
+        w.writerow({k: _cell(v) for k, v in flat.items()})
     return buf.getvalue()
