@@ -64,3 +64,59 @@ def test_final_views_go_out_before_run_end():
     surfaces = _kinds(got, "surface")
     assert surfaces[-1].endswith('"epoch":5}')
     assert got.index(surfaces[-1]) < got.index('{"type":"run_end"}') == len(got) - 1
+
+
+def test_lobby_status_frames_are_coalesced_per_run_and_keep_their_order():
+    """A client toggling pause/resume 1000 times sends the lobby one status per run per interval, the
+    latest; a frame announced without a key (run_deleted) is never overtaken by an older status."""
+
+    async def go() -> list[str]:
+        hub = Hub(lobby_interval=0.05)
+        hub.bind(asyncio.get_running_loop())
+        got: list[str] = []
+
+        async def send(text: str) -> None:
+            got.append(text)
+
+        sub = hub.subscriber(send)
+        hub.join(None, sub)
+        task = asyncio.create_task(sub.run())
+        for i in range(1000):
+            hub._announce(f'{{"type":"status","id":"a","n":{i}}}', "a")
+        hub._announce('{"type":"status","id":"b","n":0}', "b")
+        await asyncio.sleep(0.1)
+        hub._announce('{"type":"status","id":"a","n":1000}', "a")
+        hub._announce('{"type":"run_deleted","id":"a"}')
+        await asyncio.sleep(0.1)
+        hub.leave(None, sub)
+        task.cancel()
+        return got
+
+    got = asyncio.run(go())
+    assert got == [
+        '{"type":"status","id":"a","n":999}',
+        '{"type":"status","id":"b","n":0}',
+        '{"type":"status","id":"a","n":1000}',
+        '{"type":"run_deleted","id":"a"}',
+    ]
+
+
+def test_a_subscriber_that_leaves_lets_go_of_its_buffers():
+    async def go():
+        hub = Hub(max_frames=2)
+        hub.bind(asyncio.get_running_loop())
+
+        async def send(text: str) -> None:
+            await asyncio.sleep(10)  # a socket that never drains
+
+        sub = hub.subscriber(send)
+        hub.join("r", sub)
+        for e in range(1, 50):
+            hub._publish("r", _step(e))
+        sub.reply("x")
+        assert sub.frames or sub.coalescing is not None
+        hub.leave("r", sub)
+        return sub, hub
+
+    sub, hub = asyncio.run(go())
+    assert not sub.frames and sub.coalescing is None and not sub.replies and hub.viewers() == 0

@@ -122,6 +122,18 @@ def may_control(conn: HTTPConnection, row: dict, action: str) -> None:
 
 
 # ---- per-client request rate -------------------------------------------------------------------------
+def take_token(buckets: dict, key: str, rate: float, burst: float, now: float) -> float:
+    """Spend one token of `key`'s bucket (refilled at `rate` per second, holding at most `burst`):
+    0.0 when there was one, else the seconds until there will be."""
+    tokens, last = buckets.get(key, (burst, now))
+    tokens = min(burst, tokens + (now - last) * rate)
+    if tokens < 1.0:
+        buckets[key] = (tokens, now)
+        return (1.0 - tokens) / rate
+    buckets[key] = (tokens - 1.0, now)
+    return 0.0
+
+
 class RateLimit:
     """Token bucket per client (token, else address) on /api; the teacher is not limited.
     Beyond it: 429 with a message and Retry-After."""
@@ -134,7 +146,14 @@ class RateLimit:
         self.per_minute = per_minute
         self._swept = time.monotonic()
 
+    def take(self, client: str) -> float:
+        """Count one request of `client` (what a websocket message costs too): 0.0 when allowed,
+        else the seconds until it would be."""
+        return take_token(self.buckets, client, self.rate, self.burst, time.monotonic())
+
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            scope["nnp.rate_limit"] = self  # the socket routes charge client messages to the same bucket
         if scope["type"] != "http" or self.rate <= 0 or not scope["path"].startswith("/api/"):
             return await self.app(scope, receive, send)
         conn = HTTPConnection(scope)
@@ -142,11 +161,9 @@ class RateLimit:
         if p.teacher:
             return await self.app(scope, receive, send)
         now = time.monotonic()
-        tokens, last = self.buckets.get(p.client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1.0:
-            self.buckets[p.client] = (tokens, now)
-            wait = math.ceil((1.0 - tokens) / self.rate)
+        delay = take_token(self.buckets, p.client, self.rate, self.burst, now)
+        if delay > 0:
+            wait = math.ceil(delay)
             from .app import error_json
 
             resp = error_json(
@@ -154,7 +171,6 @@ class RateLimit:
             )
             resp.headers["Retry-After"] = str(wait)
             return await resp(scope, receive, send)
-        self.buckets[p.client] = (tokens - 1.0, now)
         if now - self._swept > 60:
             self._swept = now
             idle = self.burst / self.rate

@@ -77,10 +77,13 @@ class _Coalesced:
 
 
 class Subscriber:
-    def __init__(self, send: SendText, max_frames: int = 32):
+    def __init__(self, send: SendText, max_frames: int = 32, max_replies: int = 8):
         self.send = send
         self.max_frames = max(1, max_frames)
+        self.max_replies = max(1, max_replies)
         self.frames: deque[tuple[str, str, str | None]] = deque()
+        self.replies: deque[str] = deque()  # answers to this client's own messages, sent first
+        self.reply_space = asyncio.Event()
         self.coalescing: _Coalesced | None = None
         self.wake = asyncio.Event()
         self.holding: list | None = None  # while the snapshot is prepared, live frames wait here
@@ -103,6 +106,24 @@ class Subscriber:
             self.coalescing.add(kind, text, record)
         self.wake.set()
 
+    async def room_for_reply(self, timeout: float) -> bool:
+        """Wait until fewer than `max_replies` answers are unsent (the caller reads no further client
+        message meanwhile: a client that does not read its answers is not read either, so its
+        messages cannot grow the server's memory). False when that took longer than `timeout`."""
+        while len(self.replies) >= self.max_replies and not self.closed:
+            self.reply_space.clear()
+            try:
+                await asyncio.wait_for(self.reply_space.wait(), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    def reply(self, text: str) -> None:
+        """Queue the answer to one of this client's messages (after `room_for_reply`)."""
+        if not self.closed:
+            self.replies.append(text)
+            self.wake.set()
+
     def release(self, after_epoch: int | None, terminal: bool) -> None:
         """End holding: replay held live frames that the snapshot did not already contain."""
         held, self.holding = self.holding or [], None
@@ -118,8 +139,11 @@ class Subscriber:
         while not self.closed:
             await self.wake.wait()
             self.wake.clear()
-            while self.frames or self.coalescing is not None:
-                if self.frames:
+            while self.replies or self.frames or self.coalescing is not None:
+                if self.replies:
+                    text = self.replies.popleft()
+                    self.reply_space.set()
+                elif self.frames:
                     text = self.frames.popleft()[1]
                 else:
                     text, self.coalescing = self.coalescing.frame(), None
@@ -127,8 +151,17 @@ class Subscriber:
                 await self.send(text)
 
     def close(self) -> None:
+        """Stop sending and let go of every buffered frame (they may be the only references left)."""
         self.closed = True
+        self.frames.clear()
+        self.replies.clear()
+        self.coalescing = None
+        self.holding = None
         self.wake.set()
+        self.reply_space.set()
+
+    def drained(self) -> bool:
+        return self.closed or not (self.replies or self.frames or self.coalescing is not None)
 
 
 VIEWS = ("histograms", "surface")
@@ -148,7 +181,7 @@ class _Gate:
 class Hub:
     """Viewers by run id, plus the lobby (viewers of list-level changes)."""
 
-    def __init__(self, max_frames: int = 32, view_rate: float = 0.0):
+    def __init__(self, max_frames: int = 32, view_rate: float = 0.0, lobby_interval: float = 0.25):
         self.max_frames = max_frames
         self.view_interval = 1.0 / view_rate if view_rate and view_rate > 0 else 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -156,6 +189,12 @@ class Hub:
         self.lobby: set[Subscriber] = set()
         self.gates: dict[tuple[str, str], _Gate] = {}
         self.views_skipped = 0
+        # Lobby status frames are coalesced per run: within `lobby_interval` only a run's latest
+        # status goes to the lobby (a client toggling pause/resume would otherwise send one frame per
+        # toggle to every lobby viewer).
+        self.lobby_interval = lobby_interval
+        self._lobby_pending: dict[str, str] = {}
+        self._lobby_timer: asyncio.TimerHandle | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -189,10 +228,12 @@ class Hub:
             with contextlib.suppress(RuntimeError):  # loop closed at shutdown
                 self.loop.call_soon_threadsafe(self._publish, run_id, items)
 
-    def announce(self, text: str) -> None:
+    def announce(self, text: str, status_of: str | None = None) -> None:
+        """A frame for the lobby; `status_of`: a run's status frame, which a later one of the same
+        run replaces while it waits (at most `lobby_interval`)."""
         if self.loop is not None and self.lobby:
             with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self._announce, text)
+                self.loop.call_soon_threadsafe(self._announce, text, status_of)
 
     def close_run(self, run_id: str, text: str) -> None:
         if self.loop is not None and self.runs.get(run_id):
@@ -258,6 +299,25 @@ class Hub:
             if gate is not None and gate.timer is not None:
                 gate.timer.cancel()
 
-    def _announce(self, text: str) -> None:
+    def _announce(self, text: str, status_of: str | None = None) -> None:
+        if status_of is not None and self.lobby_interval > 0:
+            self._lobby_pending.pop(status_of, None)  # the latest one, in the order of its arrival
+            self._lobby_pending[status_of] = text
+            if self._lobby_timer is None:
+                self._lobby_timer = self.loop.call_later(self.lobby_interval, self.flush_lobby)
+            return
+        self.flush_lobby()  # what waits was announced before this: it goes first
         for sub in list(self.lobby):
             sub.offer("lobby", text)
+
+    def flush_lobby(self) -> None:
+        if self._lobby_timer is not None:
+            self._lobby_timer.cancel()
+            self._lobby_timer = None
+        pending, self._lobby_pending = self._lobby_pending, {}
+        for text in pending.values():
+            for sub in list(self.lobby):
+                sub.offer("lobby", text)
+
+    def all_subscribers(self) -> list[Subscriber]:
+        return [*self.lobby, *(s for subs in self.runs.values() for s in subs)]

@@ -291,7 +291,7 @@ class RunManager:
     def _status(self, run_id: str, status: str, position: int | None = None) -> None:
         text = dumps({"type": "status", "id": run_id, "status": status, "position": position})
         self.hub.publish(run_id, [("status", text, None, None)])
-        self.hub.announce(text)
+        self.hub.announce(text, status_of=run_id)
 
     # ---- websocket snapshots --------------------------------------------------------------------
     def snapshot(self, run_id: str, since: int | None = None) -> Snapshot | None:
@@ -396,7 +396,8 @@ class RunManager:
                         "position": None,
                         "summary": json.loads(end["summary"]),
                     }
-                )
+                ),
+                status_of=run_id,
             )
 
     def _on_failed(self, msg: Failed) -> None:
@@ -424,7 +425,9 @@ class RunManager:
         ):
             end = dumps({"type": "run_end", "status": "failed", "summary": summary, "message": msg.message})
             self.hub.publish(run_id, [("run_end", end, None, None)])
-            self.hub.announce(dumps({"type": "status", "id": run_id, "status": "failed", "position": None}))
+            self.hub.announce(
+                dumps({"type": "status", "id": run_id, "status": "failed", "position": None}), status_of=run_id
+            )
 
 
 def count_params(cfg: RunConfig) -> int:

@@ -29,6 +29,7 @@ class Settings:
     # streaming and storage
     ws_buffer_frames: int = 32  # frames queued per websocket before coalescing starts
     ws_view_rate: int = 25  # histogram and surface frames per second per run sent live (0 = every one)
+    ws_message_rate: int = 10  # client messages per second on one websocket, bursts of twice that (0 = no limit)
     snapshot_max_epochs: int = 1000  # records in a websocket snapshot before it is thinned
     keep_views: int = 200  # histogram and surface events kept per run (older ones thinned)
     trace_file: str = ""  # benchmarks: append "run epoch emitted_at" per epoch event

@@ -8,14 +8,14 @@ import asyncio
 import contextlib
 import json
 
-from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...engine import presets as engine_presets
 from ...engine.config import RunConfig
+from ...jsonutil import dumps, loads_strict
 from ...service.classroom import ClassroomError, RoomViewer, clean_name, normalize_code
-from ...service.jsonutil import dumps
 from ...service.manager import ApiError
 from ..auth import (
     CLIENT_COOKIE,
@@ -28,6 +28,7 @@ from ..auth import (
     require_client,
     require_teacher,
 )
+from .ws import GONE, MessageGate, ping_id, unexpected
 
 router = APIRouter(tags=["classroom"])
 ws_router = APIRouter()
@@ -232,27 +233,40 @@ async def room_socket(ws: WebSocket, code: str):
         return info, name
 
     try:
-        info, name = await asyncio.to_thread(look_up)
-    except ClassroomError as e:
-        await ws.send_text(dumps({"type": "error", "message": e.message, "status": e.status}))
-        await ws.close(code=4404)
-        return
-    if not room.enabled or not (p.teacher or name is not None):
-        await ws.send_text(dumps({"type": "error", "message": "join the room first", "status": 403}))
-        await ws.close(code=4403)
+        try:
+            info, name = await asyncio.to_thread(look_up)
+        except ClassroomError as e:
+            await ws.send_text(dumps({"type": "error", "message": e.message, "status": e.status}))
+            await ws.close(code=4404)
+            return
+        if not room.enabled or not (p.teacher or name is not None):
+            await ws.send_text(dumps({"type": "error", "message": "join the room first", "status": 403}))
+            await ws.close(code=4403)
+            return
+    except GONE:
         return
     viewer = RoomViewer(ws.send_text, p.client, p.teacher)
     room.hub.join(code, viewer)
-    snap = {"type": "room", "room": info, "teacher": p.teacher}
-    if not p.teacher:
+    try:  # whatever a send raises (the client may leave at any moment), the viewer leaves the hub
+        await _room_viewer(ws, room, viewer, code, info, name, p.teacher)
+    except GONE:
+        pass  # the client left
+    except Exception:
+        await unexpected(ws, "/ws/rooms/{code}")
+    finally:
+        room.hub.leave(code, viewer)
+
+
+async def _room_viewer(ws: WebSocket, room, viewer: RoomViewer, code: str, info: dict, name, teacher: bool):
+    snap = {"type": "room", "room": info, "teacher": teacher}
+    if not teacher:
         snap["name"] = name
     await ws.send_text(dumps(snap))
     if info["closed"]:
         await ws.send_text(dumps({"type": "closed", "room": code}))
-        room.hub.leave(code, viewer)
         await ws.close()
         return
-    if p.teacher:
+    if teacher:
         room._boards.pop(code, None)  # the new teacher socket gets the table at the next tick
 
     async def on_close():
@@ -268,31 +282,34 @@ async def room_socket(ws: WebSocket, code: str):
                 await ws.close()
 
     task = asyncio.create_task(sender())
-    limit = ws.app.state.settings.max_message_size
+    gate = MessageGate(ws)
     try:
         while True:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
                 break
             text = msg.get("text") or (msg.get("bytes") or b"").decode("utf-8", "replace")
-            if len(text.encode()) > limit:
-                viewer.offer(dumps({"type": "error", "message": f"message larger than {limit} bytes"}))
-                continue
-            try:
-                data = json.loads(text)
-            except ValueError:
-                data = None
-            if isinstance(data, dict) and data.get("type") == "ping":
-                viewer.offer(dumps({"type": "pong", "id": data.get("id")}))
-            else:
-                viewer.offer(dumps({"type": "error", "message": "only ping messages are accepted here"}))
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+            viewer.offer(_room_answer(text, gate))  # the viewer keeps at most 64 frames
     finally:
-        room.hub.leave(code, viewer)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+def _room_answer(text: str, gate: MessageGate) -> str:
+    refused = gate.refusal(text)
+    if refused is not None:
+        return refused
+    try:
+        data = loads_strict(text)
+    except ValueError:
+        data = None
+    if not (isinstance(data, dict) and data.get("type") == "ping"):
+        return dumps({"type": "error", "message": "only ping messages are accepted here"})
+    try:
+        return dumps({"type": "pong", "id": ping_id(data.get("id"))})
+    except ValueError as e:
+        return dumps({"type": "error", "message": str(e)})
 
 
 async def board_loop(app, interval: float = 1.0) -> None:

@@ -1,64 +1,141 @@
 """Websockets: /ws/runs/{id} streams one run (snapshot, then live events), /ws/runs streams
-list-level changes. The protocol is described in docs/protocol.md."""
+list-level changes. The protocol is described in docs/protocol.md.
+
+Every socket route leaves its hub in a `finally`, whatever a send raised (a client may leave at any
+moment, the snapshot's send included), and a client that left is no error. What a client's own
+messages may cost is bounded by `MessageGate`: a rate per socket, the client's request bucket, and
+answers that echo nothing of the message and that the client must read: with 8 answers unsent, its
+next message is not read until they are (after 10 s: close 1008)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
+import math
+import secrets
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from ...service.jsonutil import dumps
+from ...jsonutil import dumps, loads_strict
 from ...service.manager import ApiError
-from ..auth import may_control
+from ..auth import may_control, principal, take_token
+
+try:
+    from starlette.websockets import WebSocketDisconnected as _SendAfterClose
+except ImportError:  # older Starlette: a plain RuntimeError
+    _SendAfterClose = RuntimeError
 
 router = APIRouter()
+log = logging.getLogger("nnplayground.api")
 ACTIONS = ("pause", "resume", "step", "stop", "speed")
+# The client went away: Starlette turns a failed send into WebSocketDisconnect(1006), a send or
+# receive after the close is a RuntimeError subclass, and uvicorn's ClientDisconnected is an OSError.
+GONE = (WebSocketDisconnect, _SendAfterClose, OSError)
+MAX_ID_CHARS = 64
+POLICY_VIOLATION = 1008
+REPLY_TIMEOUT = 10.0  # seconds a client may leave `max_replies` answers unread before it is closed
 
 
 def _error(message: str, **extra) -> str:
     return dumps({"type": "error", "message": message, **extra})
 
 
-async def _client_message(ws: WebSocket, sub, run_id: str | None, text: str) -> None:
-    """Answer one client message; every problem is an error frame and the connection stays open."""
-    mgr = ws.app.state.manager
-    if len(text.encode()) > ws.app.state.settings.max_message_size:
-        sub.offer("reply", _error(f"message larger than {ws.app.state.settings.max_message_size} bytes"))
-        return
+def ping_id(value):
+    """The id a pong may carry back: a number or a short string. Anything else is not echoed (an
+    answer must not be a way to make the server hold or send the client's data)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int) and abs(value) < 2**53:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_ID_CHARS:
+        return value
+    raise ValueError(f"a ping id is a number or a string of at most {MAX_ID_CHARS} characters")
+
+
+class MessageGate:
+    """The cost of one socket's client messages: at most `ws_message_rate` a second (bursts of twice
+    that), each also counted in the client's request bucket when the server limits requests (classroom
+    mode; the teacher is not limited), and no message larger than `max_message_size`."""
+
+    def __init__(self, ws: WebSocket):
+        s = ws.app.state.settings
+        self.rate = float(s.ws_message_rate)
+        self.max_size = s.max_message_size
+        self.buckets: dict = {}
+        self.limiter = ws.scope.get("nnp.rate_limit")
+        if self.limiter is not None and self.limiter.rate > 0:
+            p = principal(ws)
+            self.client = None if p.teacher else p.client
+        else:
+            self.client = None
+
+    def refusal(self, text: str) -> str | None:
+        """None when the message may be handled, else the error frame that answers it."""
+        if self.rate > 0 and take_token(self.buckets, "", self.rate, 2 * self.rate, time.monotonic()) > 0:
+            return _error(f"too many messages: at most {self.rate:g} a second on one connection", status=429)
+        if self.client is not None:
+            wait = self.limiter.take(self.client)
+            if wait > 0:
+                return _error(
+                    f"too many requests: at most {self.limiter.per_minute} a minute per client, messages "
+                    f"included; retry in {math.ceil(wait)} s",
+                    status=429,
+                )
+        if len(text) > self.max_size or len(text.encode()) > self.max_size:
+            return _error(f"message larger than {self.max_size} bytes")
+        return None
+
+
+async def _client_message(ws: WebSocket, run_id: str | None, text: str, gate: MessageGate) -> str:
+    """The answer to one client message; every problem is an error frame and the connection stays open."""
+    refused = gate.refusal(text)
+    if refused is not None:
+        return refused
     try:
-        msg = json.loads(text)
+        msg = loads_strict(text)
     except ValueError:
-        sub.offer("reply", _error("messages must be JSON objects with a 'type'"))
-        return
+        return _error("messages must be JSON objects with a 'type'")
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        sub.offer("reply", _error("messages must be JSON objects with a 'type'"))
-        return
+        return _error("messages must be JSON objects with a 'type'")
     kind = msg["type"]
     if kind == "ping":
-        sub.offer("reply", dumps({"type": "pong", "id": msg.get("id")}))
-    elif kind == "control" and run_id is not None:
+        try:
+            return dumps({"type": "pong", "id": ping_id(msg.get("id"))})
+        except ValueError as e:
+            return _error(str(e))
+    if kind == "control" and run_id is not None:
         action = msg.get("action")
         if action not in ACTIONS:
-            sub.offer("reply", _error(f"unknown action {action!r}; one of {', '.join(ACTIONS)}"))
-            return
+            return _error(f"unknown action; one of {', '.join(ACTIONS)}")
         value = msg.get("epochs_per_second")
         if action == "speed" and (
             isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1000
         ):
-            sub.offer("reply", _error("speed needs epochs_per_second between 0 and 1000"))
-            return
+            return _error("speed needs epochs_per_second between 0 and 1000")
+        mgr = ws.app.state.manager
         try:
             row = await asyncio.to_thread(mgr.get, run_id)
             may_control(ws, row, action)
             run = await asyncio.to_thread(mgr.control, run_id, action, value)
         except ApiError as e:
-            sub.offer("reply", _error(e.message, status=e.status, action=action))
-            return
-        sub.offer("reply", dumps({"type": "ack", "action": action, "status": run["status"]}))
-    else:
-        sub.offer("reply", _error(f"unknown message type {kind!r}"))
+            return _error(e.message, status=e.status, action=action)
+        return dumps({"type": "ack", "action": action, "status": run["status"]})
+    expected = "ping or control" if run_id is not None else "ping"
+    return _error(f"unknown message type; expected {expected}")
+
+
+async def unexpected(ws: WebSocket, where: str) -> None:
+    """A bug, not a client leaving: logged with an id, the client told only the id, closed 1011."""
+    error_id = secrets.token_hex(6)
+    log.exception("unhandled error %s on websocket %s", error_id, where)
+    with contextlib.suppress(Exception):
+        await ws.send_text(_error(f"internal error (id {error_id})", status=500, error_id=error_id))
+    with contextlib.suppress(Exception):
+        await ws.close(code=1011)
 
 
 class SharedSnapshots:
@@ -90,6 +167,8 @@ class SharedSnapshots:
 
 
 async def _serve(ws: WebSocket, sub, run_id: str | None) -> None:
+    """Read client messages until the client leaves; the answers go out through the subscriber."""
+    gate = MessageGate(ws)
     sender = asyncio.create_task(_sender(ws, sub))
     try:
         while True:
@@ -99,11 +178,13 @@ async def _serve(ws: WebSocket, sub, run_id: str | None) -> None:
             text = msg.get("text")
             if text is None:
                 text = (msg.get("bytes") or b"").decode("utf-8", "replace")
-            await _client_message(ws, sub, run_id, text)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+            if not await sub.room_for_reply(REPLY_TIMEOUT):
+                # it keeps sending and does not read its answers: they are not kept for it
+                sub.close()
+                await ws.close(code=POLICY_VIOLATION, reason="answers not read")
+                break
+            sub.reply(await _client_message(ws, run_id, text, gate))
     finally:
-        ws.app.state.manager.hub.leave(run_id, sub)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
@@ -122,29 +203,34 @@ async def _sender(ws: WebSocket, sub) -> None:
 async def watch_run(ws: WebSocket, run_id: str):
     await ws.accept()
     mgr = ws.app.state.manager
-    raw_since = ws.query_params.get("since")
-    since = None
-    if raw_since is not None:
-        try:
-            since = int(raw_since)
-            if not -1 <= since <= 10**9:
-                raise ValueError
-        except ValueError:
-            await ws.send_text(_error("since must be an epoch number"))
-            raw_since = None
-            since = None
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(run_id, sub)  # live events wait in `holding` while the snapshot is read
-    snap = await ws.app.state.snapshots.get(mgr, run_id, since)
-    if snap is None:
+    try:
+        raw_since = ws.query_params.get("since")
+        since = None
+        if raw_since is not None:
+            try:
+                since = int(raw_since)
+                if not -1 <= since <= 10**9:
+                    raise ValueError
+            except ValueError:
+                await ws.send_text(_error("since must be an epoch number"))
+                since = None
+        snap = await ws.app.state.snapshots.get(mgr, run_id, since)
+        if snap is None:
+            await ws.send_text(_error("no run with that id", status=404))
+            await ws.close(code=4404)
+            return
+        await ws.send_text(snap.text)
+        sub.release(snap.last_epoch, snap.terminal)
+        await _serve(ws, sub, run_id)
+    except GONE:
+        pass  # the client left
+    except Exception:
+        await unexpected(ws, "/ws/runs/{id}")
+    finally:
         mgr.hub.leave(run_id, sub)
-        await ws.send_text(_error(f"no run with id {run_id!r}", status=404))
-        await ws.close(code=4404)
-        return
-    await ws.send_text(snap.text)
-    sub.release(snap.last_epoch, snap.terminal)
-    await _serve(ws, sub, run_id)
 
 
 @router.websocket("/ws/runs")
@@ -154,7 +240,14 @@ async def watch_list(ws: WebSocket):
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(None, sub)
-    text = await asyncio.to_thread(mgr.lobby_snapshot)
-    await ws.send_text(text)
-    sub.release(None, False)
-    await _serve(ws, sub, None)
+    try:
+        text = await asyncio.to_thread(mgr.lobby_snapshot)
+        await ws.send_text(text)
+        sub.release(None, False)
+        await _serve(ws, sub, None)
+    except GONE:
+        pass
+    except Exception:
+        await unexpected(ws, "/ws/runs")
+    finally:
+        mgr.hub.leave(None, sub)
