@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import typer
@@ -139,8 +141,24 @@ def serve(
         typer.echo(f"classroom mode: students open http://<this machine's address>:{port}/ and join with a room code")
         # the secret travels in the URL fragment, which browsers never send to the server (so it is in no log)
         typer.echo(f"teacher link (keep it private): http://{shown}:{port}/teacher#key={settings.teacher_secret}")
-    uvicorn.run(
-        create_app(settings),
+    class Server(uvicorn.Server):
+        """uvicorn's server, telling the app before it closes the open sockets (with 1012): viewers get
+        a final `status` frame for the runs the shut-down interrupts."""
+
+        async def shutdown(self, sockets=None) -> None:
+            for server in self.servers:  # no new connection or run while the runs are settled
+                server.close()
+            hook = getattr(app.state, "before_shutdown", None)
+            if hook is not None and not self.force_exit:
+                try:
+                    await asyncio.wait_for(hook(), timeout=10)
+                except Exception:  # noqa: BLE001 - the shut-down goes on whatever happened
+                    logging.getLogger("nnplayground.api").exception("before shutdown")
+            await super().shutdown(sockets=sockets)
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         log_level=log_level,
@@ -148,6 +166,7 @@ def serve(
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
     )
+    Server(config).run()
 
 
 def main():

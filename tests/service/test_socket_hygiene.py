@@ -188,3 +188,59 @@ def test_client_messages_are_rate_limited_per_socket_and_in_the_clients_bucket(t
         server.stop()
     text = Path(server.log.name).read_text()
     assert "Traceback" not in text, text[-3000:]
+
+
+def _frames_until_closed(ws) -> tuple[list[dict], int | None]:
+    frames = []
+    try:
+        while True:
+            frames.append(json.loads(ws.recv(timeout=30)))
+    except ConnectionClosed as e:
+        return frames, e.rcvd.code if e.rcvd else None
+
+
+def test_sigterm_sends_viewers_a_final_status_before_closing(tmp_path):
+    """Issue 10 item 12: on SIGTERM the viewers of an active run (and the lobby) learn that it is
+    interrupted before their sockets close with 1012; the status is stored too."""
+    import signal
+    import threading
+
+    server = Server(tmp_path / "term.db", workers=1).start()
+    try:
+        http = server.http
+        run = http.post("/api/runs", json=tiny(training={"epochs": 1000}), params={"speed": 2}).json()
+        wait_status(http, run["id"], ("running",))
+        results = {}
+
+        def watch(name, url):
+            with connect(url, open_timeout=10, max_size=None) as ws:
+                ws.recv(timeout=10)  # the snapshot
+                results[name + "_ready"] = True
+                results[name] = _frames_until_closed(ws)
+
+        threads = [
+            threading.Thread(target=watch, args=("run", f"{server.ws_base}/ws/runs/{run['id']}")),
+            threading.Thread(target=watch, args=("lobby", f"{server.ws_base}/ws/runs")),
+        ]
+        for t in threads:
+            t.start()
+        wait_for(lambda: results.get("run_ready") and results.get("lobby_ready"), timeout=10)
+        server.proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(30)
+        assert server.proc.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
+    finally:
+        server.stop()
+    for name in ("run", "lobby"):
+        frames, code = results[name]
+        assert code == 1012, (name, code)
+        final = [f for f in frames if f["type"] == "status" and f["id"] == run["id"]]
+        assert final and final[-1]["status"] == "interrupted", (name, frames[-3:])
+        assert final[-1]["message"] == "the server stopped while this run was active"
+    text = Path(server.log.name).read_text()
+    assert "Traceback" not in text, text[-3000:]
+    restarted = Server(tmp_path / "term.db", workers=1).start()
+    try:
+        assert restarted.http.get(f"/api/runs/{run['id']}").json()["status"] == "interrupted"
+    finally:
+        restarted.stop()

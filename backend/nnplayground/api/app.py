@@ -133,6 +133,12 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         # loop for ~120 ms in the middle of a class joining.
         gc.collect()
         gc.freeze()
+
+        async def before_shutdown() -> None:  # called by `nnplayground serve` before the sockets close
+            await asyncio.to_thread(mgr.interrupt_active)
+            await mgr.hub.drain(timeout=2.0)
+
+        app.state.before_shutdown = before_shutdown
         try:
             yield
         finally:

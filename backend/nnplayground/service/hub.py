@@ -321,3 +321,15 @@ class Hub:
 
     def all_subscribers(self) -> list[Subscriber]:
         return [*self.lobby, *(s for subs in self.runs.values() for s in subs)]
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until every viewer's sender has written what it holds,
+        e.g. the final status frames before the server closes the sockets. False on timeout."""
+        await asyncio.sleep(0)  # frames published from other threads just before are delivered first
+        self.flush_lobby()
+        end = self.loop.time() + timeout
+        while not all(s.drained() for s in self.all_subscribers()):
+            if self.loop.time() > end:
+                return False
+            await asyncio.sleep(0.02)
+        return True

@@ -61,6 +61,7 @@ class RunManager:
         self.interrupted: list[str] = []
         self._trace = open(settings.trace_file, "a") if settings.trace_file else None  # noqa: SIM115
         self._admit = threading.Lock()
+        self._workers_stopped = False
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self, loop=None) -> None:
@@ -69,8 +70,27 @@ class RunManager:
         self.interrupted = self.store.mark_interrupted()
         self.executor.start(self._on_message)
 
+    def stop_workers(self) -> None:
+        if not self._workers_stopped:
+            self._workers_stopped = True
+            self.executor.shutdown()
+
+    def interrupt_active(self) -> list[str]:
+        """At shut-down: stop the workers, mark every active run `interrupted` and tell its viewers and
+        the lobby with a final `status` frame (the sockets are closed with 1012 right after)."""
+        self.stop_workers()
+        ids = self.store.mark_interrupted()
+        message = "the server stopped while this run was active"
+        for run_id in ids:
+            text = dumps(
+                {"type": "status", "id": run_id, "status": "interrupted", "position": None, "message": message}
+            )
+            self.hub.publish(run_id, [("status", text, None, None)])
+            self.hub.announce(text)
+        return ids
+
     def stop(self) -> None:
-        self.executor.shutdown()
+        self.stop_workers()
         if self._trace:
             self._trace.close()
         self.store.close()
