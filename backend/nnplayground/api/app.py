@@ -85,7 +85,7 @@ class BodyLimit:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    raise _TooLarge(self.limit)
             return msg
 
         try:
@@ -94,12 +94,16 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope, receive, send):
-        resp = error_json(413, f"the request body is larger than {self.limit} bytes")
+        resp = error_json(413, _TooLarge(self.limit).detail)
         await resp(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """Raised while a streamed (chunked) body is read: an HTTPException, because FastAPI turns any
+    other exception from reading the body into a 400 'error parsing the body'."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
 def _warm_up(mgr: RunManager) -> None:
