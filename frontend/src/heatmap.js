@@ -3,7 +3,6 @@
 import { PALETTE } from "./charts.js";
 import { t } from "./i18n.js";
 
-const SIZE = 400;
 const ORANGE = [245, 147, 34];
 const BLUE = [8, 119, 189];
 const WHITE = [255, 255, 255];
@@ -51,6 +50,12 @@ export class OutputView {
     this.showUncertainty = false;
     this.uncertainty = null; // from MC-dropout predictions: {values, res}
     this.drawMode = false;
+    this.size = 400;
+    // the panel is as large as the stage allows (projector, phone): redraw when that changes
+    new ResizeObserver(() => {
+      const size = Math.floor(this.host.clientWidth);
+      if (size && size !== this.size) this.render();
+    }).observe(host);
   }
 
   setData(data) {
@@ -80,6 +85,7 @@ export class OutputView {
   }
 
   canvas() {
+    const SIZE = (this.size = Math.floor(this.host.clientWidth) || 400);
     const c = document.createElement("canvas");
     c.width = SIZE * devicePixelRatio;
     c.height = SIZE * devicePixelRatio;
@@ -99,6 +105,7 @@ export class OutputView {
 
   renderPlane() {
     const [c, ctx] = this.canvas();
+    const SIZE = this.size;
     const [[x0, x1], [y0, y1]] = this.bounds();
     const px = (x) => ((x - x0) / (x1 - x0)) * SIZE;
     const py = (y) => SIZE - ((y - y0) / (y1 - y0)) * SIZE;
@@ -164,6 +171,7 @@ export class OutputView {
 
   renderCurve() {
     const [, ctx] = this.canvas();
+    const SIZE = this.size;
     const pts = this.data.points || [];
     const [[x0, x1]] = this.bounds();
     let ys = pts.map((p) => p[1]);

@@ -18,6 +18,17 @@ const SPEEDS = [0, 1, 2, 5, 10, 20, 50]; // epochs/s; 0 = as fast as possible
 const DATA_PATHS = /^(dataset|preprocessing|augmentation)\b|^\*$/;
 const fmt = (v, d = 4) => (v == null || !Number.isFinite(v) ? "–" : Number(v).toFixed(d));
 
+// Which view each lesson's "look at" sentence names: it is brought into view and highlighted when the
+// lesson's run starts. A preset may name its own target (look.target: an element id) instead.
+const LOOK_AT = {
+  "vanishing-gradients": "card-grad", "relu-he": "card-grad", "zero-init": "network",
+  "overfitting-sine": "card-loss", momentum: "card-loss", "batch-norm": "card-hist", "dropout-mc": "output",
+  "standardization-wine": "card-loss", "weight-decay": "card-loss", "lr-schedule": "card-lr", "adaptive-lr": "output",
+  "augmentation-digits": "aug-preview", "transfer-digits": "card-score",
+};
+const PHONE = matchMedia("(max-width: 640px)");
+const ONE_COLUMN = matchMedia("(max-width: 900px)");
+
 const clientId = localStorage.nnpClient || (localStorage.nnpClient = Math.random().toString(36).slice(2));
 
 class Playground {
@@ -30,6 +41,7 @@ class Playground {
     const shared = ConfigState.fromHash(location.hash);
     if (shared) this.state.replace(shared);
     applyI18n();
+    this.watchLayout();
     this.controls = new Controls(this.catalog, this.state);
     this.output = new OutputView($("output"), { onAddPoint: (x, y, label) => this.addPoint(x, y, label) });
     this.network = new NetworkView($("network"), { onWidth: (i, d) => this.changeWidth(i, d) });
@@ -48,6 +60,31 @@ class Playground {
     this.refreshRuns();
     setInterval(() => this.refreshRuns(), 4000);
     document.body.dataset.ready = "1";
+  }
+
+  // ---- layout -------------------------------------------------------------------------------
+  watchLayout() {
+    // The stage and the lesson are pinned under the top bar, whose height depends on the width.
+    const root = document.documentElement.style;
+    const bar = document.querySelector(".topbar");
+    new ResizeObserver(() => root.setProperty("--top", `${bar.offsetHeight}px`)).observe(bar);
+    new ResizeObserver(() => root.setProperty("--lesson-h", `${ONE_COLUMN.matches ? 0 : $("lesson").offsetHeight}px`))
+      .observe($("lesson"));
+    // on a phone the controls start folded: the output and the loss chart come first
+    if (PHONE.matches) for (const d of document.querySelectorAll("details.fold")) d.open = false;
+  }
+
+  // After ▶: on one column the stage (output, loss) is scrolled into view; with a lesson, the view
+  // its "look at" sentence names is brought into view too and highlighted.
+  focusViews() {
+    for (const e of document.querySelectorAll(".look-here")) e.classList.remove("look-here");
+    const p = this.preset;
+    const target = p && ((p.look && p.look.target) || LOOK_AT[p.name]);
+    if (ONE_COLUMN.matches) $("stage").scrollIntoView({ block: "start" });
+    if (!target || !$(target)) return;
+    $(target).classList.add("look-here");
+    const inStage = $("stage").contains($(target));
+    if (!ONE_COLUMN.matches && !inStage) $(target).scrollIntoView({ block: "start" });
   }
 
   // ---- configuration ------------------------------------------------------------------------
@@ -218,6 +255,7 @@ class Playground {
                                                                          headers: { "X-Client-Id": clientId } });
       this.controls.showErrors([]);
       this.attach(run);
+      this.focusViews();
       this.refreshRuns();
     } catch (e) {
       this.showError(e);
@@ -568,6 +606,8 @@ class Playground {
     const box = $("lesson");
     if (!name) {
       box.hidden = true;
+      this.preset = null;
+      for (const e of document.querySelectorAll(".look-here")) e.classList.remove("look-here");
       return;
     }
     try {
@@ -672,6 +712,7 @@ class Playground {
     };
     $("loss-log").onchange = () => this.charts.loss.setLog($("loss-log").checked);
     $("hist-kind").onchange = () => this.histograms.setKind($("hist-kind").value);
+    $("hist-shared").onchange = () => this.histograms.setShared($("hist-shared").checked);
     $("show-val").onchange = () => { this.output.showVal = $("show-val").checked; this.output.render(); };
     $("show-mc").onchange = () => this.mcUncertainty();
     $("draw").onchange = () => { this.output.drawMode = $("draw").checked; this.output.render(); };
@@ -687,7 +728,6 @@ class Playground {
       else if (ev.key === "s") this.step();
       else if (ev.key === "r") this.abandonRun();
     });
-    window.addEventListener("resize", () => Object.values(this.charts).forEach((c) => c.resize()));
   }
 }
 
