@@ -132,8 +132,10 @@ export class OutputView {
     ctx.moveTo(px(0), 0); ctx.lineTo(px(0), SIZE); ctx.moveTo(0, py(0)); ctx.lineTo(SIZE, py(0));
     ctx.stroke();
     const classColor = (k) => (this.data.n_classes <= 2 ? (k ? "#0877bd" : "#f59322") : PALETTE[k % PALETTE.length]);
+    // the student's own points are all shown (validation ones as rings): none vanishes when drawing
+    const all = this.showVal || this.data.name === "custom";
     for (const [x, y, label, split] of this.data.points || []) {
-      if (split === "val" && !this.showVal) continue;
+      if (split === "val" && !all) continue;
       ctx.beginPath();
       ctx.arc(px(x), py(y), split === "val" ? 3.2 : 3.6, 0, 2 * Math.PI);
       if (split === "val") {

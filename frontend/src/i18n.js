@@ -4,6 +4,15 @@
 
 const STRINGS = {
   en: {
+    "lab.failed": "No paths: see the message below.", "lab.steps_range": "The steps run from 1 to 5000: {n} are used.",
+    "layers.one": "1 hidden layer", "layers.cnn": "{c} conv layers + {dense}",
+    "msg.customempty": "Your own data: pick a 2-D data set (circle, moons…) and draw on it, or load a CSV file.",
+    "msg.customstart": "Your own data: the points on screen are yours now. Click to add a point, shift-click for the other class.",
+    "msg.fixfirst": "Not started: fix the highlighted field first ({fields}). The run uses exactly the values shown.",
+    "msg.blewup": "The run finished but did not learn: the validation loss went from {a} to {b}. The learning rate is probably too large.",
+    "status.blewup": "completed: loss exploded",
+    "hide.note": "This link shows only what the lesson needs.", "hide.all": "show every control",
+    "share.lesson": "Copy a link to this lesson, with only the sections it needs",
     "nav.playground": "Playground", "nav.lab": "Optimizer lab",
     "top.epoch": "Epoch", "top.speed": "Speed", "top.lesson": "Lesson", "top.free": "— free play —",
     "top.share": "Share", "top.max": "max",
@@ -65,6 +74,15 @@ const STRINGS = {
     "status.diverged": "diverged", "status.stopped": "stopped", "status.failed": "failed", "status.interrupted": "interrupted",
   },
   es: {
+    "lab.failed": "Sin caminos: mirá el mensaje de abajo.", "lab.steps_range": "Los pasos van de 1 a 5000: se usan {n}.",
+    "layers.one": "1 capa oculta", "layers.cnn": "{c} capas conv + {dense}",
+    "msg.customempty": "Datos propios: elegí un conjunto 2-D (circle, moons…) y dibujá sobre él, o cargá un archivo CSV.",
+    "msg.customstart": "Datos propios: los puntos en pantalla ahora son tuyos. Clic para agregar un punto, shift-clic para la otra clase.",
+    "msg.fixfirst": "No se inició: primero corregí el campo marcado ({fields}). La corrida usa exactamente los valores que se ven.",
+    "msg.blewup": "La corrida terminó pero no aprendió: la pérdida de validación pasó de {a} a {b}. Probablemente la tasa de aprendizaje es demasiado grande.",
+    "status.blewup": "terminada: la pérdida explotó",
+    "hide.note": "Este enlace muestra solo lo que la lección necesita.", "hide.all": "mostrar todos los controles",
+    "share.lesson": "Copiar un enlace a esta lección, solo con las secciones que necesita",
     "nav.playground": "Playground", "nav.lab": "Laboratorio de optimizadores",
     "top.epoch": "Época", "top.speed": "Velocidad", "top.lesson": "Lección", "top.free": "— juego libre —",
     "top.share": "Compartir", "top.max": "máx",
