@@ -134,8 +134,10 @@ export class OutputView {
     const classColor = (k) => (this.data.n_classes <= 2 ? (k ? "#0877bd" : "#f59322") : PALETTE[k % PALETTE.length]);
     // the student's own points are all shown (validation ones as rings): none vanishes when drawing
     const all = this.showVal || this.data.name === "custom";
+    this.drawn = 0;
     for (const [x, y, label, split] of this.data.points || []) {
       if (split === "val" && !all) continue;
+      this.drawn++;
       ctx.beginPath();
       ctx.arc(px(x), py(y), split === "val" ? 3.2 : 3.6, 0, 2 * Math.PI);
       if (split === "val") {

@@ -182,7 +182,7 @@ class Playground {
     $("score-title").textContent = t(d.task === "regression" ? "chart.r2" : "chart.acc");
     $("show-mc").disabled = false;
     $("draw").disabled = d.input_shape.length !== 1 || d.input_shape[0] !== 2;
-    $("output-hint").textContent = $("draw").disabled ? "" : t("out.drawhint");
+    $("output-hint").textContent = $("draw").disabled || !$("draw").checked ? "" : t("out.drawhint");
   }
 
   drawAugPreview(images) {
@@ -252,6 +252,7 @@ class Playground {
     this.state.set("dataset.points", pts.map((p) => [p[0], p[1], p[2]]), { silent: true });
     $("draw").checked = true;
     this.output.drawMode = true;
+    $("output-hint").textContent = t("out.drawhint");
     this.toast(t("msg.customstart"), "info");
     return true;
   }
@@ -797,7 +798,9 @@ class Playground {
   // (the data, the network, the charts always stay): the link a teacher hands out.
   async shareLesson() {
     const p = this.preset;
-    const used = new Set([...Object.keys(p.config || {}), ...Object.keys((p.try && p.try.config) || {})]);
+    // a section is the lesson's when its configuration or its "now try" sets it apart from the defaults
+    const differs = (cfg, k) => cfg && cfg[k] !== undefined && JSON.stringify(cfg[k]) !== JSON.stringify(this.state.defaults[k]);
+    const used = new Set(Object.keys(this.state.defaults).filter((k) => differs(p.config, k) || differs(p.try && p.try.config, k)));
     // these section keys are also the configuration's section names
     this.hidden = ["init", "optimizer", "schedule", "early_stopping", "transfer", "telemetry"].filter((k) => !used.has(k));
     this.applyHidden();
@@ -874,7 +877,11 @@ class Playground {
     $("hist-shared").onchange = () => this.histograms.setShared($("hist-shared").checked);
     $("show-val").onchange = () => { this.output.showVal = $("show-val").checked; this.output.render(); };
     $("show-mc").onchange = () => this.mcUncertainty();
-    $("draw").onchange = () => { this.output.drawMode = $("draw").checked; this.output.render(); };
+    $("draw").onchange = () => {
+      this.output.drawMode = $("draw").checked;
+      if (this.dataView) this.describeData(this.dataView); // the drawing hint shows while drawing
+      this.output.render();
+    };
     $("scrubber").oninput = () => {
       const e = Number($("scrubber").value);
       this.scrubTo(e === Number($("scrubber").max) && this.run && ACTIVE.includes(this.run.status) ? null : e);

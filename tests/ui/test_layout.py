@@ -84,3 +84,32 @@ def test_no_page_scrolls_sideways(open_page, server, name, size):
     no_sideways_scroll(lab)
     assert inside_viewport(lab, "#plot")["right"] <= size[0]
     lab.shot(f"layout-{name}-lab", full_page=False)
+
+
+@pytest.fixture(scope="module")
+def classroom_server(tmp_path_factory):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
+    from service_helpers import Server
+
+    srv = Server(tmp_path_factory.mktemp("room-ui") / "room.db", workers=1, extra=["--classroom"]).start()
+    yield srv
+    srv.stop()
+
+
+def test_the_join_box_fits_a_phone(browser, classroom_server):
+    from conftest import Page
+
+    p = Page(browser, classroom_server, size=PHONE)
+    try:
+        p.page.wait_for_selector("#room-code", timeout=10000)
+        no_sideways_scroll(p)
+        for sel in ("#room-code", "#room-name", "#btn-join"):
+            box = inside_viewport(p, sel)
+            assert box["left"] >= 0 and box["right"] <= PHONE[0], (sel, box)
+        p.shot("layout-phone-join", full_page=False)
+        assert not p.errors
+    finally:
+        p.close()
