@@ -26,39 +26,60 @@ export function clusterMarkers(markers, toX, minGap) {
 }
 
 function markersPlugin(chart) {
+  const line = (u, ctx, x, color, width, dash) => {
+    ctx.strokeStyle = color;
+    ctx.setLineDash((dash || []).map((d) => d * devicePixelRatio));
+    ctx.lineWidth = width * devicePixelRatio;
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+  };
+  const label = (u, ctx, x, text, color, row) => {
+    const dpr = devicePixelRatio;
+    const w = ctx.measureText(text).width;
+    // right of its line, pulled left only as far as the plot's edge needs: never clipped
+    const at = Math.max(u.bbox.left + 2 * dpr, Math.min(x + 4 * dpr, u.bbox.left + u.bbox.width - w - 2 * dpr));
+    const y = u.bbox.top + (14 + 16 * row) * dpr;
+    ctx.fillStyle = "rgba(255,255,255,.85)";
+    ctx.fillRect(at - 2 * dpr, y - 12 * dpr, w + 4 * dpr, 15 * dpr);
+    ctx.fillStyle = color;
+    ctx.fillText(text, at, y);
+  };
   return {
     hooks: {
       drawClear: (u) => {
         const ctx = u.ctx;
         const dpr = devicePixelRatio;
-        const lines = chart.cursorEpoch == null ? chart.markers
-          : [...chart.markers, { epoch: chart.cursorEpoch, color: "#183153", label: t("out.epoch_n", { n: chart.cursorEpoch }), width: 2.5, cursor: true }];
         ctx.save();
-        for (const m of lines) {
-          const x = u.valToPos(m.epoch, "x", true);
-          if (!Number.isFinite(x)) continue;
-          ctx.strokeStyle = m.color;
-          ctx.setLineDash((m.dash || []).map((d) => d * dpr));
-          ctx.lineWidth = (m.width || 1.5) * dpr;
-          ctx.beginPath();
-          ctx.moveTo(x, u.bbox.top);
-          ctx.lineTo(x, u.bbox.top + u.bbox.height);
-          ctx.stroke();
-        }
-        ctx.setLineDash([]);
         ctx.font = `600 ${13 * dpr}px system-ui`;
-        const groups = clusterMarkers(lines, (e) => u.valToPos(e, "x", true), 70 * dpr);
+        const groups = clusterMarkers(chart.markers, (e) => u.valToPos(e, "x", true), 70 * dpr);
         chart.labels = groups.map((g) => g.label);
         groups.forEach((g, i) => {
-          const w = ctx.measureText(g.label).width;
-          const right = u.bbox.left + u.bbox.width;
-          const x = g.x + 4 * dpr + w > right ? g.x - 4 * dpr - w : g.x + 4 * dpr;
-          const y = u.bbox.top + (14 + 16 * (i % 2)) * dpr; // alternate rows: neighbours never touch
-          ctx.fillStyle = "rgba(255,255,255,.85)";
-          ctx.fillRect(x - 2 * dpr, y - 12 * dpr, w + 4 * dpr, 15 * dpr);
-          ctx.fillStyle = g.color;
-          ctx.fillText(g.label, x, y);
+          const xs = g.items.map((m) => m.x);
+          if (g.items.length >= 3) { // many close markers: one shaded band, not a fence of lines
+            ctx.fillStyle = g.color;
+            ctx.globalAlpha = 0.12;
+            ctx.fillRect(xs[0], u.bbox.top, Math.max(2 * dpr, xs.at(-1) - xs[0]), u.bbox.height);
+            ctx.globalAlpha = 1;
+            // the band's edges, and a marker of a kind seen once in it (best, early stop) keep their line
+            const once = (m) => g.items.filter((k) => k.label === m.label).length === 1;
+            for (const m of g.items.filter((m, k) => k === 0 || k === g.items.length - 1 || once(m))) {
+              line(u, ctx, m.x, m.color, 1.5, m.dash);
+            }
+          } else {
+            for (const m of g.items) line(u, ctx, m.x, m.color, 1.5, m.dash);
+          }
+          label(u, ctx, g.x, g.label, g.color, i % 2);
         });
+        if (chart.cursorEpoch != null) { // the scrubbed epoch: its own line and label, on the row below
+          const x = u.valToPos(chart.cursorEpoch, "x", true);
+          if (Number.isFinite(x)) {
+            line(u, ctx, x, "#183153", 2.5);
+            label(u, ctx, x, t("out.epoch_n", { n: chart.cursorEpoch }), "#183153", 2);
+            chart.labels.push(t("out.epoch_n", { n: chart.cursorEpoch }));
+          }
+        }
         ctx.restore();
       },
     },

@@ -67,7 +67,8 @@ class Playground {
     this.network = new NetworkView($("network"), { onWidth: (i, d) => this.changeWidth(i, d) });
     this.histograms = new HistogramView($("histograms"));
     this.charts = {
-      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss" }),
+      // on a short screen (a projector) the loss chart gives the output some height back
+      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss", height: innerHeight < 800 ? 170 : 200 }),
       score: new LineChart($("chart-score"), { series: this.scoreSeries(), yLabel: "", floor: -1 }),
       grad: new LineChart($("chart-grad"), { series: [], log: true, yLabel: "‖∇W‖" }),
       lr: new LineChart($("chart-lr"), { series: [{ label: "LR", color: "#183153" }], yLabel: "LR" }),
@@ -488,7 +489,7 @@ class Playground {
     if (best) lines.push({ epoch: best.epoch + off, color: "#188038", label: "best", dash: [4, 3] });
     for (const k of this.markers) {
       if (k.kind === "early_stop") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: "early stop" });
-      if (k.kind === "lr_change") lines.push({ epoch: k.epoch + off, color: "#9aa3b2", label: "LR↓", dash: [2, 3] });
+      if (k.kind === "lr_change") lines.push({ epoch: k.epoch + off, color: "#5f6b7a", label: "LR↓", dash: [2, 3] });
       if (k.kind === "diverged") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: "diverged" });
     }
     this.charts.loss.setMarkers(lines);
@@ -787,7 +788,7 @@ class Playground {
     const link = document.createElement("button");
     link.className = "small lesson-link";
     link.id = "btn-lesson-link";
-    link.textContent = t("top.share");
+    link.textContent = t("lesson.share");
     link.title = t("share.lesson");
     link.onclick = () => this.shareLesson();
     box.append(link);

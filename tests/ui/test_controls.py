@@ -228,3 +228,23 @@ def test_a_lesson_link_opens_the_lesson_with_only_its_sections(open_page):
     assert q.page.is_visible("[data-path='schedule.name']")
     assert "hide=" not in q.page.url and "lesson=batch-norm" in q.page.url
     assert not q.errors
+
+
+def test_many_lr_cuts_are_one_readable_label(open_page):
+    # plateau with patience 0 cuts the LR at almost every epoch: the "fence" of the issue
+    cfg = {
+        **FAST,
+        "schedule": {"name": "plateau", "patience": 0, "factor": 0.8, "min_lr": 1e-6},
+        "training": {"epochs": 40, "batch_size": 20},
+    }
+    p = open_page(config_hash(cfg))
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    cuts = p.js("() => window.playground.markers.filter(m => m.kind === 'lr_change').length")
+    assert cuts >= 5
+    p.page.wait_for_timeout(300)
+    labels = p.js("() => window.playground.charts.lr.labels")
+    assert len(labels) < cuts and any("LR↓ ×" in label for label in labels)
+    assert sum(int(lb.split("×")[1]) if "×" in lb else 1 for lb in labels) == cuts  # every cut is counted
+    p.page.locator("#card-lr").scroll_into_view_if_needed()
+    p.shot("lr-cuts-merged", full_page=False)
