@@ -133,6 +133,7 @@ class Playground {
     if (path === "dataset.name" && this.state.get("dataset.name") === "custom" && !this.state.get("dataset.points")) {
       if (!this.startDrawing()) return;
     }
+    if (this.state.get("dataset.name") !== "custom") this.lastDataset = this.state.get("dataset.name");
     history.replaceState(null, "", this.shareHash() || location.pathname);
     this.drawNetwork();
     $("layers-label").textContent = this.layersText();
@@ -245,7 +246,7 @@ class Playground {
     const pts = this.dataView && this.dataView.input_shape.length === 1 && this.dataView.input_shape[0] === 2
       ? this.dataView.points : null;
     if (!pts) {
-      this.state.set("dataset.name", this.dataView ? this.dataView.name : "circle", { silent: true });
+      this.state.set("dataset.name", this.lastDataset || "circle", { silent: true });
       this.controls.refresh("*");
       this.toast(t("msg.customempty"), "info");
       return false;
@@ -791,7 +792,7 @@ class Playground {
     link.textContent = t("lesson.share");
     link.title = t("share.lesson");
     link.onclick = () => this.shareLesson();
-    box.append(link);
+    (box.querySelector(".try") || box.querySelector(".look") || box).append(link);
     box.hidden = false;
   }
 

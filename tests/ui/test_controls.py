@@ -90,9 +90,9 @@ def test_custom_without_data_and_honest_labels(open_page, server):
     p.page.select_option("[data-path='dataset.name']", "wine")
     p.page.wait_for_function("() => window.playground.dataView && window.playground.dataView.name === 'wine'")
     p.page.wait_for_function("() => document.querySelector(\"[data-path='dataset.n_samples']\").value === '178'")
-    assert "178" not in p.page.inner_text("#data-hint") or "samples" in p.page.inner_text("#data-hint")
+    assert p.js("() => window.playground.dataView.n_train + window.playground.dataView.n_val") == 178
     # custom on data that cannot be drawn on: a hint, and the data set stays
-    q = open_page(config_hash({"dataset": {"name": "wine"}}))
+    q = open_page(config_hash({"dataset": {"name": "wine"}}))  # chosen before its data has even loaded
     q.page.select_option("[data-path='dataset.name']", "custom")
     q.page.wait_for_function("() => document.querySelector('#toast').textContent.includes('CSV')")
     assert q.js("() => window.playground.state.get('dataset.name')") == "wine"
