@@ -75,7 +75,7 @@ export class HistogramView {
       all[name] = this.history.map((h) => ({ epoch: h.epoch, h: h.layers[name] && h.layers[name][this.kind] }))
         .filter((s) => s.h);
     }
-    const every = Object.values(all).flat();
+    const every = Object.values(all).flat().filter((s) => s.h.min != null && s.h.max != null);
     this.range = this.shared && every.length
       ? [Math.min(...every.map((s) => s.h.min)), Math.max(...every.map((s) => s.h.max))] : null;
     for (const name of Object.keys(last.layers)) {
@@ -100,6 +100,8 @@ export class HistogramView {
     const ctx = canvas.getContext("2d");
     ctx.scale(devicePixelRatio, devicePixelRatio);
     ctx.clearRect(0, 0, w, h);
+    // a histogram without one finite value (a diverged run) has min = max = null: nothing to draw
+    series = series.filter((s) => s.h.min != null && s.h.max != null);
     if (!series.length) return;
     let lo = this.range ? this.range[0] : Math.min(...series.map((s) => s.h.min));
     let hi = this.range ? this.range[1] : Math.max(...series.map((s) => s.h.max));

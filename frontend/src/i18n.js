@@ -5,7 +5,7 @@
 const STRINGS = {
   en: {
     "lesson.share": "Share this lesson",
-    "lab.failed": "No paths: see the message below.", "lab.steps_range": "The steps run from 1 to 5000: {n} are used.",
+    "lab.failed": "No paths: see the message below.", "lab.steps_range": "The steps run from 1 to {max}: {n} are used.",
     "layers.one": "1 hidden layer", "layers.cnn": "{c} conv layers + {dense}",
     "msg.customempty": "Your own data: pick a 2-D data set (circle, moons…) and draw on it, or load a CSV file.",
     "msg.customstart": "Your own data: the points on screen are yours now. Click to add a point, shift-click for the other class.",
@@ -76,7 +76,7 @@ const STRINGS = {
   },
   es: {
     "lesson.share": "Compartir esta lección",
-    "lab.failed": "Sin caminos: mirá el mensaje de abajo.", "lab.steps_range": "Los pasos van de 1 a 5000: se usan {n}.",
+    "lab.failed": "Sin caminos: mirá el mensaje de abajo.", "lab.steps_range": "Los pasos van de 1 a {max}: se usan {n}.",
     "layers.one": "1 capa oculta", "layers.cnn": "{c} capas conv + {dense}",
     "msg.customempty": "Datos propios: elegí un conjunto 2-D (circle, moons…) y dibujá sobre él, o cargá un archivo CSV.",
     "msg.customstart": "Datos propios: los puntos en pantalla ahora son tuyos. Clic para agregar un punto, shift-clic para la otra clase.",

@@ -182,10 +182,11 @@ function paths(ctx, W, H, steps) {
 $("fn").onchange = () => { loadPreset($("fn").value); run(); };
 $("steps").onchange = () => {
   // the box shows the number of steps the paths take: a value out of range is brought into it, and said
-  const asked = Number($("steps").value);
-  state.steps = Math.round(Math.max(1, Math.min(5000, Number.isFinite(asked) ? asked : state.steps)));
+  // (the box's max is the server's limit for POST /api/landscape)
+  const asked = Number($("steps").value), max = Number($("steps").max);
+  state.steps = Math.round(Math.max(1, Math.min(max, Number.isFinite(asked) ? asked : state.steps)));
   $("steps").value = state.steps;
-  $("steps-note").textContent = state.steps !== asked ? t("lab.steps_range", { n: state.steps }) : "";
+  $("steps-note").textContent = state.steps !== asked ? t("lab.steps_range", { n: state.steps, max }) : "";
   run();
 };
 $("add").onclick = () => { state.opts.push({ name: "adam", lr: 0.01, momentum: 0.9, beta1: 0.9 }); renderTable(); run(); };
