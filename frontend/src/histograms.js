@@ -3,7 +3,7 @@
 // A shared x range per layer keeps the epochs comparable; "same x-range for every layer" (shared)
 // puts every layer on one axis, so layers can be compared too (batch norm, saturated sigmoids).
 
-const KEEP = 16;
+const KEEP = 12;
 const COLORS = { pre: "#7b1fa2", act: "#0877bd", weight: "#f59322", grad: "#2e7d32" };
 
 export class HistogramView {
@@ -133,10 +133,13 @@ export class HistogramView {
       ctx.lineTo(X(s.h.max) + grow, base);
       ctx.closePath();
       const newest = i === n - 1;
-      ctx.globalAlpha = newest ? 0.85 : 0.05 + 0.25 * (i / n);
-      ctx.fillStyle = newest ? color : "#9aa3b2";
-      ctx.fill();
-      ctx.globalAlpha = newest ? 1 : 0.4;
+      // older epochs are faint outlines only (fills piled on each other garbled deep layers)
+      if (newest) {
+        ctx.globalAlpha = 0.85;
+        ctx.fillStyle = color;
+        ctx.fill();
+      }
+      ctx.globalAlpha = newest ? 1 : 0.12 + 0.4 * (i / n);
       ctx.strokeStyle = newest ? color : "#6b7280";
       ctx.lineWidth = newest ? 1.4 : 0.6;
       ctx.stroke();
