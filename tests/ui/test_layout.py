@@ -24,6 +24,11 @@ def inside_viewport(p, selector: str) -> dict:
 def no_sideways_scroll(p) -> None:
     width = p.js("() => document.documentElement.scrollWidth")
     assert width <= p.js("() => innerWidth"), f"the page scrolls sideways: {width}px"
+    # nor does anything stick out of the stage (it would be cut off, e.g. a long Spanish figure label)
+    stage = p.js(
+        "() => { const s = document.getElementById('stage'); return s ? [s.scrollWidth, s.clientWidth] : [0, 0]; }"
+    )
+    assert stage[0] <= stage[1], f"the stage's content is {stage[0]}px wide in {stage[1]}px"
 
 
 @pytest.mark.parametrize("name,size", [("projector", PROJECTOR), ("phone", PHONE)])
@@ -113,3 +118,17 @@ def test_the_join_box_fits_a_phone(browser, classroom_server):
         assert not p.errors
     finally:
         p.close()
+
+
+@pytest.mark.parametrize("name,size", [("projector", PROJECTOR), ("phone", PHONE)])
+def test_spanish_fits_too(open_page, name, size):
+    p = open_page(size=size)
+    p.page.click("#btn-lang")
+    p.page.select_option("#preset", "batch-norm")
+    p.page.wait_for_selector("#lesson:not([hidden])")
+    assert "Mirá" in p.page.inner_text("#lesson")
+    no_sideways_scroll(p)
+    if name == "projector":  # the longer Spanish labels keep the top bar on one row
+        assert p.js("() => document.querySelector('.topbar').offsetHeight") <= 64
+        assert inside_viewport(p, "#output canvas")["inside"] and inside_viewport(p, "#chart-loss canvas")["inside"]
+    p.shot(f"layout-{name}-spanish", full_page=False)
