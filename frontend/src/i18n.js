@@ -4,6 +4,7 @@
 
 const STRINGS = {
   en: {
+    "mark.best": "best", "mark.early_stop": "early stop", "mark.diverged": "diverged",
     "lesson.share": "Share this lesson",
     "lab.failed": "No paths: see the message below.", "lab.steps_range": "The steps run from 1 to {max}: {n} are used.",
     "layers.one": "1 hidden layer", "layers.cnn": "{c} conv layers + {dense}",
@@ -75,6 +76,7 @@ const STRINGS = {
     "status.diverged": "diverged", "status.stopped": "stopped", "status.failed": "failed", "status.interrupted": "interrupted",
   },
   es: {
+    "mark.best": "mejor", "mark.early_stop": "early stop", "mark.diverged": "divergió",
     "lesson.share": "Compartir esta lección",
     "lab.failed": "Sin caminos: mirá el mensaje de abajo.", "lab.steps_range": "Los pasos van de 1 a {max}: se usan {n}.",
     "layers.one": "1 capa oculta", "layers.cnn": "{c} capas conv + {dense}",

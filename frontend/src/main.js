@@ -483,19 +483,23 @@ class Playground {
       $("scrubber").value = m.restored_epoch;
       setTimeout(() => this.scrubTo(m.restored_epoch), 0);
     }
+    if (m.kind === "best") $("fig-best").textContent = m.epoch + this.offset();
+    this.drawMarkers();
+  }
+
+  drawMarkers() {
     const off = this.offset();
-    if (m.kind === "best") $("fig-best").textContent = m.epoch + off;
     const lines = [];
     const best = this.markers.filter((k) => k.kind === "best").at(-1);
-    if (best) lines.push({ epoch: best.epoch + off, color: "#188038", label: "best", dash: [4, 3] });
+    if (best) lines.push({ epoch: best.epoch + off, color: "#188038", label: t("mark.best"), dash: [4, 3] });
     for (const k of this.markers) {
-      if (k.kind === "early_stop") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: "early stop" });
-      if (k.kind === "lr_change") lines.push({ epoch: k.epoch + off, color: "#5f6b7a", label: "LR↓", dash: [2, 3] });
-      if (k.kind === "diverged") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: "diverged" });
+      if (k.kind === "early_stop") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: t("mark.early_stop") });
+      if (k.kind === "lr_change") lines.push({ epoch: k.epoch + off, color: "#5f6b7a", label: "LR↓", dash: [2, 3], lr: true });
+      if (k.kind === "diverged") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: t("mark.diverged") });
     }
     this.charts.loss.setMarkers(lines);
-    this.charts.score.setMarkers(lines.filter((l) => l.label !== "LR↓"));
-    this.charts.lr.setMarkers(lines.filter((l) => l.label === "LR↓"));
+    this.charts.score.setMarkers(lines.filter((l) => !l.lr));
+    this.charts.lr.setMarkers(lines.filter((l) => l.lr));
   }
 
   statusText(status, position) {
@@ -838,6 +842,7 @@ class Playground {
       this.charts.loss.relabel(this.lossSeries().map((s) => s.label));
       this.charts.score.relabel(this.scoreSeries().map((s) => s.label));
       this.applyBaseline();
+      this.drawMarkers();
       this.drawNetwork(this.lastNetwork);
       this.output.render();
       this.scrubTo(this.scrubEpoch);
