@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from .jsonutil import dumps
 from .settings import Settings
+from .store import run_brief
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classroom_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -220,23 +221,8 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 def toggles(config: dict, info: dict | None) -> dict:
-    """The key choices of a run, for the teacher's table."""
-    m, o = config.get("model", {}), config.get("optimizer", {})
-    out = {
-        "dataset": config.get("dataset", {}).get("name"),
-        "hidden": m.get("hidden"),
-        "activation": m.get("activation"),
-        "optimizer": o.get("name"),
-        "lr": o.get("lr"),
-        "batch_norm": m.get("batch_norm"),
-        "dropout": m.get("dropout"),
-        "weight_decay": o.get("weight_decay"),
-        "early_stopping": config.get("early_stopping", {}).get("enabled"),
-        "epochs": config.get("training", {}).get("epochs"),
-    }
-    if info and "n_params" in info:
-        out["n_params"] = info["n_params"]
-    return out
+    """The key choices of a run, for the teacher's table (stored with each run as its brief)."""
+    return run_brief(config, info)
 
 
 class Classroom:
@@ -424,7 +410,7 @@ class Classroom:
         for i in range(0, len(clients), 400):
             chunk = clients[i : i + 400]
             q = (
-                "SELECT id, client, status, created_at, config, info, summary, epochs_run, best_val_loss "
+                "SELECT id, client, status, created_at, brief, summary, epochs_run, best_val_loss "
                 f"FROM runs WHERE client IN ({','.join('?' * len(chunk))}) ORDER BY created_at"
             )
             for run in r.execute(q, chunk):
@@ -487,8 +473,9 @@ def member_ref(client: str) -> str:
 
 
 def _run_view(r: sqlite3.Connection, x: dict) -> dict:
-    config = json.loads(x["config"])
-    info = json.loads(x["info"]) if x["info"] else None
+    """A run's row in the teacher's table from its stored brief and summary (never its configuration,
+    which a custom data set makes megabytes long)."""
+    brief = json.loads(x["brief"]) if x["brief"] else {}
     val_loss = val_acc = None
     epoch = x["epochs_run"]
     if x["summary"]:
@@ -505,8 +492,8 @@ def _run_view(r: sqlite3.Connection, x: dict) -> dict:
         "id": x["id"],
         "status": x["status"],
         "epoch": epoch,
-        "epochs": config.get("training", {}).get("epochs"),
+        "epochs": brief.get("epochs"),
         "val_loss": val_loss,
         "val_acc": val_acc,
-        "toggles": toggles(info["config"] if info and "config" in info else config, info),
+        "toggles": brief,
     }

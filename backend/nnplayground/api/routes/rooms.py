@@ -16,7 +16,7 @@ from ...engine import presets as engine_presets
 from ...engine.config import RunConfig
 from ...service.classroom import ClassroomError, RoomViewer, clean_name, normalize_code
 from ...service.jsonutil import dumps
-from ...service.manager import ApiError
+from ...service.manager import ApiError, stored_config
 from ..auth import (
     CLIENT_COOKIE,
     COOKIE_MAX_AGE,
@@ -214,7 +214,7 @@ def restart_run(request: Request, run_id: str = RunId) -> dict:
     mgr = request.app.state.manager
     row = mgr.get(run_id)
     may_control(request, row, "restart")
-    config = RunConfig.model_validate(json.loads(row["config"]))
+    config = stored_config(row)  # validated again: 409 naming the field if it no longer passes
     return admit(request, config, speed=row["speed"] or 0.0, paused=False)
 
 
