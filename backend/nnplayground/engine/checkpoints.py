@@ -51,13 +51,20 @@ class CheckpointStore:
         self.roles[role] = epoch
 
     def _thin(self, latest: int) -> None:
+        """Drop the epochs off the current stride (those saved since the last thinning), then double
+        the stride until the rest fits: kept epochs stay spread evenly over the whole run."""
         keep = {*self.roles.values(), latest}
         cap = self.capacity()
-        while len(self.states) > cap and len(self.states) > len(keep & set(self.states)):
-            self.stride *= 2
+
+        def sweep():
             for e in list(self.states):
                 if e % self.stride and e not in keep:
                     del self.states[e]
+
+        sweep()
+        while len(self.states) > cap and len(self.states) > len(keep & set(self.states)):
+            self.stride *= 2
+            sweep()
 
     def release(self, epochs) -> None:
         """Drop the tensors of these epochs from memory (their holder keeps them); the pinned and the

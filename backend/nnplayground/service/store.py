@@ -224,7 +224,8 @@ class Store:
         if conn.execute("PRAGMA freelist_count").fetchone()[0] == 0:
             return 0
         with self._wlock:
-            conn.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})").fetchall()
+            # executescript steps the pragma to the end; execute() frees a single page per call
+            conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
         return conn.execute("PRAGMA freelist_count").fetchone()[0]
 
     def close(self) -> None:
