@@ -7,6 +7,8 @@ start-up output."""
 from __future__ import annotations
 
 import socket
+import sqlite3
+import time
 
 import httpx
 from service_helpers import Server, tiny
@@ -119,6 +121,12 @@ def test_teacher_sessions_end_at_logout_and_with_a_new_secret(tmp_path):
         assert http.post("/api/teacher/logout", headers=as_teacher).status_code == 200
         assert http.get("/api/rooms", headers=as_teacher).status_code == 401  # the same cookie, replayed
         assert http.get("/api/me", headers=as_teacher).json()["teacher"] is False
+
+        expiring = teacher_cookie(http, SECRET)
+        assert http.get("/api/rooms", headers={"Cookie": f"nnp_teacher={expiring}"}).status_code == 200
+        with sqlite3.connect(db) as c:  # its expiry passes (7 days after login)
+            c.execute("UPDATE teacher_sessions SET expires_at = ? WHERE expires_at > ?", (time.time() - 1, 0))
+        assert http.get("/api/rooms", headers={"Cookie": f"nnp_teacher={expiring}"}).status_code == 401
 
         kept = teacher_cookie(http, SECRET)  # a session left open when the secret changes
         assert http.get("/api/rooms", headers={"Cookie": f"nnp_teacher={kept}"}).status_code == 200

@@ -59,6 +59,9 @@ ADDED_COLUMNS = (
     ("checkpoint_bytes", "INTEGER NOT NULL DEFAULT 0"),  # bytes of its stored checkpoints
 )
 VACUUM_PAGES = 1024  # pages given back to the file system per step (4 MiB at the default page size)
+# Free pages below this are left for the next inserts to reuse: thinned views and checkpoints free a few
+# pages all the time, and giving them back only to grow the file again would be churn under the lock.
+VACUUM_MIN_FREE = 256
 log = logging.getLogger("nnplayground.store")
 
 ACTIVE = ("queued", "running", "paused")
@@ -220,9 +223,11 @@ class Store:
 
     def _vacuum_step(self, conn: sqlite3.Connection) -> int:
         """Give up to VACUUM_PAGES free pages (a deleted run's) back to the file system: short steps
-        under the writer's lock, so a live epoch's commit never waits for a whole run's worth."""
-        if conn.execute("PRAGMA freelist_count").fetchone()[0] == 0:
-            return 0
+        under the writer's lock, so a live epoch's commit never waits for a whole run's worth.
+        Returns the free pages left."""
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if free < VACUUM_MIN_FREE:
+            return free
         with self._wlock:
             # executescript steps the pragma to the end; execute() frees a single page per call
             conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
