@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -214,12 +215,31 @@ class Store:
         try:
             while not self._closing.wait(every):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if not busy and frames == copied and self._wal_size() > self.wal_limit:
+                        self._truncate_wal(conn)
                     self._vacuum_step(conn)
                 except sqlite3.Error:
                     pass  # busy or closing: the next round tries again
         finally:
             conn.close()
+
+    def _wal_size(self) -> int:
+        try:
+            return os.path.getsize(self.path + "-wal")
+        except OSError:
+            return 0
+
+    def _truncate_wal(self, conn: sqlite3.Connection) -> None:
+        """Everything in the log is in the database: cut the file to zero. journal_size_limit does this
+        only when a writer restarts the log, so a log left large by a burst of writes would otherwise
+        stay so while the server is idle. It waits for readers at most 50 ms (then the next round tries)."""
+        with self._wlock:
+            conn.execute("PRAGMA busy_timeout=50")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.execute("PRAGMA busy_timeout=30000")
 
     def _vacuum_step(self, conn: sqlite3.Connection) -> int:
         """Give up to VACUUM_PAGES free pages (a deleted run's) back to the file system: short steps
