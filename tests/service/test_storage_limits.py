@@ -119,7 +119,7 @@ CREATE TABLE checkpoints (run_id TEXT NOT NULL, epoch INTEGER NOT NULL, state BL
 
 
 def test_a_database_written_before_keeps_working(tmp_path):
-    """A file of the first release (no auto-vacuum, no brief or checkpoint_bytes columns) is converted
+    """A file of the first release (no auto-vacuum, no brief or stored_bytes columns) is converted
     once at start-up; its runs are listed with their data set and count towards their client's budget."""
     db = tmp_path / "old.db"
     config = {"dataset": {"name": "moons"}, "model": {"hidden": [3]}, "training": {"epochs": 7}}
@@ -141,5 +141,5 @@ def test_a_database_written_before_keeps_working(tmp_path):
         server.stop()
     with sqlite3.connect(db) as c:
         assert c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
-        brief, nbytes = c.execute("SELECT brief, checkpoint_bytes FROM runs").fetchone()
+        brief, nbytes = c.execute("SELECT brief, stored_bytes FROM runs").fetchone()
     assert json.loads(brief)["hidden"] == [3] and nbytes == 5000
