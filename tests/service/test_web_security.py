@@ -57,6 +57,10 @@ def test_a_single_user_server_refuses_other_sites(tmp_path):
         assert "application/json" in r.json()["error"]
         r = http.post("/api/runs", content=b'{"training": {"epochs": 2}}', headers={"Content-Type": "text/plain"})
         assert r.status_code == 415
+        r = http.post("/api/runs", content=b"", headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 415
+        octet = {"Content-Type": "application/octet-stream"}
+        assert http.post("/api/runs", content=b'{"training": {"epochs": 2}}', headers=octet).status_code == 415
         r = http.delete("/api/runs/abc", headers={"Origin": "http://evil.example"})
         assert r.status_code == 403
         assert http.get("/api/runs").json()["total"] == before  # nothing was created
@@ -65,6 +69,8 @@ def test_a_single_user_server_refuses_other_sites(tmp_path):
         assert http.post("/api/runs", json=tiny(), headers=own).status_code == 201
         assert http.post("/api/runs", json=tiny()).status_code == 201
         assert http.post("/api/runs").status_code == 201  # no body at all: the defaults
+        # an empty body declared as bytes (aiohttp's POST without data) is no body, not a form
+        assert http.post("/api/runs", content=b"", headers=octet).status_code == 201
 
         page = http.get("/")
         assert page.status_code == 200 and "<html" in page.text

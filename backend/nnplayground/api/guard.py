@@ -70,6 +70,22 @@ def _media_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
+# The types a page of another site may post without a CORS preflight (an HTML form, or fetch in no-cors
+# mode): refused even with an empty body, which is how a cross-site form creates a run with the defaults.
+CROSS_SITE_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+
+
+def _refused_body(media: str, headers: dict[str, str]) -> bool:
+    """A body must be JSON. An empty one under another declared type (some HTTP clients send
+    application/octet-stream with every POST) is no body at all, unless its type is a form's."""
+    if media == "application/json":
+        return False
+    if media in CROSS_SITE_TYPES:
+        return True
+    empty = headers.get("content-length", "0").strip() == "0" and "transfer-encoding" not in headers
+    return not empty
+
+
 class Guard:
     def __init__(self, app, bind_host: str = "", allowed_hosts: str = "", allowed_origins: str = ""):
         self.app = app
@@ -100,7 +116,7 @@ class Guard:
                     scope, receive, send, 403, "requests that change something must come from this server's pages"
                 )
             ctype = headers.get("content-type")
-            if ctype is not None and _media_type(ctype) != "application/json":
+            if ctype is not None and _refused_body(_media_type(ctype), headers):
                 return await self._refuse(
                     scope,
                     receive,

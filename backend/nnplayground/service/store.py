@@ -181,9 +181,11 @@ class Store:
             )
         # Runs written before the brief existed: computed once here, never again per request.
         rows = self._w.execute("SELECT id, config, info FROM runs WHERE brief IS NULL").fetchall()
+        self._w.execute("BEGIN IMMEDIATE")
         for r in rows:
             brief = run_brief(json.loads(r["config"]), json.loads(r["info"]) if r["info"] else None)
             self._w.execute("UPDATE runs SET brief = ? WHERE id = ?", (json.dumps(brief), r["id"]))
+        self._w.execute("COMMIT")
 
     # ---- connections ------------------------------------------------------------------------
     def _r(self) -> sqlite3.Connection:
