@@ -20,4 +20,8 @@ RUN bash scripts/setup.sh
 
 VOLUME ["/data"]
 EXPOSE 8000
-CMD [".venv/bin/nnplayground", "serve", "--host", "0.0.0.0", "--port", "8000", "--db", "/data/nnplayground.db"]
+# Safe by default: the container must listen on 0.0.0.0 for its port to be published, so it serves
+# classroom mode (a client token to create runs, the teacher secret for everything else, per-client
+# limits; the teacher link is in the container log, or set NNPLAYGROUND_TEACHER_SECRET). Host names other
+# than localhost and IP addresses need NNPLAYGROUND_ALLOWED_HOSTS.
+CMD [".venv/bin/nnplayground", "serve", "--classroom", "--host", "0.0.0.0", "--port", "8000", "--db", "/data/nnplayground.db"]

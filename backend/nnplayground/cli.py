@@ -122,6 +122,7 @@ def serve(
     ),
 ):
     """Start the web server: REST API, websockets, and the UI at /."""
+    import os
     import secrets
 
     import uvicorn
@@ -131,7 +132,7 @@ def serve(
 
     settings = Settings.from_env(
         db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue,
-        classroom=1 if classroom else None,
+        classroom=1 if classroom else None, bind_host=host,
     )
     typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
     if settings.classroom:
@@ -139,8 +140,13 @@ def serve(
             settings.teacher_secret = secrets.token_urlsafe(18)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         typer.echo(f"classroom mode: students open http://<this machine's address>:{port}/ and join with a room code")
-        # the secret travels in the URL fragment, which browsers never send to the server (so it is in no log)
-        typer.echo(f"teacher link (keep it private): http://{shown}:{port}/teacher#key={settings.teacher_secret}")
+        if os.environ.get("NNPLAYGROUND_TEACHER_SECRET"):
+            # whoever set it knows it; a terminal, a container log or a screen share need not see it
+            typer.echo(f"teacher link: http://{shown}:{port}/teacher#key=<the value of NNPLAYGROUND_TEACHER_SECRET>")
+        else:
+            # the secret travels in the URL fragment, which browsers never send to the server (so it is in no log)
+            typer.echo(f"teacher link (keep it private): http://{shown}:{port}/teacher#key={settings.teacher_secret}")
+
     class Server(uvicorn.Server):
         """uvicorn's server, telling the app before it closes the open sockets (with 1012): viewers get
         a final `status` frame for the runs the shut-down interrupts."""

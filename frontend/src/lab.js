@@ -30,7 +30,9 @@ function renderTable() {
   state.opts.forEach((o, i) => {
     const tr = body.insertRow();
     const sw = tr.insertCell();
-    sw.innerHTML = `<span class="swatch" style="background:${PALETTE[i % PALETTE.length]}"></span>`;
+    const swatch = Object.assign(document.createElement("span"), { className: "swatch" });
+    swatch.style.background = PALETTE[i % PALETTE.length]; // a style property, which the page's CSP allows
+    sw.append(swatch);
     const sel = document.createElement("select");
     for (const n of NAMES) sel.append(new Option(n, n, false, n === o.name));
     sel.onchange = () => { o.name = sel.value; renderTable(); run(); };

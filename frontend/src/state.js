@@ -21,12 +21,20 @@ export class ConfigState {
       o = o[k];
     }
     o[keys.at(-1)] = value;
+    if (path === "dataset.name" || path === "dataset") this.dropStrayPoints();
     if (!silent) this.changed(path);
   }
 
   replace(config) {
     this.config = mergeDeep(structuredClone(this.defaults), config || {});
+    this.dropStrayPoints();
     this.changed("*");
+  }
+
+  // Drawn or loaded points belong to the custom data set only (the server refuses them on any other).
+  dropStrayPoints() {
+    const d = this.config.dataset;
+    if (d && d.name !== "custom" && d.points != null) d.points = null;
   }
 
   onChange(fn) { this.listeners.push(fn); }

@@ -21,6 +21,7 @@ from ..service.classroom import Classroom
 from ..service.manager import ApiError, RunManager
 from ..service.settings import Settings
 from .auth import OriginCheck, RateLimit
+from .guard import Guard
 from .routes import catalog, data, health, landscape, presets, rooms, runs, ws
 from .web import mount_ui
 
@@ -203,4 +204,11 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
 
         origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"])
+    # outermost: a foreign Host, a foreign Origin or a form body is refused before anything else runs
+    app.add_middleware(
+        Guard,
+        bind_host=settings.bind_host,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=",".join(o for o in (settings.allowed_origins, settings.cors_origins) if o),
+    )
     return app

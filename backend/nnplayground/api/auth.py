@@ -27,11 +27,13 @@ class Principal:
 
 
 def _bearer(conn: HTTPConnection) -> str | None:
+    """The Bearer credential; None without one. Another scheme (Basic from a proxy, say) is not ours
+    to judge: it is ignored, so it never voids a valid cookie."""
     auth = conn.headers.get("authorization")
     if not auth:
         return None
     scheme, _, value = auth.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
+    return value.strip() if scheme.lower() == "bearer" else None
 
 
 def principal(conn: HTTPConnection) -> Principal:
@@ -68,7 +70,7 @@ def _resolve(conn: HTTPConnection, room) -> Principal:
             cid = ident.client_of(conn.cookies.get(CLIENT_COOKIE))
             if cid is not None:
                 client = f"tok:{cid}"
-        if not teacher and ident.is_teacher_cookie(conn.cookies.get(TEACHER_COOKIE)):
+        if not teacher and room.is_teacher_session(conn.cookies.get(TEACHER_COOKIE)):
             teacher = True
     if client is not None:
         return Principal(client, True, teacher, bad)

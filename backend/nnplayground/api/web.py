@@ -1,6 +1,7 @@
 """The browser playground: the Jinja2 page shells (`/`, `/lab` optimizer lab, `/teacher`), the ES
 modules of frontend/src at `/app` (no build step) and the static assets (CSS, vendored uPlot) at
-`/static`."""
+`/static`. In a checkout they are read where they live; a wheel carries them as package data under
+nnplayground/web/ (templates/, app/, static/: see pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,29 @@ from .routes.rooms import set_client_cookie
 
 
 def web_root() -> Path:
-    """The repository folder that holds frontend/ and static/ (NNPLAYGROUND_WEB_ROOT overrides)."""
+    """The folder that holds the pages: NNPLAYGROUND_WEB_ROOT (a checkout's layout), else the package
+    data of an installed wheel (nnplayground/web/), else the checkout this package runs from."""
     env = os.environ.get("NNPLAYGROUND_WEB_ROOT")
-    return Path(env) if env else Path(__file__).resolve().parents[3]
+    if env:
+        return Path(env)
+    installed = Path(__file__).resolve().parents[1] / "web"
+    return installed if (installed / "templates").is_dir() else Path(__file__).resolve().parents[3]
+
+
+def web_dirs(root: Path) -> tuple[Path, Path, Path]:
+    """(templates, browser modules, static assets) under a root of either layout."""
+    if (root / "templates").is_dir():  # the wheel's package data
+        return root / "templates", root / "app", root / "static"
+    return root / "frontend" / "templates", root / "frontend" / "src", root / "static"
 
 
 def mount_ui(app: FastAPI) -> None:
-    root = web_root()
-    templates = Jinja2Templates(directory=str(root / "frontend" / "templates"))
+    pages, modules, assets = web_dirs(web_root())
+    templates = Jinja2Templates(directory=str(pages))
     for name in ("index.html", "teacher.html", "lab.html"):  # compiled now, not by a class's first page loads
         templates.get_template(name)
-    app.mount("/static", StaticFiles(directory=root / "static"), name="static")
-    app.mount("/app", StaticFiles(directory=root / "frontend" / "src"), name="app")
+    app.mount("/static", StaticFiles(directory=assets), name="static")
+    app.mount("/app", StaticFiles(directory=modules), name="app")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request):

@@ -1,6 +1,10 @@
 """Epoch checkpoints: save the model after every epoch so that any epoch, the best one above all,
-can be restored and inspected afterwards. Memory stays bounded: past `max_keep` checkpoints the
-older ones are thinned to every 2nd, 4th, ... epoch, while epoch 0, the best and the latest stay."""
+can be restored and inspected afterwards. Storage stays bounded: past `max_keep` checkpoints, or past
+`max_bytes` of them, the older ones are thinned to every 2nd, 4th, ... epoch, while epoch 0, the
+pinned ones (the best) and the latest stay.
+
+A holder that keeps the checkpoints elsewhere (the server writes them to SQLite) may `release` them:
+the epoch stays listed, its tensors leave memory, and only the pinned and latest states are kept."""
 
 from __future__ import annotations
 
@@ -11,17 +15,35 @@ def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def state_size(state: dict[str, torch.Tensor]) -> int:
+    """Bytes of the tensors of a state dict."""
+    return sum(t.numel() * t.element_size() for t in state.values())
+
+
 class CheckpointStore:
-    def __init__(self, max_keep: int = 400):
+    def __init__(self, max_keep: int = 400, max_bytes: int = 0):
         self.max_keep = max(2, max_keep)
+        self.max_bytes = max_bytes  # bytes of all kept checkpoints together; 0 = only max_keep counts
+        self.size = 0  # bytes of one checkpoint (the same model every epoch)
         self.stride = 1
-        self.states: dict[int, dict[str, torch.Tensor]] = {}
+        self.states: dict[int, dict[str, torch.Tensor] | None] = {}  # None = released to its holder
         self.roles: dict[str, int] = {"initial": 0}  # epochs that thinning must keep, by why
+        self.latest: int | None = None
 
     def save(self, epoch: int, model: torch.nn.Module) -> None:
-        self.states[epoch] = snapshot(model)
-        if len(self.states) > self.max_keep:
+        state = snapshot(model)
+        self.size = state_size(state)
+        self.states[epoch] = state
+        self.latest = epoch
+        if len(self.states) > self.capacity():
             self._thin(latest=epoch)
+
+    def capacity(self) -> int:
+        """How many checkpoints may be kept: `max_keep`, fewer when `max_bytes` allows fewer, never
+        fewer than the pinned ones and the latest (a model larger than the budget keeps just those)."""
+        if not self.max_bytes or not self.size:
+            return self.max_keep
+        return max(len(set(self.roles.values())) + 1, min(self.max_keep, self.max_bytes // self.size))
 
     def pin(self, role: str, epoch: int) -> None:
         """Keep `epoch` whatever the thinning, as the holder of `role` (e.g. the best so far); the
@@ -29,12 +51,28 @@ class CheckpointStore:
         self.roles[role] = epoch
 
     def _thin(self, latest: int) -> None:
+        """Drop the epochs off the current stride (those saved since the last thinning), then double
+        the stride until the rest fits: kept epochs stay spread evenly over the whole run."""
         keep = {*self.roles.values(), latest}
-        while len(self.states) > self.max_keep and len(self.states) > len(keep & set(self.states)):
-            self.stride *= 2
+        cap = self.capacity()
+
+        def sweep():
             for e in list(self.states):
                 if e % self.stride and e not in keep:
                     del self.states[e]
+
+        sweep()
+        while len(self.states) > cap and len(self.states) > len(keep & set(self.states)):
+            self.stride *= 2
+            sweep()
+
+    def release(self, epochs) -> None:
+        """Drop the tensors of these epochs from memory (their holder keeps them); the pinned and the
+        latest epoch stay, since training may restore them."""
+        keep = {*self.roles.values(), self.latest}
+        for e in epochs:
+            if e in self.states and e not in keep:
+                self.states[e] = None
 
     def epochs(self) -> list[int]:
         return sorted(self.states)
@@ -46,7 +84,10 @@ class CheckpointStore:
         return before[-1] if before else kept[0]
 
     def get(self, epoch: int) -> dict[str, torch.Tensor]:
-        return self.states[epoch]
+        state = self.states[epoch]
+        if state is None:
+            raise KeyError(f"the checkpoint of epoch {epoch} was released to its holder")
+        return state
 
     def load_into(self, model: torch.nn.Module, epoch: int) -> None:
-        model.load_state_dict(self.states[epoch])
+        model.load_state_dict(self.get(epoch))

@@ -17,6 +17,8 @@ ScheduleName = Literal["constant", "step", "exponential", "plateau", "cosine"]
 TWO_D = ("circle", "xor", "gauss", "spiral", "moons")
 MAX_CUSTOM_ROWS = 5000
 MAX_CUSTOM_FEATURES = 64
+# Python's json reads the tokens Infinity and NaN: every float that comes from outside must be finite.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Section(BaseModel):
@@ -34,8 +36,8 @@ class DatasetConfig(_Section):
         None, min_length=2, max_length=10, description="digits: keep only these digit classes."
     )
     per_class: int | None = Field(None, ge=1, le=500, description="digits: at most this many training samples a class.")
-    points: list[list[float]] | None = Field(
-        None, description="custom: rows of feature values followed by an integer class label."
+    points: list[list[Finite]] | None = Field(
+        None, description="custom: rows of feature values followed by an integer class label (finite numbers)."
     )
 
     @field_validator("classes")
@@ -43,6 +45,14 @@ class DatasetConfig(_Section):
     def _distinct(cls, v):
         if v is not None and len(set(v)) != len(v):
             raise ValueError("classes must be distinct")
+        return v
+
+    @field_validator("points")
+    @classmethod
+    def _points_only_custom(cls, v, info):
+        # stored and re-read with every run: only the custom data set may carry rows
+        if v is not None and info.data.get("name", "custom") != "custom":
+            raise ValueError("points are only for the custom data set (dataset.name = 'custom')")
         return v
 
     @model_validator(mode="after")

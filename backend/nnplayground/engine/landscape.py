@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import OptimizerConfig
+from .config import Finite, OptimizerConfig
 from .optimizers import build_optimizer
 
 
@@ -41,7 +41,7 @@ ESCAPE = 1e4  # a path that leaves this far has diverged: it ends there
 class LandscapeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     function: Literal["rosenbrock", "quadratic", "saddle"] = Field("rosenbrock", description="The 2-D function.")
-    start: tuple[float, float] = Field((-1.5, 2.0), description="Where every optimizer starts.")
+    start: tuple[Finite, Finite] = Field((-1.5, 2.0), description="Where every optimizer starts.")
     steps: int = Field(200, ge=1, le=5000, description="Optimizer steps per path.")
     optimizers: list[OptimizerConfig] = Field(
         default_factory=lambda: [OptimizerConfig(name="sgd", lr=0.001)], min_length=1, max_length=8

@@ -7,7 +7,6 @@ set's preprocessing statistics); calls run in the API's thread pool, one at a ti
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
@@ -16,7 +15,7 @@ import threading
 from collections import OrderedDict
 
 from ..jsonutil import dumps
-from .manager import ApiError, RunManager
+from .manager import ApiError, RunManager, stored_config
 from .store import TERMINAL
 from .worker import load_state, torch_bytes
 
@@ -38,9 +37,7 @@ class Models:
             if hit is not None:
                 self._cache.move_to_end(run_id)
                 return hit
-        if not row["info"]:
-            raise ApiError(409, f"run {run_id} has no model yet (it is {row['status']})")
-        cfg = copy.deepcopy(json.loads(row["info"])["config"])
+        cfg = stored_config(row, effective=True).model_dump(mode="json")
         cfg["transfer"] = None  # the layers are already the source's; the weights come from a checkpoint
         cfg["training"]["device"] = "cpu"
         import torch
@@ -123,7 +120,7 @@ class Models:
             row = self.manager.get(run_id)
             if not row["info"]:
                 raise ApiError(409, f"run {run_id} has not started yet (it is {row['status']})")
-            text = script(run_id, json.loads(row["info"])["config"])
+            text = script(run_id, stored_config(row, effective=True).model_dump(mode="json"))
             return text.encode(), "text/x-python", f"run-{run_id}.py", None
         if fmt == "state_dict":
             blob, used = self.state(run_id, epoch)

@@ -5,7 +5,9 @@ the teacher's leaderboard.
 Identity: a client token is `<client id>.<signature>`, the signature an HMAC-SHA256 of the id under
 the server's key (`secret_key`, or a random one kept in the database so tokens survive a restart). A
 run's owner is stored as `tok:<client id>`. The teacher proves the role with the teacher secret (as a
-Bearer token) or with a cookie derived from it; secrets are compared in constant time."""
+Bearer token) or with a session cookie from `POST /api/teacher/login`: a random token whose hash is
+kept in SQLite with its expiry and a tag of the secret it was opened under, so logout ends it and a new
+secret ends them all. Secrets are compared in constant time."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from .jsonutil import dumps
 from .settings import Settings
+from .store import run_brief
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classroom_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -44,7 +47,14 @@ CREATE TABLE IF NOT EXISTS room_members (
     PRIMARY KEY (code, client)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS room_members_client ON room_members(client, joined_at);
+CREATE TABLE IF NOT EXISTS teacher_sessions (
+    digest TEXT PRIMARY KEY,   -- sha256 of the cookie's token (the token itself is never stored)
+    secret_tag TEXT NOT NULL,  -- which teacher secret opened it
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
 """
+TEACHER_SESSION_SECONDS = 7 * 24 * 3600
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 6
@@ -86,7 +96,8 @@ class Identity:
     def __init__(self, key: bytes, teacher_secret: str):
         self._key = key
         self._teacher = _digest(teacher_secret) if teacher_secret else None
-        self._teacher_cookie = (
+        # names the secret in stored sessions without storing anything it could be recovered from
+        self.secret_tag = (
             self._sign("teacher:" + hashlib.sha256(teacher_secret.encode()).hexdigest()) if teacher_secret else None
         )
 
@@ -112,13 +123,6 @@ class Identity:
             return False
         return hmac.compare_digest(_digest(value), self._teacher)
 
-    def teacher_cookie(self) -> str | None:
-        return self._teacher_cookie
-
-    def is_teacher_cookie(self, value: str | None) -> bool:
-        if self._teacher_cookie is None or not value:
-            return False
-        return hmac.compare_digest(_digest(value), _digest(self._teacher_cookie))
 
 
 # ---- room websockets' fan-out -------------------------------------------------------------------------
@@ -220,23 +224,8 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 def toggles(config: dict, info: dict | None) -> dict:
-    """The key choices of a run, for the teacher's table."""
-    m, o = config.get("model", {}), config.get("optimizer", {})
-    out = {
-        "dataset": config.get("dataset", {}).get("name"),
-        "hidden": m.get("hidden"),
-        "activation": m.get("activation"),
-        "optimizer": o.get("name"),
-        "lr": o.get("lr"),
-        "batch_norm": m.get("batch_norm"),
-        "dropout": m.get("dropout"),
-        "weight_decay": o.get("weight_decay"),
-        "early_stopping": config.get("early_stopping", {}).get("enabled"),
-        "epochs": config.get("training", {}).get("epochs"),
-    }
-    if info and "n_params" in info:
-        out["n_params"] = info["n_params"]
-    return out
+    """The key choices of a run, for the teacher's table (stored with each run as its brief)."""
+    return run_brief(config, info)
 
 
 class Classroom:
@@ -257,6 +246,11 @@ class Classroom:
         if self.enabled and not self.teacher_secret:
             self.teacher_secret = secrets.token_urlsafe(18)
         self.identity = Identity(key, self.teacher_secret if self.enabled else "")
+        with self._lock:  # sessions of another secret (it changed) or past their expiry end now
+            self._w.execute(
+                "DELETE FROM teacher_sessions WHERE secret_tag != ? OR expires_at < ?",
+                (self.identity.secret_tag or "", time.time()),
+            )
         self.hub = RoomHub()
         self._boards: dict[str, str] = {}
 
@@ -278,6 +272,35 @@ class Classroom:
     def close(self) -> None:
         with self._lock:
             self._w.close()
+
+    # ---- teacher sessions ---------------------------------------------------------------------------
+    def new_teacher_session(self) -> str:
+        """A fresh session token for the teacher's cookie (after the secret was shown)."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self._lock:
+            self._w.execute(
+                "INSERT INTO teacher_sessions VALUES (?, ?, ?, ?)",
+                (_digest(token).hex(), self.identity.secret_tag or "", now, now + TEACHER_SESSION_SECONDS),
+            )
+        return token
+
+    def is_teacher_session(self, token: str | None) -> bool:
+        if not self.enabled or self.identity.secret_tag is None or not token or len(token) > 200:
+            return False
+        row = self._r().execute(
+            "SELECT secret_tag, expires_at FROM teacher_sessions WHERE digest = ?", (_digest(token).hex(),)
+        ).fetchone()
+        return (
+            row is not None
+            and row[1] > time.time()
+            and hmac.compare_digest(row[0].encode(), self.identity.secret_tag.encode())
+        )
+
+    def end_teacher_session(self, token: str | None) -> None:
+        if token and len(token) <= 200:
+            with self._lock:
+                self._w.execute("DELETE FROM teacher_sessions WHERE digest = ?", (_digest(token).hex(),))
 
     # ---- rooms ------------------------------------------------------------------------------------
     def create_room(self) -> dict:
@@ -424,7 +447,7 @@ class Classroom:
         for i in range(0, len(clients), 400):
             chunk = clients[i : i + 400]
             q = (
-                "SELECT id, client, status, created_at, config, info, summary, epochs_run, best_val_loss "
+                "SELECT id, client, status, created_at, brief, summary, epochs_run, best_val_loss "
                 f"FROM runs WHERE client IN ({','.join('?' * len(chunk))}) ORDER BY created_at"
             )
             for run in r.execute(q, chunk):
@@ -487,8 +510,9 @@ def member_ref(client: str) -> str:
 
 
 def _run_view(r: sqlite3.Connection, x: dict) -> dict:
-    config = json.loads(x["config"])
-    info = json.loads(x["info"]) if x["info"] else None
+    """A run's row in the teacher's table from its stored brief and summary (never its configuration,
+    which a custom data set makes megabytes long)."""
+    brief = json.loads(x["brief"]) if x["brief"] else {}
     val_loss = val_acc = None
     epoch = x["epochs_run"]
     if x["summary"]:
@@ -505,8 +529,8 @@ def _run_view(r: sqlite3.Connection, x: dict) -> dict:
         "id": x["id"],
         "status": x["status"],
         "epoch": epoch,
-        "epochs": config.get("training", {}).get("epochs"),
+        "epochs": brief.get("epochs"),
         "val_loss": val_loss,
         "val_acc": val_acc,
-        "toggles": toggles(info["config"] if info and "config" in info else config, info),
+        "toggles": brief,
     }

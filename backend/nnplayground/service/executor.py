@@ -24,6 +24,7 @@ class Job:
     )
     speed: float = 0.0  # at most this many epochs per second; 0 = as fast as possible
     paused: bool = False  # start paused (after epoch 0)
+    checkpoint_bytes: int = 0  # the server's bound on this run's stored checkpoints (0 = none)
 
 
 # ---- messages to the sink ----------------------------------------------------------------------

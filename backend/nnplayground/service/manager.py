@@ -16,7 +16,7 @@ from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
 from .jsonutil import dumps
 from .settings import Settings
-from .store import ACTIVE, TERMINAL, Store
+from .store import ACTIVE, TERMINAL, Store, run_brief
 
 ALLOWED = {
     "pause": ("running", "queued"),  # a queued run starts paused when it gets a worker
@@ -37,6 +37,32 @@ def field_error(field: str, message: str) -> ApiError:
     return ApiError(422, "invalid configuration", [{"field": field, "message": message}])
 
 
+def stored_config(row: dict, effective: bool = False) -> RunConfig:
+    """A run's stored configuration, validated again as if it had just been submitted: the submitted
+    one, or with `effective` the one its run_start event reported (a transfer run's adopted layers).
+    A database written before a check existed (e.g. non-finite custom points) may hold one that no
+    longer passes: 409 naming the field, never a 500 from deep inside the engine."""
+    from pydantic import ValidationError
+
+    if effective:
+        if not row["info"]:
+            raise ApiError(409, f"run {row['id']} has no model yet (it is {row['status']})")
+        raw = json.loads(row["info"])["config"]
+    else:
+        raw = json.loads(row["config"])
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "(config)"
+        raise ApiError(
+            409,
+            f"run {row['id']} was stored with a configuration this server no longer accepts "
+            f"({where}: {first.get('msg', 'invalid')}); start a new run",
+            [{"field": where, "message": first.get("msg", "invalid")}],
+        ) from None
+
+
 @dataclass
 class Snapshot:
     text: str
@@ -47,7 +73,7 @@ class Snapshot:
 class RunManager:
     def __init__(self, settings: Settings, executor: Executor | None = None):
         self.settings = settings
-        self.store = Store(settings.db_path, settings.keep_views)
+        self.store = Store(settings.db_path, settings.keep_views, settings.wal_limit_bytes)
         if executor is None:
             from .local import LocalExecutor
 
@@ -97,8 +123,14 @@ class RunManager:
 
     # ---- queries --------------------------------------------------------------------------------
     def resource(self, row: dict, full: bool = True, positions: dict | None = None) -> dict:
-        config = json.loads(row["config"])
-        info = json.loads(row["info"]) if row["info"] else None
+        """A run as the API shows it. Listed (`full=False`) it reads only the stored brief, never the
+        configuration, which a custom data set makes megabytes long."""
+        if full or not row.get("brief"):
+            config = json.loads(row["config"])
+            info = json.loads(row["info"]) if row["info"] else None
+            brief = run_brief(config)
+        else:
+            brief = json.loads(row["brief"])
         if row["summary"]:
             summary = json.loads(row["summary"])
         else:
@@ -118,8 +150,8 @@ class RunManager:
             "created_at": row["created_at"],
             "started_at": row["started_at"],
             "finished_at": row["finished_at"],
-            "dataset": config["dataset"]["name"],
-            "epochs": config["training"]["epochs"],
+            "dataset": brief["dataset"],
+            "epochs": brief["epochs"],
             "epochs_run": row["epochs_run"],
             "best_epoch": row["best_epoch"],
             "speed": row["speed"],
@@ -205,7 +237,10 @@ class RunManager:
                         "transfer.source",
                         f"run {src!r} is {row['status']} and has no final model to start from",
                     )
-                src_config = json.loads(row["info"])["config"]
+                try:
+                    src_config = stored_config(row, effective=True).model_dump(mode="json")
+                except ApiError as e:
+                    raise field_error("transfer.source", e.message) from None
                 source = (src_config, blob)
             try:
                 model_cfg = transfer.adopt_architecture(cfg, src_config)
@@ -233,10 +268,18 @@ class RunManager:
                     429,
                     f"the server is busy: {queued} runs are already waiting (the limit); try again shortly",
                 )
+            stored = self.store.client_storage(client)
+            if stored >= self.settings.max_client_storage_bytes:
+                raise ApiError(
+                    429,
+                    f"this client's runs already keep {stored >> 20} MiB of checkpoints and models (the limit is "
+                    f"{self.settings.max_client_storage_bytes >> 20} MiB); delete old runs to start new ones",
+                )
             run_id = secrets.token_hex(6)
             config = cfg.model_dump(mode="json")
-            self.store.insert_run(run_id, dumps(config), client, speed)
-            position = self.executor.submit(Job(run_id, config, source, speed, paused))
+            self.store.insert_run(run_id, dumps(config), client, speed, dumps(run_brief(config)))
+            job = Job(run_id, config, source, speed, paused, self.settings.max_checkpoint_bytes)
+            position = self.executor.submit(job)
         out = self.run(run_id)
         if out["status"] == "queued":
             out["position"] = position or None

@@ -32,6 +32,11 @@ class Settings:
     ws_message_rate: int = 10  # client messages per second on one websocket, bursts of twice that (0 = no limit)
     snapshot_max_epochs: int = 1000  # records in a websocket snapshot before it is thinned
     keep_views: int = 200  # histogram and surface events kept per run (older ones thinned)
+    max_checkpoint_bytes: int = 32 << 20  # stored checkpoints of one run; beyond, older ones are thinned
+    max_client_storage_bytes: int = 1 << 30  # checkpoints + final models of one client's runs (429 beyond)
+    wal_limit_bytes: int = 16 << 20  # the SQLite write-ahead log is truncated back to this size
+    bind_host: str = ""  # the address `serve --host` listens on (served as a Host name too)
+    allowed_hosts: str = ""  # Host names served besides localhost, IP addresses and --host ("*" = any)
     trace_file: str = ""  # benchmarks: append "run epoch emitted_at" per epoch event
     # classroom mode (`serve --classroom`): roles, rooms, fairness; see CLASSROOM_DEFAULTS
     classroom: int = 0  # 1 = teacher role and rooms; ownership enforced on run control
@@ -77,6 +82,8 @@ class Settings:
             "max_running_per_client",
             "max_queued_per_client",
             "max_run_seconds",
+            "max_checkpoint_bytes",
+            "max_client_storage_bytes",
         )
         d = asdict(self)
         return {k: d[k] for k in keys}
@@ -93,4 +100,6 @@ CLASSROOM_DEFAULTS = {
     "max_params": 50_000,
     "max_epochs": 2000,
     "max_run_seconds": 600,  # a run is stopped after 10 minutes of wall time
+    "max_checkpoint_bytes": 16 << 20,  # 16 MiB of checkpoints per run
+    "max_client_storage_bytes": 64 << 20,  # 64 MiB per student: 100 students fit in ~6.4 GB of disk
 }

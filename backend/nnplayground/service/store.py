@@ -8,6 +8,8 @@ Event payloads are stored as the compact JSON text the worker produced, so that 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -35,6 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+CREATE INDEX IF NOT EXISTS runs_client ON runs(client, status);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, epoch INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (run_id, epoch)
 ) WITHOUT ROWID;
@@ -51,13 +54,53 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 ) WITHOUT ROWID;
 """
 
+# Columns added after the first release: (name, declaration); an older file gets them at start-up.
+ADDED_COLUMNS = (
+    ("brief", "TEXT"),  # the run's key choices as JSON (run_brief): lists and tables never parse configs
+    ("stored_bytes", "INTEGER NOT NULL DEFAULT 0"),  # bytes of its stored checkpoints and final model
+)
+VACUUM_PAGES = 1024  # pages given back to the file system per step (4 MiB at the default page size)
+# Free pages below this are left for the next inserts to reuse: thinned views and checkpoints free a few
+# pages all the time, and giving them back only to grow the file again would be churn under the lock.
+VACUUM_MIN_FREE = 256
+log = logging.getLogger("nnplayground.store")
+
 ACTIVE = ("queued", "running", "paused")
 TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed", "interrupted")
 STATUSES = ACTIVE + TERMINAL
 RUN_COLUMNS = (
     "id, status, client, created_at, started_at, finished_at, config, info, summary, message, epochs_run, "
-    "best_epoch, best_val_loss, speed, final_state IS NOT NULL AS has_final"
+    "best_epoch, best_val_loss, speed, final_state IS NOT NULL AS has_final, brief"
 )
+# What a list of runs shows: no configuration (a custom data set's can be megabytes), only the brief.
+LIST_COLUMNS = (
+    "id, status, client, created_at, started_at, finished_at, summary, message, epochs_run, "
+    "best_epoch, best_val_loss, speed, final_state IS NOT NULL AS has_final, brief"
+)
+
+
+def run_brief(config: dict, info: dict | None = None) -> dict:
+    """The key choices of a run (data set, layers, optimizer, regularization, epochs; with `info`, the
+    effective configuration and the parameter count), computed once and stored with the run so that
+    run lists and the teacher's table never parse full configurations."""
+    if info and "config" in info:
+        config = info["config"]
+    m, o = config.get("model", {}), config.get("optimizer", {})
+    out = {
+        "dataset": config.get("dataset", {}).get("name"),
+        "hidden": m.get("hidden"),
+        "activation": m.get("activation"),
+        "optimizer": o.get("name"),
+        "lr": o.get("lr"),
+        "batch_norm": m.get("batch_norm"),
+        "dropout": m.get("dropout"),
+        "weight_decay": o.get("weight_decay"),
+        "early_stopping": config.get("early_stopping", {}).get("enabled"),
+        "epochs": config.get("training", {}).get("epochs"),
+    }
+    if info and "n_params" in info:
+        out["n_params"] = info["n_params"]
+    return out
 
 
 @dataclass
@@ -86,37 +129,69 @@ class StepWrite:
     final_state: bytes | None = None
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, wal_limit: int = 16 << 20) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    # the log is cut back to this size whenever it restarts after a checkpoint (it never shrinks otherwise)
+    conn.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
     return conn
 
 
 class Store:
-    def __init__(self, path: str, keep_views: int = 200):
+    def __init__(self, path: str, keep_views: int = 200, wal_limit: int = 16 << 20):
         self.path = path
         self.keep_views = max(4, keep_views)
-        self._w = _connect(path)
+        self.wal_limit = wal_limit
+        self._w = _connect(path, wal_limit)
+        if self._w.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # Incremental auto-vacuum lets a deleted run's pages go back to the file system. It can only
+            # be switched on by rebuilding the file: instant for a new one, once for a file written by
+            # an earlier version (which keeps working either way).
+            log.info("switching %s to incremental auto-vacuum (a one-time rebuild)", path)
+            self._w.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._w.execute("VACUUM")
         self._w.executescript(SCHEMA)
+        self._migrate()
         # WAL checkpoints (copying the log into the database file, with an fsync) run in a thread of
         # their own instead of inside whichever commit crosses 1000 pages: a run's events are published
         # right after their commit, and an inline checkpoint held a live epoch back by ~10-20 ms.
         self._w.execute("PRAGMA wal_autocheckpoint=0")
         self._closing = threading.Event()
+        self._wlock = threading.RLock()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="nnplayground-wal", daemon=True)
         self._checkpointer.start()
-        self._wlock = threading.RLock()
         self._local = threading.local()
         self._thin: dict[tuple[str, str], _Thinning] = {}
+        # checkpoint sizes of the runs being written, by epoch: summing length(state) in SQL reads every
+        # blob (~50 ms a step for 32 MB of checkpoints), so the total is kept here
+        self._sizes: dict[str, dict[int, int]] = {}
+
+    def _migrate(self) -> None:
+        have = {r[1] for r in self._w.execute("PRAGMA table_info(runs)")}
+        for name, decl in ADDED_COLUMNS:
+            if name not in have:
+                self._w.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+        if "stored_bytes" not in have:  # once: this reads every blob
+            self._w.execute(
+                "UPDATE runs SET stored_bytes = COALESCE(length(final_state), 0) + "
+                "(SELECT COALESCE(SUM(length(state)), 0) FROM checkpoints WHERE run_id = runs.id)"
+            )
+        # Runs written before the brief existed: computed once here, never again per request.
+        rows = self._w.execute("SELECT id, config, info FROM runs WHERE brief IS NULL").fetchall()
+        self._w.execute("BEGIN IMMEDIATE")
+        for r in rows:
+            brief = run_brief(json.loads(r["config"]), json.loads(r["info"]) if r["info"] else None)
+            self._w.execute("UPDATE runs SET brief = ? WHERE id = ?", (json.dumps(brief), r["id"]))
+        self._w.execute("COMMIT")
 
     # ---- connections ------------------------------------------------------------------------
     def _r(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = _connect(self.path)
+            conn = self._local.conn = _connect(self.path, self.wal_limit)
         return conn
 
     @contextmanager
@@ -141,15 +216,47 @@ class Store:
             c.execute("COMMIT")
 
     def _checkpoint_loop(self, every: float = 0.5) -> None:
-        conn = _connect(self.path)
+        conn = _connect(self.path, self.wal_limit)
         try:
             while not self._closing.wait(every):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if not busy and frames == copied and self._wal_size() > self.wal_limit:
+                        self._truncate_wal(conn)
+                    self._vacuum_step(conn)
                 except sqlite3.Error:
                     pass  # busy or closing: the next round tries again
         finally:
             conn.close()
+
+    def _wal_size(self) -> int:
+        try:
+            return os.path.getsize(self.path + "-wal")
+        except OSError:
+            return 0
+
+    def _truncate_wal(self, conn: sqlite3.Connection) -> None:
+        """Everything in the log is in the database: cut the file to zero. journal_size_limit does this
+        only when a writer restarts the log, so a log left large by a burst of writes would otherwise
+        stay so while the server is idle. It waits for readers at most 50 ms (then the next round tries)."""
+        with self._wlock:
+            conn.execute("PRAGMA busy_timeout=50")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.execute("PRAGMA busy_timeout=30000")
+
+    def _vacuum_step(self, conn: sqlite3.Connection) -> int:
+        """Give up to VACUUM_PAGES free pages (a deleted run's) back to the file system: short steps
+        under the writer's lock, so a live epoch's commit never waits for a whole run's worth.
+        Returns the free pages left."""
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if free < VACUUM_MIN_FREE:
+            return free
+        with self._wlock:
+            # executescript steps the pragma to the end; execute() frees a single page per call
+            conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+        return conn.execute("PRAGMA freelist_count").fetchone()[0]
 
     def close(self) -> None:
         self._closing.set()
@@ -158,12 +265,12 @@ class Store:
             self._w.close()
 
     # ---- runs -------------------------------------------------------------------------------
-    def insert_run(self, run_id: str, config: str, client: str, speed: float) -> None:
+    def insert_run(self, run_id: str, config: str, client: str, speed: float, brief: str | None = None) -> None:
         with self.write() as c:
             c.execute(
-                "INSERT INTO runs (id, status, client, created_at, config, speed) "
-                "VALUES (?, 'queued', ?, ?, ?, ?)",
-                (run_id, client, time.time(), config, speed),
+                "INSERT INTO runs (id, status, client, created_at, config, speed, brief) "
+                "VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+                (run_id, client, time.time(), config, speed, brief),
             )
 
     def update_run(self, run_id: str, only_if: tuple[str, ...] | None = None, **values) -> bool:
@@ -195,7 +302,7 @@ class Store:
         r = self._r()
         total = r.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
         rows = r.execute(
-            f"SELECT {RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            f"SELECT {LIST_COLUMNS} FROM runs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
             [*args, limit, offset],
         ).fetchall()
         return [dict(x) for x in rows], total
@@ -203,6 +310,11 @@ class Store:
     def count_active(self, client: str) -> int:
         q = f"SELECT COUNT(*) FROM runs WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))})"
         return self._r().execute(q, (client, *ACTIVE)).fetchone()[0]
+
+    def client_storage(self, client: str) -> int:
+        """Bytes of the checkpoints and final models of a client's stored runs."""
+        q = "SELECT COALESCE(SUM(stored_bytes), 0) FROM runs WHERE client = ?"
+        return self._r().execute(q, (client,)).fetchone()[0]
 
     def counts(self) -> dict[str, int]:
         rows = self._r().execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
@@ -232,6 +344,7 @@ class Store:
             gone = c.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
         for key in [k for k in self._thin if k[0] == run_id]:
             del self._thin[key]
+        self._sizes.pop(run_id, None)
         return gone
 
     # ---- events -------------------------------------------------------------------------------
@@ -255,10 +368,20 @@ class Store:
                 c.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (run_id, epoch, blob))
             for epoch in step.dropped:
                 c.execute("DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?", (run_id, epoch))
+            sizes = self._sizes.setdefault(run_id, {})
+            sizes.update((epoch, len(blob)) for epoch, blob in step.checkpoints.items())
+            for epoch in step.dropped:
+                sizes.pop(epoch, None)
+            final = len(step.final_state) if step.final_state is not None else 0
+            if step.checkpoints or step.dropped or final:
+                c.execute("UPDATE runs SET stored_bytes = ? WHERE id = ?", (sum(sizes.values()) + final, run_id))
+            if end is not None or final:
+                self._sizes.pop(run_id, None)
             if last_epoch is not None:
                 c.execute("UPDATE runs SET epochs_run = ? WHERE id = ?", (last_epoch, run_id))
             if info is not None:
-                c.execute("UPDATE runs SET info = ? WHERE id = ?", (info, run_id))
+                brief = json.dumps(run_brief({}, json.loads(info)))
+                c.execute("UPDATE runs SET info = ?, brief = ? WHERE id = ?", (info, brief, run_id))
             for ev in step.events:
                 if ev.type == "marker" and '"kind":"best"' in ev.text:
                     m = json.loads(ev.text)

@@ -149,6 +149,8 @@ class Worker:
                     return src_config, load_state(blob)
 
             trainer = Trainer(job.config, source_loader=loader)
+            # thinned to the server's byte budget; every one sent is then held by SQLite, not here
+            trainer.checkpoints.max_bytes = job.checkpoint_bytes
             slot = _Slot(job, trainer, paused=job.paused, interval=_interval(job.speed))
             self.slots[job.run_id] = slot
             self.order.append(job.run_id)
@@ -190,6 +192,7 @@ class Worker:
             sorted(slot.sent - kept),
         )
         slot.sent = kept
+        trainer.checkpoints.release(kept)  # SQLite holds them now: only pinned and latest stay in memory
         done = trainer.done
         if done:
             write.final_state = state_bytes(trainer.model.state_dict())

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi import Path as PathParam
@@ -15,8 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...engine import presets as engine_presets
 from ...engine.config import RunConfig
 from ...jsonutil import dumps, loads_strict
-from ...service.classroom import ClassroomError, RoomViewer, clean_name, normalize_code
-from ...service.manager import ApiError
+from ...service.classroom import (
+    TEACHER_SESSION_SECONDS,
+    ClassroomError,
+    RoomViewer,
+    clean_name,
+    normalize_code,
+)
+from ...service.manager import ApiError, stored_config
 from ..auth import (
     CLIENT_COOKIE,
     COOKIE_MAX_AGE,
@@ -104,14 +109,16 @@ def me(request: Request) -> dict:
 def teacher_login(request: Request, response: Response) -> dict:
     p = require_teacher(request)
     room = _room(request)
-    response.set_cookie(TEACHER_COOKIE, room.identity.teacher_cookie(), max_age=7 * 24 * 3600,
+    # a server-side session: logout or a new teacher secret ends it, whatever the browser keeps
+    response.set_cookie(TEACHER_COOKIE, room.new_teacher_session(), max_age=TEACHER_SESSION_SECONDS,
                         httponly=True, samesite="strict")
     set_client_cookie(request, response)
     return {"teacher": p.teacher}
 
 
-@router.post("/teacher/logout", summary="Forget the teacher cookie")
-def teacher_logout(response: Response) -> dict:
+@router.post("/teacher/logout", summary="End the teacher session (its cookie stops working everywhere)")
+def teacher_logout(request: Request, response: Response) -> dict:
+    _room(request).end_teacher_session(request.cookies.get(TEACHER_COOKIE))
     response.delete_cookie(TEACHER_COOKIE)
     return {"teacher": False}
 
@@ -215,7 +222,7 @@ def restart_run(request: Request, run_id: str = RunId) -> dict:
     mgr = request.app.state.manager
     row = mgr.get(run_id)
     may_control(request, row, "restart")
-    config = RunConfig.model_validate(json.loads(row["config"]))
+    config = stored_config(row)  # validated again: 409 naming the field if it no longer passes
     return admit(request, config, speed=row["speed"] or 0.0, paused=False)
 
 

@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ...engine.config import RunConfig
+from ...engine.config import Finite, RunConfig
 from ...service.artifacts import EXPORT_FORMATS
 from ...service.manager import ApiError
 from ...service.store import STATUSES
@@ -35,8 +35,8 @@ def client_of(request: Request, client_id: str | None) -> str:
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    inputs: list[list[float]] = Field(
-        ..., description="Raw inputs (before preprocessing), one row per input."
+    inputs: list[list[Finite]] = Field(
+        ..., description="Raw inputs (before preprocessing), one row per input (finite numbers)."
     )
     mc_samples: int = Field(0, ge=0, le=100, description="> 1: passes with dropout on; std is their spread.")
     epoch: int | None = Field(None, ge=0, le=BIG, description="A checkpoint's epoch; null = the final model.")
