@@ -13,8 +13,9 @@ from service_helpers import Server
 def test_a_500_body_names_an_error_id_not_the_exception(caplog):
     from fastapi.testclient import TestClient
     from nnplayground.api import create_app
+    from nnplayground.service.settings import Settings
 
-    app = create_app()
+    app = create_app(Settings(allowed_hosts="testserver"))
 
     @app.get("/api/_boom")
     def boom() -> dict:
