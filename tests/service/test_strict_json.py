@@ -65,7 +65,9 @@ def test_rest_responses_map_nan_to_null():
 
     assert loads_strict(StrictJSONResponse({"v": [math.nan, math.inf]}).body) == {"v": [None, None]}
     assert isinstance(error_json(400, "x"), StrictJSONResponse)
-    app = create_app()
+    from nnplayground.service.settings import Settings
+
+    app = create_app(Settings(allowed_hosts="testserver"))
     assert app.router.default_response_class is StrictJSONResponse
 
     @app.get("/api/_nan_probe")

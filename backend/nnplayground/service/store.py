@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ..jsonutil import dumps
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -184,7 +186,7 @@ class Store:
         self._w.execute("BEGIN IMMEDIATE")
         for r in rows:
             brief = run_brief(json.loads(r["config"]), json.loads(r["info"]) if r["info"] else None)
-            self._w.execute("UPDATE runs SET brief = ? WHERE id = ?", (json.dumps(brief), r["id"]))
+            self._w.execute("UPDATE runs SET brief = ? WHERE id = ?", (dumps(brief), r["id"]))
         self._w.execute("COMMIT")
 
     # ---- connections ------------------------------------------------------------------------
@@ -380,7 +382,7 @@ class Store:
             if last_epoch is not None:
                 c.execute("UPDATE runs SET epochs_run = ? WHERE id = ?", (last_epoch, run_id))
             if info is not None:
-                brief = json.dumps(run_brief({}, json.loads(info)))
+                brief = dumps(run_brief({}, json.loads(info)))
                 c.execute("UPDATE runs SET info = ?, brief = ? WHERE id = ?", (info, brief, run_id))
             for ev in step.events:
                 if ev.type == "marker" and '"kind":"best"' in ev.text:
