@@ -13,7 +13,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -123,6 +123,9 @@ class Trainer:
         self.message = ""
         self.t0 = time.perf_counter()
         self._grid = None
+        # Asked between batches (may be None): a reason string stops the run within the epoch.
+        self.should_stop: Callable[[], str | None] | None = None
+        self._stop_reason: str | None = None
 
     # ---- public interface -------------------------------------------------------------------
     @property
@@ -170,6 +173,10 @@ class Trainer:
         t_epoch = time.perf_counter()
         self.epoch += 1
         self._train_one_epoch()
+        if self._stop_reason is not None:  # stopped mid-epoch: the run ends at the last whole epoch
+            self.epoch -= 1
+            self.checkpoints.load_into(self.model, self.checkpoints.nearest(self.epoch))
+            return self.stop(self._stop_reason)
         return self._end_of_epoch(self.epoch, t_epoch)
 
     def stop(self, reason: str = "stopped by the user") -> list[dict]:
@@ -259,7 +266,11 @@ class Trainer:
         if self.config.model.batch_norm and n % bs == 1:
             perm = perm[:-1]  # a batch of one sample has no batch statistics
         lam = self.config.optimizer.weight_decay
+        should_stop = self.should_stop
         for i in range(0, len(perm), bs):
+            if should_stop is not None and (reason := should_stop()) is not None:
+                self._stop_reason = reason
+                return
             idx = perm[i : i + bs]
             loss = self._loss(model(x[idx]), self.y_train[idx])
             if self.penalty_in_loss:
