@@ -124,7 +124,7 @@ function draw() {
 }
 
 $("fn").onchange = () => { loadPreset($("fn").value); run(); };
-$("steps").onchange = () => { state.steps = Math.max(1, Math.min(5000, Number($("steps").value))); run(); };
+$("steps").onchange = () => { state.steps = Math.max(1, Math.min(2000, Number($("steps").value))); run(); };
 $("add").onclick = () => { state.opts.push({ name: "adam", lr: 0.01, momentum: 0.9, beta1: 0.9 }); renderTable(); run(); };
 $("run").onclick = run;
 $("btn-lang").onclick = () => { setLang(lang() === "en" ? "es" : "en"); applyI18n(); $("btn-lang").textContent = lang().toUpperCase(); };
