@@ -17,13 +17,14 @@ WAIT_SECONDS = 10.0
 class HeavyWork:
     def __init__(self, limit: int):
         self.limit = max(1, limit)
+        self.wait_seconds = WAIT_SECONDS
         self._sem: asyncio.Semaphore | None = None  # made on the server's loop, at first use
 
     async def run(self, fn, *args):
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.limit)
         try:
-            await asyncio.wait_for(self._sem.acquire(), WAIT_SECONDS)
+            await asyncio.wait_for(self._sem.acquire(), self.wait_seconds)
         except TimeoutError:
             raise ApiError(
                 503,
