@@ -130,6 +130,12 @@ def test_slots_queue_members_and_weights(tmp_path):
         row = next(s for s in http.get(f"/api/rooms/{code}/students", headers=TEACHER).json()["students"])
         assert row["run"]["id"] == own.json()["id"] and row["run"]["toggles"]["transfer"] == mine["id"]
         assert wait_for(lambda: http.get("/api/health").json()["workers"]["busy"] == 0, 30)
+
+        # the optimizer lab computes in the web process: a client token is needed (7)
+        r = http.post("/api/landscape", json={})
+        assert r.status_code == 401
+        assert http.post("/api/landscape", json={}, headers=bearer(a)).status_code == 200
+        assert "nnp_client" in httpx.get(server.base + "/lab").headers.get("set-cookie", "")
     finally:
         server.stop()
 

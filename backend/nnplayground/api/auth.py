@@ -153,8 +153,8 @@ class AddressLimits:
         self.joins = RateLimitItemPerMinute(s.join_failures_per_minute) if s.join_failures_per_minute else None
         self.requests = RateLimitItemPerMinute(s.rate_limit_per_address) if s.rate_limit_per_address else None
 
-    def _retry(self, item, key: str) -> int:
-        reset = self._moving.get_window_stats(item, key).reset_time
+    def _retry(self, item, *key: str) -> int:
+        reset = self._moving.get_window_stats(item, *key).reset_time
         return max(1, math.ceil(reset - time.time()))
 
     def take_token(self, addr: str) -> None:
@@ -163,7 +163,7 @@ class AddressLimits:
             raise ApiError(
                 429,
                 f"too many new client tokens from this address (at most {self.tokens.amount} an hour); "
-                f"retry in {self._retry(self.tokens, 'token')} s",
+                f"retry in {self._retry(self.tokens, 'token', addr)} s",
             )
 
     def may_mint(self, addr: str) -> bool:
@@ -176,7 +176,7 @@ class AddressLimits:
             raise ApiError(
                 429,
                 f"too many failed room joins from this address (at most {self.joins.amount} a minute); "
-                f"check the code and retry in {self._retry(self.joins, 'join')} s",
+                f"check the code and retry in {self._retry(self.joins, 'join', addr)} s",
             )
 
     def failed_join(self, addr: str) -> None:
