@@ -123,11 +123,23 @@ def test_slots_queue_members_and_weights(tmp_path):
             assert http.get(f"/api/runs/{mine['id']}/export?format={fmt}", headers=bearer(c)).status_code == status
         assert http.post(f"/api/runs/{mine['id']}/predict", json=body, headers=bearer(a)).status_code == 200
         assert http.post(f"/api/runs/{mine['id']}/predict", json=body, headers=TEACHER).status_code == 200
+        # while the teacher shows the run to the room, its members' pages may predict with it (the
+        # MC-dropout view of a followed run), and still not take its weights
+        assert http.post(f"/api/rooms/{code}/join", json={"name": "Cy"}, headers=bearer(c)).status_code == 200
+        show = {"run_id": mine["id"]}
+        assert http.post(f"/api/rooms/{code}/spotlight", json=show, headers=TEACHER).status_code == 200
+        assert http.post(f"/api/runs/{mine['id']}/predict", json=body, headers=bearer(c)).status_code == 200
+        assert http.get(f"/api/runs/{mine['id']}/export?format=json", headers=bearer(c)).status_code == 403
+        assert http.post("/api/runs", json=theft, headers=bearer(c)).status_code == 403
+        assert http.post(f"/api/rooms/{code}/spotlight", json={"run_id": None}, headers=TEACHER).status_code == 200
+        assert http.post(f"/api/runs/{mine['id']}/predict", json=body, headers=bearer(c)).status_code == 403
         # the owner may start from their own model; the leaderboard says it was transferred
         own = http.post("/api/runs", json=theft, headers=bearer(a))
         assert own.status_code == 201
         wait_status(http, own.json()["id"])
-        row = next(s for s in http.get(f"/api/rooms/{code}/students", headers=TEACHER).json()["students"])
+        row = next(
+            s for s in http.get(f"/api/rooms/{code}/students", headers=TEACHER).json()["students"] if s["name"] == "Ada"
+        )
         assert row["run"]["id"] == own.json()["id"] and row["run"]["toggles"]["transfer"] == mine["id"]
         assert wait_for(lambda: http.get("/api/health").json()["workers"]["busy"] == 0, 30)
 

@@ -205,10 +205,25 @@ async def predict(request: Request, body: PredictRequest, run_id: str = RunId) -
             [{"field": field, "message": f"{len(body.inputs)} inputs x {max(1, body.mc_samples)} passes = {passes}; "
               f"at most {s.max_predict_passes} here: fewer inputs or mc_samples"}],
         )
-    may_use_weights(request, await run_in_threadpool(_manager(request).get, run_id))
+    await run_in_threadpool(_may_predict, request, _manager(request).get(run_id))
     return await request.app.state.heavy.run(
         request.app.state.models.predict, run_id, body.inputs, body.mc_samples, body.epoch
     )
+
+
+def _may_predict(request: Request, row: dict) -> None:
+    """The owner and the teacher may; so may the members of a room while the teacher shows the run
+    there (broadcast or spotlight: their pages follow it, MC-dropout view included). Weights
+    themselves (transfer, weight exports) stay the owner's and the teacher's."""
+    try:
+        may_use_weights(request, row)
+    except ApiError:
+        p = checked(request)
+        room = request.app.state.classroom
+        member = room.membership(p.client) if p.token else None
+        showing = room.room(member["code"])["showing"] if member else None
+        if not showing or showing["run_id"] != row["id"]:
+            raise
 
 
 @router.get("/runs/{run_id}/checkpoints", summary="Epochs whose weights are kept")
