@@ -22,6 +22,7 @@ def worker():
     w = Worker(0, child)
     thread = threading.Thread(target=w.loop, daemon=True)
     thread.start()
+    thread.worker = w  # the tests look at its slots
     yield parent, thread
     parent.send(("shutdown",))
     thread.join(timeout=30)
@@ -85,3 +86,36 @@ def test_a_stop_arrives_within_a_long_epoch(worker):
     assert end["summary"]["epochs_run"] == 0  # epoch 1 was cut short, not finished first
     assert end["message"] == "stopped: wall-time cap of 3 s reached"
     assert not [m for m in got if isinstance(m, Step) and any(e.type == "epoch" for e in m.write.events)]
+
+
+def test_a_pause_suspends_a_long_epoch_and_resume_goes_on_with_it(worker):
+    conn, thread = worker
+    slow = {
+        "dataset": {"n_samples": 20000},
+        "training": {"epochs": 5, "batch_size": 1},
+        "telemetry": {"enabled": False},
+    }
+    conn.send(("submit", Job("long", slow)))
+    collect(conn, lambda ms: any(isinstance(m, Step) and m.run_id == "long" for m in ms))  # epoch 0
+    slot = thread.worker.slots["long"]
+    begun = time.monotonic() + 30
+    while slot.trainer.epoch == 0:  # epoch 1 has begun
+        assert time.monotonic() < begun
+        time.sleep(0.005)
+    conn.send(("control", "long", "pause", None))
+    deadline = time.monotonic() + 30
+    while not (slot.paused and slot.trainer._partial is not None):  # suspended inside the epoch
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    epoch, start = slot.trainer.epoch, slot.trainer._partial[2]
+    assert 0 < start < 10000  # some of the epoch's 10,000 batches trained, some still to train
+    while conn.poll(1.0):  # the epoch (if any) that finished before the pause arrived
+        conn.recv()
+    assert slot.trainer._partial[2] == start  # nothing trains while it is paused
+    conn.send(("control", "long", "resume", None))
+    got = collect(conn, lambda ms: any(isinstance(m, Step) and m.write.events for m in ms))
+    records = [json.loads(e.text) for m in got for e in m.write.events if e.type == "epoch"]
+    assert [r["epoch"] for r in records] == [epoch]  # the suspended epoch, finished, not a new one
+    conn.send(("control", "long", "stop", None))
+    end = run_end(collect(conn, lambda ms: run_end(ms, "long") is not None), "long")
+    assert end["status"] == "stopped" and end["summary"]["epochs_run"] in (epoch, epoch + 1)

@@ -236,21 +236,27 @@ class Worker:
 
     def _should_stop(self) -> str | None:
         """Asked by the trainer between batches: a reason to stop the current run now (a stop,
-        cancel or shutdown already sent), else None. Other commands wait in `pending` until the
-        epoch ends; the pipe is looked at every CHECK_EVERY seconds at most."""
+        cancel or shutdown already sent), SUSPEND when it was paused (the epoch goes on when it is
+        resumed or stepped), else None. Commands wait in `pending` until the trainer returns; the
+        pipe is looked at every CHECK_EVERY seconds at most."""
+        from nnplayground.engine.trainer import SUSPEND
+
         now = time.perf_counter()
         if now - self._checked < CHECK_EVERY:
             return None
         self._checked = now
         while self.conn.poll(0):
             self.pending.append(self.conn.recv())
+        paused = False
         for msg in self.pending:
             if msg[0] == "shutdown":
                 return "stopped: the server is shutting down"
-            if msg[0] == "control" and msg[1] == self.current and msg[2] in ("stop", "cancel"):
-                value = msg[3]
-                return value if isinstance(value, str) else "stopped by the user"
-        return None
+            if msg[0] == "control" and msg[1] == self.current:
+                if msg[2] in ("stop", "cancel"):
+                    return msg[3] if isinstance(msg[3], str) else "stopped by the user"
+                if msg[2] in ("pause", "resume"):
+                    paused = msg[2] == "pause"
+        return SUSPEND if paused else None
 
     def run_one(self, slot: _Slot) -> None:
         if slot.paused:
@@ -261,7 +267,8 @@ class Worker:
             events = slot.trainer.step()
             if slot.interval:
                 slot.next_due = time.time() + max(0.0, slot.interval - (time.perf_counter() - t0))
-            self.emit(slot, events)
+            if events or slot.trainer.done:  # none: an epoch suspended by a pause, continued later
+                self.emit(slot, events)
         except Exception as e:  # this run fails; the worker and its other runs go on
             self.fail(slot.job.run_id, e)
         finally:
