@@ -293,7 +293,12 @@ def main() -> None:
     args = ap.parse_args()
     args.students = max(1, min(args.students, 200))
     args.runners = max(0, min(args.runners, args.students))
-    server = Server(workers=args.workers, env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET})
+    # every simulated student comes from 127.0.0.1: per-address limits would count them as one
+    # address; the default per-address figures are sized for 100 students, the bench goes to 200
+    per_address_off = {f"NNPLAYGROUND_{k}": "0" for k in
+                       ("CLIENT_TOKENS_PER_HOUR", "RATE_LIMIT_PER_ADDRESS", "MAX_QUEUED_PER_ADDRESS")}
+    server = Server(workers=args.workers, env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET,
+                                               **per_address_off})
     try:
         out = run_loop(classroom_load(server.base, server.ws_base, SECRET, args.students, args.runners,
                                   args.deadline, args.speed, kill_a_worker if args.kill_worker else None))

@@ -19,6 +19,7 @@ function toggleText(k) {
   if (k.dropout) parts.push(`drop ${k.dropout}`);
   if (k.weight_decay) parts.push(`λ ${k.weight_decay}`);
   if (k.early_stopping) parts.push("early stop");
+  if (k.transfer) parts.push(t("t.transferred")); // started from another model's weights
   if (k.n_params != null) parts.push(t("net.params", { n: k.n_params }));
   return parts.join(" · ");
 }
@@ -200,8 +201,28 @@ class Teacher {
           act.append(stop);
         }
       }
+      const all = document.createElement("button");
+      all.className = "small";
+      all.dataset.action = "stop-all";
+      all.textContent = t("t.stop_all");
+      all.title = t("t.stop_all_title", { name: s.name });
+      all.onclick = () => this.member(s, "stop");
+      const remove = document.createElement("button");
+      remove.className = "small danger";
+      remove.dataset.action = "remove";
+      remove.textContent = t("t.remove");
+      remove.onclick = () => confirm(t("t.remove_confirm", { name: s.name, code: this.code })) && this.member(s, "remove");
+      act.append(all, remove);
     }
     $("student-count").textContent = t("t.count", { n: this.students.length, online: this.students.filter((s) => s.online).length });
+  }
+
+  async member(s, what) { // stop every run of a member, or remove them from the room (and stop their runs)
+    const path = `/api/rooms/${this.code}/members/${s.member}`;
+    try {
+      const out = what === "remove" ? await api(path, { method: "DELETE" }) : await api(`${path}/stop`, { method: "POST" });
+      toast(t(what === "remove" ? "t.removed" : "t.stopped_all", { name: s.name, n: out.stopped.length }), "info");
+    } catch (e) { toast(e.message); }
   }
 
   async show(kind, runId) {

@@ -20,8 +20,9 @@ from ..service.artifacts import Models
 from ..service.classroom import Classroom
 from ..service.manager import ApiError, RunManager
 from ..service.settings import Settings
-from .auth import OriginCheck, RateLimit
+from .auth import AddressLimits, OriginCheck, RateLimit
 from .guard import Guard
+from .heavy import HeavyWork
 from .routes import catalog, data, health, landscape, presets, rooms, runs, ws
 from .web import mount_ui
 
@@ -160,10 +161,15 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         default_response_class=StrictJSONResponse,
     )
     app.state.settings = settings
+    app.state.address_limits = AddressLimits(settings)
+    app.state.heavy = HeavyWork(settings.max_heavy_requests)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return error_json(exc.status, exc.message, exc.detail)
+        resp = error_json(exc.status, exc.message, exc.detail)
+        if exc.status == 503:
+            resp.headers["Retry-After"] = "2"
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -196,8 +202,13 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
     mount_ui(app)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    if settings.rate_limit_per_minute > 0:
-        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+    if settings.rate_limit_per_minute > 0 or settings.rate_limit_per_address > 0:
+        app.add_middleware(
+            RateLimit,
+            per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+            per_address=app.state.address_limits,
+        )
     app.add_middleware(OriginCheck, allowed=settings.allowed_origins)
     if settings.cors_origins:  # CORS is off unless origins are configured
         from fastapi.middleware.cors import CORSMiddleware

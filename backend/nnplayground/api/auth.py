@@ -9,6 +9,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from limits import RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from starlette.requests import HTTPConnection
 
 from ..service.manager import ApiError
@@ -123,6 +126,69 @@ def may_control(conn: HTTPConnection, row: dict, action: str) -> None:
     raise ApiError(403, f"only the run's owner or the teacher may {verb} run {row['id']}")
 
 
+def may_use_weights(conn: HTTPConnection, row: dict) -> None:
+    """A run's weights (transfer source, predictions, weight exports) are its owner's and the
+    teacher's in classroom mode: anyone may watch a run, nobody may take another student's model."""
+    p = checked(conn)
+    if not classroom_on(conn) or p.teacher or (p.token and row.get("client") == p.client):
+        return
+    raise ApiError(403, f"only the run's owner or the teacher may use the weights of run {row['id']}")
+
+
+def address(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "?"
+
+
+# ---- per-address limits ----------------------------------------------------------------------------
+class AddressLimits:
+    """Limits per network address, whatever tokens it holds: a fresh client token is one request
+    away, so what a token bounds (its request bucket, its runs) is bounded per address too. Sized
+    for a class behind one NAT (every student on one address). Kept in memory by the `limits`
+    library (moving windows); 0 switches a limit off."""
+
+    def __init__(self, settings):
+        self._storage = MemoryStorage()
+        self._moving = MovingWindowRateLimiter(self._storage)
+        self._sliding = SlidingWindowCounterRateLimiter(self._storage)
+        s = settings
+        self.tokens = RateLimitItemPerHour(s.client_tokens_per_hour) if s.client_tokens_per_hour else None
+        self.joins = RateLimitItemPerMinute(s.join_failures_per_minute) if s.join_failures_per_minute else None
+        self.requests = RateLimitItemPerMinute(s.rate_limit_per_address) if s.rate_limit_per_address else None
+
+    def _retry(self, item, *key: str) -> int:
+        reset = self._moving.get_window_stats(item, *key).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def take_token(self, addr: str) -> None:
+        """A new client token for this address, or 429."""
+        if self.tokens is not None and not self._moving.hit(self.tokens, "token", addr):
+            raise ApiError(
+                429,
+                f"too many new client tokens from this address (at most {self.tokens.amount} an hour); "
+                f"retry in {self._retry(self.tokens, 'token', addr)} s",
+            )
+
+    def may_mint(self, addr: str) -> bool:
+        """Whether a first visit from this address may get a token cookie (counts one if so)."""
+        return self.tokens is None or self._moving.hit(self.tokens, "token", addr)
+
+    def check_joins(self, addr: str) -> None:
+        """Refuse room joins from an address that failed too many (guessing codes)."""
+        if self.joins is not None and not self._moving.test(self.joins, "join", addr):
+            raise ApiError(
+                429,
+                f"too many failed room joins from this address (at most {self.joins.amount} a minute); "
+                f"check the code and retry in {self._retry(self.joins, 'join', addr)} s",
+            )
+
+    def failed_join(self, addr: str) -> None:
+        if self.joins is not None:
+            self._moving.hit(self.joins, "join", addr)
+
+    def take_request(self, addr: str) -> bool:
+        return self.requests is None or self._sliding.hit(self.requests, "request", addr)
+
+
 # ---- per-client request rate -------------------------------------------------------------------------
 def take_token(buckets: dict, key: str, rate: float, burst: float, now: float) -> float:
     """Spend one token of `key`'s bucket (refilled at `rate` per second, holding at most `burst`):
@@ -137,11 +203,12 @@ def take_token(buckets: dict, key: str, rate: float, burst: float, now: float) -
 
 
 class RateLimit:
-    """Token bucket per client (token, else address) on /api; the teacher is not limited.
-    Beyond it: 429 with a message and Retry-After."""
+    """Token bucket per client (token, else address) on /api, and `rate_limit_per_address` per
+    address (AddressLimits); the teacher is not limited. Beyond: 429 with a message and Retry-After."""
 
-    def __init__(self, app, per_minute: int, burst: int):
+    def __init__(self, app, per_minute: int, burst: int, per_address: AddressLimits | None = None):
         self.app = app
+        self.per_address = per_address
         self.rate = per_minute / 60.0
         self.burst = float(burst or max(1, per_minute // 10))
         self.buckets: dict[str, tuple[float, float]] = {}
@@ -156,11 +223,20 @@ class RateLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":
             scope["nnp.rate_limit"] = self  # the socket routes charge client messages to the same bucket
-        if scope["type"] != "http" or self.rate <= 0 or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             return await self.app(scope, receive, send)
         conn = HTTPConnection(scope)
         p = principal(conn)
         if p.teacher:
+            return await self.app(scope, receive, send)
+        if self.per_address is not None and not self.per_address.take_request(address(conn)):
+            from .app import error_json
+
+            limit = self.per_address.requests.amount
+            resp = error_json(429, f"too many requests from this address: at most {limit} a minute; retry in 5 s")
+            resp.headers["Retry-After"] = "5"
+            return await resp(scope, receive, send)
+        if self.rate <= 0:
             return await self.app(scope, receive, send)
         now = time.monotonic()
         delay = take_token(self.buckets, p.client, self.rate, self.burst, now)

@@ -56,4 +56,6 @@ def mount_ui(app: FastAPI) -> None:
 
     @app.get("/lab", response_class=HTMLResponse, include_in_schema=False)
     async def lab(request: Request):
-        return templates.TemplateResponse(request, "lab.html", {"version": __version__})
+        response = templates.TemplateResponse(request, "lab.html", {"version": __version__})
+        set_client_cookie(request, response)  # classroom mode: POST /api/landscape needs a client token
+        return response

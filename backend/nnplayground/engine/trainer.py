@@ -13,7 +13,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,8 @@ from .regularization import EarlyStopping, decayed_params, l2_penalty
 from .telemetry import finite_or_none as _finite
 
 TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed")
+SUSPEND = "suspend"
+"""What `Trainer.should_stop` returns to pause a run within an epoch: the next step() goes on with it."""
 
 
 GPU_WORTH_PARAMS = 50_000  # below this an MLP trains faster on one CPU thread than through CUDA launches
@@ -119,6 +121,11 @@ class Trainer:
         self.message = ""
         self.t0 = time.perf_counter()
         self._grid = None
+        # Asked between batches (may be None): a reason string stops the run within the epoch; SUSPEND
+        # leaves the epoch where it is (a pause), and the next step() goes on with it.
+        self.should_stop: Callable[[], str | None] | None = None
+        self._stop_reason: str | None = None
+        self._partial: tuple | None = None  # (x, perm, next batch start, t_epoch, suspended at)
 
     # ---- public interface -------------------------------------------------------------------
     @property
@@ -163,14 +170,31 @@ class Trainer:
             return self.start()
         if self.done:
             return []
-        t_epoch = time.perf_counter()
-        self.epoch += 1
-        self._train_one_epoch()
+        if self._partial is not None:  # an epoch suspended by a pause goes on where it stopped
+            x, perm, start, t_epoch, at = self._partial
+            self._partial = None
+            t_epoch += time.perf_counter() - at  # the pause is not the epoch's time
+            self.model.train()
+            self._freeze_modes()
+            self._train_batches(x, perm, start, t_epoch)
+        else:
+            t_epoch = time.perf_counter()
+            self.epoch += 1
+            self._train_one_epoch(t_epoch)
+        if self._partial is not None:
+            return []
+        if self._stop_reason is not None:  # stopped mid-epoch
+            return self.stop(self._stop_reason)
         return self._end_of_epoch(self.epoch, t_epoch)
 
     def stop(self, reason: str = "stopped by the user") -> list[dict]:
         if self.done:
             return []
+        if self._partial is not None or self._stop_reason is not None:
+            # within an epoch: the run ends at its last whole epoch, with that epoch's weights
+            self._partial = None
+            self.epoch -= 1
+            self.checkpoints.load_into(self.model, self.checkpoints.nearest(self.epoch))
         self.message = reason
         return self._finish("stopped")
 
@@ -245,8 +269,8 @@ class Trainer:
         for name in self.frozen:
             self.model.blocks[name].eval()
 
-    def _train_one_epoch(self) -> None:
-        model, opt = self.model, self.optimizer
+    def _train_one_epoch(self, t_epoch: float = 0.0) -> None:
+        model = self.model
         model.train()
         self._freeze_modes()
         x = self.x_train
@@ -259,8 +283,20 @@ class Trainer:
         perm = torch.randperm(n, generator=self.gen).to(self.device)
         if self.config.model.batch_norm and n % bs == 1:
             perm = perm[:-1]  # a batch of one sample has no batch statistics
+        self._train_batches(x, perm, 0, t_epoch)
+
+    def _train_batches(self, x: torch.Tensor, perm: torch.Tensor, start: int, t_epoch: float) -> None:
+        """The epoch's batches from `start` on; between two, `should_stop` may stop or suspend it."""
+        model, opt, bs = self.model, self.optimizer, self.batch_size
         lam = self.config.optimizer.weight_decay
-        for i in range(0, len(perm), bs):
+        should_stop = self.should_stop
+        for i in range(start, len(perm), bs):
+            if should_stop is not None and (reason := should_stop()) is not None:
+                if reason == SUSPEND:
+                    self._partial = (x, perm, i, t_epoch, time.perf_counter())
+                else:
+                    self._stop_reason = reason
+                return
             idx = perm[i : i + bs]
             loss = self._loss(model(x[idx]), self.y_train[idx])
             if self.penalty_in_loss:

@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS teacher_sessions (
     created_at REAL NOT NULL,
     expires_at REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_removed (
+    code TEXT NOT NULL,
+    client TEXT NOT NULL,
+    PRIMARY KEY (code, client)
+) WITHOUT ROWID;
 """
 TEACHER_SESSION_SECONDS = 7 * 24 * 3600
 
@@ -198,17 +203,21 @@ class RoomHub:
         return any(v.teacher for v in self.rooms.get(code, ()))
 
     def publish(self, code: str, text: str, teachers_only: bool = False, board: bool = False,
-                close: bool = False) -> None:
-        """From any thread."""
+                close: bool = False, only: str | None = None) -> None:
+        """From any thread. `only`: to that client's sockets alone, which are then closed."""
         if self.loop is None or not self.rooms.get(code):
             return
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._publish, code, text, teachers_only, board, close)
+            self.loop.call_soon_threadsafe(self._publish, code, text, teachers_only, board, close, only)
 
-    def _publish(self, code, text, teachers_only, board, close) -> None:
+    def _publish(self, code, text, teachers_only, board, close, only=None) -> None:
         for v in list(self.rooms.get(code, ())):
             if teachers_only and not v.teacher:
                 continue
+            if only is not None:
+                if v.client != only or v.teacher:
+                    continue
+                close = True
             v.offer(text, board)
             if close:
                 v.close_after = True
@@ -353,6 +362,8 @@ class Classroom:
     def join(self, code: str, client: str, name: str) -> dict:
         row = self._open_row(code)
         code = row["code"]
+        if self._r().execute("SELECT 1 FROM room_removed WHERE code = ? AND client = ?", (code, client)).fetchone():
+            raise ClassroomError(403, f"the teacher removed you from room {code}")
         # One statement under the lock: the capacity check and the upsert together. A burst of joins
         # (a whole class at once) queues on this lock, and every SQLite call releases and retakes the
         # GIL, which a busy event loop may hold for a switch interval: fewer calls, shorter waits.
@@ -373,6 +384,23 @@ class Classroom:
         row = self._row(code)
         with self._lock:
             self._w.execute("DELETE FROM room_members WHERE code = ? AND client = ?", (row["code"], client))
+
+    def client_of_member(self, code: str, member: str) -> str | None:
+        """The client behind a member id of the students table (member_ref), else None."""
+        row = self._row(code)
+        for (client,) in self._r().execute("SELECT client FROM room_members WHERE code = ?", (row["code"],)):
+            if member_ref(client) == member:
+                return client
+        return None
+
+    def remove_member(self, code: str, client: str) -> None:
+        """The teacher removes a member: out of the room, and kept out (a rejoin gets 403)."""
+        row = self._row(code)
+        with self._lock:
+            self._w.execute("DELETE FROM room_members WHERE code = ? AND client = ?", (row["code"], client))
+            self._w.execute("INSERT OR IGNORE INTO room_removed VALUES (?, ?)", (row["code"], client))
+        self._boards.pop(row["code"], None)
+        self.hub.publish(row["code"], dumps({"type": "removed", "room": row["code"]}), only=client)
 
     def membership(self, client: str) -> dict | None:
         """The open room this client joined last, with its name there."""

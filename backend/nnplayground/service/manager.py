@@ -88,6 +88,8 @@ class RunManager:
         self._trace = open(settings.trace_file, "a") if settings.trace_file else None  # noqa: SIM115
         self._admit = threading.Lock()
         self._workers_stopped = False
+        self.addresses: dict[str, str] = {}  # queued run -> the address that created it
+        self.paused_since: dict[str, float] = {}  # paused run -> when it was paused
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self, loop=None) -> None:
@@ -200,6 +202,42 @@ class RunManager:
         }
 
     # ---- admission ------------------------------------------------------------------------------
+    def check_speed(self, speed: float | None, field: str) -> None:
+        """0 means unthrottled; otherwise at least `min_speed` epochs/s (422 naming `field`). A tiny
+        speed would make the worker wait for centuries (it overflowed the worker's wait)."""
+        low = self.settings.min_speed
+        if speed and speed < low:
+            raise ApiError(
+                422,
+                f"invalid speed: {field} must be 0 (no throttle) or at least {low:g} epochs/s",
+                [{"field": field, "message": f"0 (no throttle) or at least {low:g} epochs per second"}],
+            )
+
+    def _check_cost(self, cfg: RunConfig, model_cfg: RunConfig) -> None:
+        budget = self.settings.max_epoch_cost
+        if not budget:
+            return
+        terms = epoch_cost(model_cfg)
+        total = sum(terms.values())
+        if total <= budget:
+            return
+        biggest = max(terms, key=terms.get)
+        advice = {
+            "training": ("training.batch_size", "raise training.batch_size, or use fewer samples or a smaller model"),
+            "steps": ("training.batch_size", "raise training.batch_size (one optimizer step per batch)"),
+            "evaluation": ("dataset.n_samples", "use fewer samples or a smaller model"),
+            "probe": ("telemetry.probe_size", "lower telemetry.probe_size"),
+            "view": (
+                "telemetry.surface_resolution",
+                "lower telemetry.surface_resolution or telemetry.mc_samples, or set telemetry.surface_every to 0",
+            ),
+        }[biggest]
+        raise field_error(
+            advice[0],
+            f"one epoch would cost about {total:.3g} multiply-adds (most of it {biggest}: {terms[biggest]:.3g}); "
+            f"at most {budget:.3g} on this server: {advice[1]}",
+        )
+
     def _check_limits(self, cfg: RunConfig) -> tuple[dict, bytes] | None:
         from ..engine import transfer
         from ..engine.trainer import resolve_device
@@ -251,9 +289,13 @@ class RunManager:
             raise field_error(
                 "model.hidden", f"the model has {n_params} parameters; at most {s.max_params} here"
             )
+        self._check_cost(cfg, model_cfg)
         return source
 
-    def create(self, cfg: RunConfig, client: str = "", speed: float = 0.0, paused: bool = False) -> dict:
+    def create(
+        self, cfg: RunConfig, client: str = "", speed: float = 0.0, paused: bool = False, address: str = ""
+    ) -> dict:
+        self.check_speed(speed, "query.speed")
         source = self._check_limits(cfg)
         with self._admit:
             if self.store.count_active(client) >= self.settings.max_runs_per_client:
@@ -262,8 +304,10 @@ class RunManager:
                     f"this client already has {self.settings.max_runs_per_client} active runs "
                     "(the limit); stop or wait for one of them",
                 )
-            queued = len(self.executor.positions())
-            if not self.executor.has_capacity() and queued >= self.settings.queue_bound:
+            positions = self.executor.positions()
+            queued = len(positions)
+            full = not self.executor.has_capacity()
+            if full and queued >= self.settings.queue_bound:
                 raise ApiError(
                     429,
                     f"the server is busy: {queued} runs are already waiting (the limit); try again shortly",
@@ -275,7 +319,18 @@ class RunManager:
                     f"this client's runs already keep {stored >> 20} MiB of checkpoints and models (the limit is "
                     f"{self.settings.max_client_storage_bytes >> 20} MiB); delete old runs to start new ones",
                 )
+            per_address = self.settings.max_queued_per_address
+            if full and per_address and address:
+                mine = sum(1 for r in positions if self.addresses.get(r) == address)
+                if mine >= per_address:
+                    raise ApiError(
+                        429,
+                        f"{mine} runs from your network address are already waiting for a worker "
+                        f"(the limit is {per_address}); try again when one has started",
+                    )
             run_id = secrets.token_hex(6)
+            if address:
+                self.addresses[run_id] = address
             config = cfg.model_dump(mode="json")
             self.store.insert_run(run_id, dumps(config), client, speed, dumps(run_brief(config)))
             job = Job(run_id, config, source, speed, paused, self.settings.max_checkpoint_bytes)
@@ -287,10 +342,15 @@ class RunManager:
         return out
 
     # ---- control --------------------------------------------------------------------------------
-    def control(self, run_id: str, action: str, value: float | None = None) -> dict:
+    def control(self, run_id: str, action: str, value: float | None = None, reason: str | None = None) -> dict:
+        """`value`: epochs/s for speed. `reason`: for stop, the run's message (default: stopped by the
+        user); the server's own caps and the teacher say why they stopped a run."""
+        if action == "speed":
+            self.check_speed(value, "epochs_per_second")
         row = self.get(run_id)
         status = row["status"]
         if status not in ALLOWED[action]:
+            self.paused_since.pop(run_id, None)
             raise ApiError(409, f"cannot {action} a run that is {status}")
         if action == "speed":
             self.store.update_run(run_id, speed=value or 0.0)
@@ -303,12 +363,14 @@ class RunManager:
                 only_if=("queued",),
                 status="stopped",
                 finished_at=time.time(),
-                message="stopped before it started",
+                message=reason or "stopped before it started",
             ):
                 self._status(run_id, "stopped")
         elif action == "stop":
-            if not self.executor.control(run_id, "stop"):  # the executor lost it: settle it here
-                self.store.update_run(run_id, only_if=ACTIVE, status="stopped", finished_at=time.time())
+            if not self.executor.control(run_id, "stop", reason):  # the executor lost it: settle it here
+                self.store.update_run(
+                    run_id, only_if=ACTIVE, status="stopped", finished_at=time.time(), message=reason or ""
+                )
                 self._status(run_id, "stopped")
         elif action in ("pause", "resume") and status == "queued":
             self._control_queued(run_id, action)
@@ -347,11 +409,36 @@ class RunManager:
             self.executor.control(run_id, "cancel")
         self.store.delete_run(run_id)
         self.pids.pop(run_id, None)
+        self._forget(run_id)
         self.hub.close_run(run_id, dumps({"type": "deleted", "id": run_id}))
         self.hub.announce(dumps({"type": "run_deleted", "id": run_id}))
         return {"id": run_id, "deleted": True}
 
+    def active_runs(self, client: str) -> list[str]:
+        """Ids of a client's queued, running and paused runs."""
+        return [r["id"] for st in ACTIVE for r in self.store.list_runs(st, 10_000, 0, client)[0]]
+
+    def waiting(self, client: str) -> int:
+        """A client's runs waiting for a worker. A run keeps `queued` in the store until its worker
+        reports it started; one already handed to a worker is not waiting."""
+        positions = self.executor.positions()
+        return sum(1 for r in self.store.list_runs("queued", 10_000, 0, client)[0] if r["id"] in positions)
+
+    def _forget(self, run_id: str) -> None:
+        self.paused_since.pop(run_id, None)
+        self.addresses.pop(run_id, None)
+
+    def paused_longer_than(self, seconds: float) -> list[str]:
+        limit = time.time() - seconds
+        return [r for r, t in list(self.paused_since.items()) if t < limit]
+
     def _status(self, run_id: str, status: str, position: int | None = None) -> None:
+        if status == "paused":
+            self.paused_since.setdefault(run_id, time.time())
+        else:
+            self.paused_since.pop(run_id, None)
+        if status != "queued":
+            self.addresses.pop(run_id, None)
         text = dumps({"type": "status", "id": run_id, "status": status, "position": position})
         self.hub.publish(run_id, [("status", text, None, None)])
         self.hub.announce(text, status_of=run_id)
@@ -450,6 +537,7 @@ class RunManager:
         self.hub.publish(run_id, [(ev.type, ev.text, ev.record, last) for ev in msg.write.events])
         if end is not None:
             self.pids.pop(run_id, None)
+            self._forget(run_id)
             self.hub.announce(
                 dumps(
                     {
@@ -468,6 +556,7 @@ class RunManager:
         if run_id in self.gone:
             return
         self.pids.pop(run_id, None)
+        self._forget(run_id)
         row = self.store.get_run(run_id)
         if row is None:
             return
@@ -493,8 +582,55 @@ class RunManager:
             )
 
 
+STEP_COST = 2_000_000
+"""Multiply-adds one optimizer step costs beyond its arithmetic (Python, autograd and optimizer
+overhead, ~0.4 ms on one core of a 2-core laptop): what makes batch size 1 on 20,000 samples slow."""
+REAL_SIZES = {"wine": 178, "digits": 1797}
+
+
+def epoch_cost(cfg: RunConfig) -> dict[str, float]:
+    """The estimated cost of one epoch in multiply-adds, by term (documented in docs/architecture.md):
+
+        training    3 · n_train · m           forward + backward, m = multiply-adds of one forward pass
+        steps       ceil(n_train / batch) · STEP_COST
+        evaluation  (n_train + n_val) · m     both splits, every epoch
+        probe       probe_size · m            telemetry's probe batch (when telemetry is on)
+        view        points · m · (1 + mc)     decision surface (resolution²) or curve (200 points),
+                                              with the MC-dropout passes, on an epoch that draws it
+
+    Worst epoch, not an average: a view drawn every 10 epochs still costs what it costs then."""
+    d, t, tel = cfg.dataset, cfg.training, cfg.telemetry
+    n = len(d.points) if d.name == "custom" and d.points else d.n_samples
+    n = min(n, REAL_SIZES.get(d.name, n))
+    n_val = max(1, round(n * d.val_fraction))
+    n_train = max(1, n - n_val)
+    m = _figures(cfg)[1]
+    steps = -(-n_train // min(t.batch_size, n_train))
+    terms = {
+        "training": 3.0 * n_train * m,
+        "steps": float(steps * STEP_COST),
+        "evaluation": float((n_train + n_val) * m),
+        "probe": float(min(tel.probe_size, n_train) * m) if tel.enabled else 0.0,
+        "view": 0.0,
+    }
+    if tel.surface_every:
+        dropout = cfg.model.dropout > 0 or any(p > 0 for p in (cfg.model.dropouts or []))
+        mc = tel.mc_samples if dropout and tel.mc_samples > 1 else 0
+        from ..engine.config import TWO_D
+
+        plane = d.name in TWO_D or (d.name == "custom" and d.points and len(d.points[0]) == 3)
+        points = tel.surface_resolution**2 if plane else 200 if d.name == "sine" else 48
+        terms["view"] = float(points * m * (1 + mc))
+    return terms
+
+
 def count_params(cfg: RunConfig) -> int:
     """Parameters of the model this config builds, without loading its data."""
+    return _figures(cfg)[0]
+
+
+def _figures(cfg: RunConfig) -> tuple[int, int]:
+    """(parameters, multiply-adds of one forward pass of one sample) of the model `cfg` builds."""
     from ..engine.config import TWO_D
 
     d = cfg.dataset
@@ -512,9 +648,28 @@ def count_params(cfg: RunConfig) -> int:
 
 
 @functools.lru_cache(maxsize=512)
-def _count(model_json: str, shape: tuple, n_out: int, cnn: bool) -> int:
-    """Cached: a class starting runs mostly asks about the same few models."""
+def _count(model_json: str, shape: tuple, n_out: int, cnn: bool) -> tuple[int, int]:
+    """Cached: a class starting runs mostly asks about the same few models. The multiply-adds are
+    counted on one forward pass of one zero sample: a linear layer's weights once, a convolution's
+    once per output position."""
+    import torch
+
     from ..engine import models
     from ..engine.config import ModelConfig
 
-    return models.count_params(models.build(ModelConfig.model_validate_json(model_json), shape, n_out, cnn))
+    model = models.build(ModelConfig.model_validate_json(model_json), shape, n_out, cnn)
+    macs = 0
+
+    def count(module, _inputs, out):
+        nonlocal macs
+        w = module.weight.numel()
+        macs += w * (out.shape[-1] * out.shape[-2] if isinstance(module, torch.nn.Conv2d) else 1)
+
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear | torch.nn.Conv2d)]
+    hooks = [m.register_forward_hook(count) for m in layers]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, *shape))
+    for h in hooks:
+        h.remove()
+    return models.count_params(model), macs

@@ -48,8 +48,19 @@ class Settings:
     rate_limit_burst: int = 0  # requests a client may make at once (0 = a tenth of the minute's)
     max_running_per_client: int = 0  # running + paused runs of one client (0 = only max_runs_per_client)
     max_queued_per_client: int = 0  # queued runs of one client (0 = only max_runs_per_client)
-    max_run_seconds: int = 0  # wall time of one run before it is stopped (0 = none)
+    max_run_seconds: int = 3600  # wall time of one run before it is stopped (0 = none)
     max_room_members: int = 200  # students in one room
+    # what one request or one address may cost the server (issue 10; see docs/architecture.md, Limits)
+    min_speed: float = 0.01  # the slowest throttle a run may ask for, epochs/s (0 = unthrottled is allowed)
+    max_epoch_cost: int = 10_000_000_000  # estimated multiply-adds of one epoch (manager.epoch_cost), ~4 s of a core
+    max_pause_seconds: int = 0  # a run paused longer than this is stopped, freeing its slot (0 = never)
+    max_predict_passes: int = 100_000  # inputs x max(1, mc_samples) of one predict call
+    max_landscape_steps: int = 10_000  # steps x optimizers of one POST /api/landscape
+    max_heavy_requests: int = 1  # predictions, TorchScript exports, landscapes computed at once (web process)
+    client_tokens_per_hour: int = 300  # new client tokens per address an hour (POST /api/clients, first visits)
+    rate_limit_per_address: int = 0  # API requests per address a minute, all its clients together (0 = off)
+    max_queued_per_address: int = 0  # runs waiting for a worker from one address (0 = only queue_bound)
+    join_failures_per_minute: int = 30  # failed room joins (unknown or closed code) per address a minute
 
     def __post_init__(self):
         if self.workers <= 0:
@@ -61,7 +72,7 @@ class Settings:
         for f in fields(cls):
             raw = os.environ.get(f"NNPLAYGROUND_{f.name.upper()}")
             if raw is not None:
-                values[f.name] = raw if f.type == "str" else int(raw)
+                values[f.name] = {"str": str, "float": float}.get(f.type, int)(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values.get("classroom"):
             for k, v in CLASSROOM_DEFAULTS.items():
@@ -84,6 +95,16 @@ class Settings:
             "max_run_seconds",
             "max_checkpoint_bytes",
             "max_client_storage_bytes",
+            "min_speed",
+            "max_epoch_cost",
+            "max_pause_seconds",
+            "max_predict_passes",
+            "max_landscape_steps",
+            "max_heavy_requests",
+            "client_tokens_per_hour",
+            "rate_limit_per_address",
+            "max_queued_per_address",
+            "join_failures_per_minute",
         )
         d = asdict(self)
         return {k: d[k] for k in keys}
@@ -102,4 +123,9 @@ CLASSROOM_DEFAULTS = {
     "max_run_seconds": 600,  # a run is stopped after 10 minutes of wall time
     "max_checkpoint_bytes": 16 << 20,  # 16 MiB of checkpoints per run
     "max_client_storage_bytes": 64 << 20,  # 64 MiB per student: 100 students fit in ~6.4 GB of disk
+    "max_epoch_cost": 3_000_000_000,  # about a second of one laptop core per epoch
+    "max_pause_seconds": 300,  # a paused run holds a worker slot: after 5 minutes it is stopped
+    # Per address, sized for a class of 100 behind one NAT (every student on one address):
+    "rate_limit_per_address": 6000,  # 100 students x 60 requests a minute
+    "max_queued_per_address": 32,  # half the queue: one address can never fill it alone
 }

@@ -99,6 +99,8 @@ def run_brief(config: dict, info: dict | None = None) -> dict:
         "weight_decay": o.get("weight_decay"),
         "early_stopping": config.get("early_stopping", {}).get("enabled"),
         "epochs": config.get("training", {}).get("epochs"),
+        # started from another model's weights: a leaderboard entry that is not trained from scratch
+        "transfer": (config.get("transfer") or {}).get("source"),
     }
     if info and "n_params" in info:
         out["n_params"] = info["n_params"]

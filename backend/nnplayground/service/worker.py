@@ -9,6 +9,7 @@ import json
 import os
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, field
 
 from .executor import Failed, Job, Started, Step
@@ -30,8 +31,18 @@ class _Slot:
         return (not self.paused or self.steps > 0) and now >= self.next_due
 
 
+MAX_WAIT = 60.0  # seconds one wait for commands may last: a far-off due time is waited for in steps
+CHECK_EVERY = 0.05  # seconds of training between two looks at the pipe for a stop (mid-epoch)
+
+
 def _interval(speed: float | None) -> float:
-    return 1.0 / speed if speed and speed > 0 else 0.0
+    """Seconds between epochs for a throttle of `speed` epochs/s (0 or None = none). The web tier
+    refuses speeds below `min_speed`; a value that is not a number raises, failing only its run."""
+    if speed is None or speed == 0:
+        return 0.0
+    if not speed > 0:
+        raise ValueError(f"speed must be a positive number of epochs per second, got {speed!r}")
+    return 1.0 / speed
 
 
 def pack(ev: dict) -> Packed:
@@ -121,6 +132,9 @@ class Worker:
         self.slots: dict[str, _Slot] = {}
         self.order: list[str] = []  # round-robin order
         self.turn = 0
+        self.pending: deque = deque()  # commands read during an epoch, handled after it
+        self.current: str | None = None  # the run whose epoch is being trained
+        self._checked = 0.0
 
     def send(self, msg) -> None:
         self.conn.send(msg)
@@ -133,8 +147,15 @@ class Worker:
         if kind == "submit":
             self.start_job(msg[1])
         elif kind == "control":
-            self.control(msg[1], msg[2], msg[3])
+            try:
+                self.control(msg[1], msg[2], msg[3])
+            except Exception as e:  # one run's bad command fails that run, never the worker
+                self.fail(msg[1], e)
         return True
+
+    def fail(self, run_id: str, e: BaseException) -> None:
+        self.drop(run_id)
+        self.send(Failed(run_id, _describe(e)))
 
     def start_job(self, job: Job) -> None:
         from nnplayground.engine import Trainer
@@ -151,13 +172,13 @@ class Worker:
             trainer = Trainer(job.config, source_loader=loader)
             # thinned to the server's byte budget; every one sent is then held by SQLite, not here
             trainer.checkpoints.max_bytes = job.checkpoint_bytes
+            trainer.should_stop = self._should_stop
             slot = _Slot(job, trainer, paused=job.paused, interval=_interval(job.speed))
             self.slots[job.run_id] = slot
             self.order.append(job.run_id)
             self.emit(slot, trainer.start())
         except Exception as e:  # a bad config or a bug: the run fails, the worker lives on
-            self.drop(job.run_id)
-            self.send(Failed(job.run_id, _describe(e)))
+            self.fail(job.run_id, e)
 
     def control(self, run_id: str, action: str, value) -> None:
         slot = self.slots.get(run_id)
@@ -173,7 +194,7 @@ class Worker:
             slot.interval = _interval(value)
             slot.next_due = 0.0
         elif action == "stop":
-            self.emit(slot, slot.trainer.stop())
+            self.emit(slot, slot.trainer.stop(value) if isinstance(value, str) else slot.trainer.stop())
         elif action == "cancel":
             self.drop(run_id)
 
@@ -214,24 +235,53 @@ class Worker:
         dues = [s.next_due for s in self.slots.values() if not s.paused or s.steps > 0]
         if not dues:
             return None
-        return max(0.0, min(dues) - now)
+        return min(MAX_WAIT, max(0.0, min(dues) - now))
+
+    def _should_stop(self) -> str | None:
+        """Asked by the trainer between batches: a reason to stop the current run now (a stop,
+        cancel or shutdown already sent), SUSPEND when it was paused (the epoch goes on when it is
+        resumed or stepped), else None. Commands wait in `pending` until the trainer returns; the
+        pipe is looked at every CHECK_EVERY seconds at most."""
+        from nnplayground.engine.trainer import SUSPEND
+
+        now = time.perf_counter()
+        if now - self._checked < CHECK_EVERY:
+            return None
+        self._checked = now
+        while self.conn.poll(0):
+            self.pending.append(self.conn.recv())
+        paused = False
+        for msg in self.pending:
+            if msg[0] == "shutdown":
+                return "stopped: the server is shutting down"
+            if msg[0] == "control" and msg[1] == self.current:
+                if msg[2] in ("stop", "cancel"):
+                    return msg[3] if isinstance(msg[3], str) else "stopped by the user"
+                if msg[2] in ("pause", "resume"):
+                    paused = msg[2] == "pause"
+        return SUSPEND if paused else None
 
     def run_one(self, slot: _Slot) -> None:
         if slot.paused:
             slot.steps -= 1
-        t0 = time.perf_counter()
+        t0 = self._checked = time.perf_counter()
+        self.current = slot.job.run_id
         try:
             events = slot.trainer.step()
-        except Exception as e:
-            self.drop(slot.job.run_id)
-            self.send(Failed(slot.job.run_id, _describe(e)))
-            return
-        if slot.interval:
-            slot.next_due = time.time() + max(0.0, slot.interval - (time.perf_counter() - t0))
-        self.emit(slot, events)
+            if slot.interval:
+                slot.next_due = time.time() + max(0.0, slot.interval - (time.perf_counter() - t0))
+            if events or slot.trainer.done:  # none: an epoch suspended by a pause, continued later
+                self.emit(slot, events)
+        except Exception as e:  # this run fails; the worker and its other runs go on
+            self.fail(slot.job.run_id, e)
+        finally:
+            self.current = None
 
     def loop(self) -> None:
         while True:
+            while self.pending:  # commands read during the last epoch, in order
+                if not self.handle(self.pending.popleft()):
+                    return
             if self.conn.poll(self.wait_time(time.time())):
                 while True:  # every pending command is handled before the next epoch
                     if not self.handle(self.conn.recv()):

@@ -1,15 +1,34 @@
 """POST /api/landscape: the optimizer lab. Paths of several optimizers over a 2-D function,
-computed by the same PyTorch optimizers the networks train with."""
+computed by the same PyTorch optimizers the networks train with. In classroom mode it needs a client
+token; steps x optimizers is bounded (`max_landscape_steps`) and at most `max_heavy_requests`
+computations run at once, in a thread."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ...engine.landscape import LandscapeRequest, solve
+from ...service.manager import ApiError
+from ..auth import require_client
 
 router = APIRouter(tags=["landscape"])
 
 
 @router.post("/landscape", summary="Minimise a 2-D function (rosenbrock, quadratic, saddle) with several optimizers")
-def landscape(body: LandscapeRequest) -> dict:
-    return solve(body)
+async def landscape(request: Request, body: LandscapeRequest) -> dict:
+    require_client(request)
+    limit = request.app.state.settings.max_landscape_steps
+    work = body.steps * len(body.optimizers)
+    if limit and work > limit:
+        raise ApiError(
+            422,
+            "invalid configuration",
+            [
+                {
+                    "field": "steps",
+                    "message": f"{body.steps} steps x {len(body.optimizers)} optimizers = {work}; "
+                    f"at most {limit} here: fewer steps or optimizers",
+                }
+            ],
+        )
+    return await request.app.state.heavy.run(solve, body)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi import Path as PathParam
@@ -26,6 +27,7 @@ from ..auth import (
     CLIENT_COOKIE,
     COOKIE_MAX_AGE,
     TEACHER_COOKIE,
+    address,
     checked,
     classroom_on,
     may_control,
@@ -40,6 +42,7 @@ ws_router = APIRouter()
 
 Code = PathParam(..., min_length=1, max_length=16, description="A room's join code.")
 RunId = PathParam(..., min_length=1, max_length=64, description="A run id.")
+MemberRef = PathParam(..., min_length=1, max_length=16, description="A member's id from the students table.")
 
 
 def _room(request) -> object:
@@ -81,12 +84,15 @@ def set_client_cookie(request: Request, response: Response) -> None:
     room = getattr(request.app.state, "classroom", None)
     if room is None or room.identity.client_of(request.cookies.get(CLIENT_COOKIE)):
         return
+    if not request.app.state.address_limits.may_mint(address(request)):
+        return  # this address had its tokens for the hour: the page works, creating needs a token
     _, token = room.identity.new_token()
     response.set_cookie(CLIENT_COOKIE, token, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
 
 
 @router.post("/clients", status_code=201, summary="A new anonymous client token (send it as a Bearer token)")
 def new_client(request: Request) -> dict:
+    request.app.state.address_limits.take_token(address(request))  # 429 beyond client_tokens_per_hour
     _, token = _room(request).identity.new_token()
     return {"token": token}
 
@@ -148,7 +154,14 @@ async def join_room(request: Request, body: JoinRequest, code: str = Code) -> di
     p = require_client(request)
     if not classroom_on(request):
         raise ApiError(404, "rooms exist only in classroom mode (nnplayground serve --classroom)")
-    return _call(_room(request).join, code, p.client, body.name)
+    limits = request.app.state.address_limits
+    limits.check_joins(address(request))  # 429 after join_failures_per_minute wrong codes
+    try:
+        return _room(request).join(code, p.client, body.name)
+    except ClassroomError as e:
+        if e.status in (404, 409):  # a wrong or closed code: counts towards guessing
+            limits.failed_join(address(request))
+        raise ApiError(e.status, e.message) from None
 
 
 @router.post("/rooms/{code}/leave", summary="Leave a room")
@@ -214,6 +227,39 @@ def students(request: Request, code: str = Code) -> dict:
     return {"room": normalize_code(code), "students": _call(room.students, code)}
 
 
+def _member(request: Request, code: str, member: str) -> str:
+    client = _call(_room(request).client_of_member, code, member)
+    if client is None:
+        raise ApiError(404, f"room {normalize_code(code)} has no member {member!r}")
+    return client
+
+
+def _stop_all(request: Request, client: str, reason: str) -> list[str]:
+    mgr = request.app.state.manager
+    stopped = []
+    for run_id in mgr.active_runs(client):
+        with contextlib.suppress(ApiError):  # it finished meanwhile
+            mgr.control(run_id, "stop", reason=reason)
+            stopped.append(run_id)
+    return stopped
+
+
+@router.post("/rooms/{code}/members/{member}/stop", summary="Stop every active run of a member (teacher)")
+def stop_member_runs(request: Request, code: str = Code, member: str = MemberRef) -> dict:
+    require_teacher(request)
+    client = _member(request, code, member)
+    return {"member": member, "stopped": _stop_all(request, client, "stopped by the teacher")}
+
+
+@router.delete("/rooms/{code}/members/{member}", summary="Remove a member from the room and stop their runs (teacher)")
+def remove_member(request: Request, code: str = Code, member: str = MemberRef) -> dict:
+    require_teacher(request)
+    client = _member(request, code, member)
+    stopped = _stop_all(request, client, "stopped by the teacher")
+    _call(_room(request).remove_member, code, client)
+    return {"member": member, "removed": True, "stopped": stopped}
+
+
 @router.post("/runs/{run_id}/restart", status_code=201,
              summary="A new run with the same configuration (owner or teacher), e.g. after `interrupted`")
 def restart_run(request: Request, run_id: str = RunId) -> dict:
@@ -223,7 +269,10 @@ def restart_run(request: Request, run_id: str = RunId) -> dict:
     row = mgr.get(run_id)
     may_control(request, row, "restart")
     config = stored_config(row)  # validated again: 409 naming the field if it no longer passes
-    return admit(request, config, speed=row["speed"] or 0.0, paused=False)
+    speed = row["speed"] or 0.0
+    if speed:  # a speed stored before min_speed existed is raised to it
+        speed = max(speed, request.app.state.settings.min_speed)
+    return admit(request, config, speed=speed, paused=False)
 
 
 # ---- the room websocket ------------------------------------------------------------------------------
@@ -320,11 +369,12 @@ def _room_answer(text: str, gate: MessageGate) -> str:
 
 
 async def board_loop(app, interval: float = 1.0) -> None:
-    """Every second: the students' table to each room that has a teacher connected (when it changed),
-    and the wall-time cap on runs."""
+    """Every second: the students' table to each room that has a teacher connected (when it changed);
+    every two seconds, the wall-time cap on runs and the pause cap (both modes)."""
     room = app.state.classroom
     mgr = app.state.manager
     cap = app.state.settings.max_run_seconds
+    pause_cap = app.state.settings.max_pause_seconds
     last_cap = 0.0
     loop = asyncio.get_running_loop()
     while True:
@@ -334,15 +384,18 @@ async def board_loop(app, interval: float = 1.0) -> None:
                 text = await asyncio.to_thread(room.board_if_changed, code)
                 if text is not None:
                     room.hub.publish(code, text, teachers_only=True, board=True)
-            if cap > 0 and loop.time() - last_cap > 2:
+            if (cap > 0 or pause_cap > 0) and loop.time() - last_cap > 2:
                 last_cap = loop.time()
-                for run_id in await asyncio.to_thread(room.overdue, cap):
-                    with contextlib.suppress(ApiError):
-                        await asyncio.to_thread(mgr.control, run_id, "stop")
-                        await asyncio.to_thread(
-                            mgr.store.update_run, run_id, None,
-                            message=f"stopped: runs may train for at most {cap} s on this server",
-                        )
+                due = []
+                if cap > 0:
+                    reason = f"stopped: wall-time cap of {cap} s reached"
+                    due += [(r, reason) for r in await asyncio.to_thread(room.overdue, cap)]
+                if pause_cap > 0:
+                    reason = f"stopped: paused for more than {pause_cap} s (a paused run holds a worker slot)"
+                    due += [(r, reason) for r in mgr.paused_longer_than(pause_cap)]
+                for run_id, reason in due:
+                    with contextlib.suppress(ApiError):  # it ended meanwhile
+                        await asyncio.to_thread(functools.partial(mgr.control, run_id, "stop", reason=reason))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - never let the loop die

@@ -14,7 +14,7 @@ from ...engine.config import Finite, RunConfig
 from ...service.artifacts import EXPORT_FORMATS
 from ...service.manager import ApiError
 from ...service.store import STATUSES
-from ..auth import checked, may_control, require_client
+from ..auth import address, checked, may_control, may_use_weights, require_client
 
 router = APIRouter(tags=["runs"])
 
@@ -73,9 +73,15 @@ async def create_run(
 
 def admit(request: Request, config: RunConfig, speed: float, paused: bool) -> dict:
     p = require_client(request)  # the owner: the client token, else X-Client-Id, else the address
+    mgr = _manager(request)
+    src = config.transfer.source if config.transfer is not None else ""
+    if src and not src.startswith("builtin:"):
+        row = mgr.store.get_run(src)
+        if row is not None:  # an unknown id is the manager's 422 on transfer.source
+            may_use_weights(request, row)
     if not p.teacher:
         _fair(request, p.client)
-    return _manager(request).create(config, p.client, speed, paused)
+    return mgr.create(config, p.client, speed, paused, "" if p.teacher else address(request))
 
 
 def _fair(request: Request, client: str) -> None:
@@ -84,13 +90,14 @@ def _fair(request: Request, client: str) -> None:
     if not (s.max_running_per_client or s.max_queued_per_client):
         return
     counts = request.app.state.classroom.client_counts(client)
-    training = counts.get("running", 0) + counts.get("paused", 0)
+    queued = _manager(request).waiting(client) if counts.get("queued") else 0
+    # a run handed to a worker stays `queued` until the worker reports it started: it is training
+    training = counts.get("running", 0) + counts.get("paused", 0) + counts.get("queued", 0) - queued
     if s.max_running_per_client and training >= s.max_running_per_client:
         raise ApiError(
             429, f"you already have {training} runs training (the limit is {s.max_running_per_client}); "
             "stop one or wait for it to finish"
         )
-    queued = counts.get("queued", 0)
     if s.max_queued_per_client and queued >= s.max_queued_per_client:
         raise ApiError(
             429, f"you already have {queued} runs waiting for a worker (the limit is {s.max_queued_per_client}); "
@@ -183,13 +190,40 @@ def surface(request: Request, run_id: str = RunId, epoch: int | None = Query(Non
 
 
 @router.post("/runs/{run_id}/predict", summary="Predict raw inputs with the final model or a checkpoint")
-def predict(request: Request, body: PredictRequest, run_id: str = RunId) -> dict:
-    limit = request.app.state.settings.max_predict_rows
-    if len(body.inputs) > limit:
+async def predict(request: Request, body: PredictRequest, run_id: str = RunId) -> dict:
+    s = request.app.state.settings
+    if len(body.inputs) > s.max_predict_rows:
         raise ApiError(
-            422, "invalid inputs", [{"field": "inputs", "message": f"at most {limit} inputs at once"}]
+            422, "invalid inputs", [{"field": "inputs", "message": f"at most {s.max_predict_rows} inputs at once"}]
         )
-    return request.app.state.models.predict(run_id, body.inputs, body.mc_samples, body.epoch)
+    passes = len(body.inputs) * max(1, body.mc_samples)
+    if passes > s.max_predict_passes:
+        field = "mc_samples" if body.mc_samples > 1 else "inputs"
+        raise ApiError(
+            422,
+            "invalid inputs",
+            [{"field": field, "message": f"{len(body.inputs)} inputs x {max(1, body.mc_samples)} passes = {passes}; "
+              f"at most {s.max_predict_passes} here: fewer inputs or mc_samples"}],
+        )
+    await run_in_threadpool(_may_predict, request, _manager(request).get(run_id))
+    return await request.app.state.heavy.run(
+        request.app.state.models.predict, run_id, body.inputs, body.mc_samples, body.epoch
+    )
+
+
+def _may_predict(request: Request, row: dict) -> None:
+    """The owner and the teacher may; so may the members of a room while the teacher shows the run
+    there (broadcast or spotlight: their pages follow it, MC-dropout view included). Weights
+    themselves (transfer, weight exports) stay the owner's and the teacher's."""
+    try:
+        may_use_weights(request, row)
+    except ApiError:
+        p = checked(request)
+        room = request.app.state.classroom
+        member = room.membership(p.client) if p.token else None
+        showing = room.room(member["code"])["showing"] if member else None
+        if not showing or showing["run_id"] != row["id"]:
+            raise
 
 
 @router.get("/runs/{run_id}/checkpoints", summary="Epochs whose weights are kept")
@@ -210,7 +244,7 @@ def checkpoints(request: Request, run_id: str = RunId) -> dict:
         200: {"content": {"application/octet-stream": {}, JSON: {}, "text/csv": {}, "text/x-python": {}}}
     },
 )
-def export(
+async def export(
     request: Request,
     run_id: str = RunId,
     format: Literal[EXPORT_FORMATS] = Query("state_dict"),  # type: ignore[valid-type]
@@ -218,7 +252,14 @@ def export(
         None, ge=0, le=BIG, description="A checkpoint (0 = initial weights); default final."
     ),
 ) -> Response:
-    body, media, filename, used = request.app.state.models.export(run_id, format, epoch)
+    row = await run_in_threadpool(_manager(request).get, run_id)
+    models = request.app.state.models
+    if format in ("state_dict", "torchscript", "json"):  # the weights; csv and python carry none
+        may_use_weights(request, row)
+    if format == "torchscript":  # rebuilds and traces the model
+        body, media, filename, used = await request.app.state.heavy.run(models.export, run_id, format, epoch)
+    else:
+        body, media, filename, used = await run_in_threadpool(models.export, run_id, format, epoch)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if used is not None:
         headers["X-Checkpoint-Epoch"] = str(used)
