@@ -58,6 +58,7 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.training.seed)  # weights, shuffling, augmentation
 
         data = datasets.load(cfg.dataset, cfg.preprocessing)
+        datasets.check_trainable(cfg, (len(data.y_train), len(data.y_val)))  # before any training step
         self.data = data
         self.regression = data.task == "regression"
         self.model = models.build(cfg.model, data.input_shape, data.n_classes, cfg.uses_cnn())

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..engine.config import RunConfig
+from ..engine.config import ConfigError, RunConfig
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
 from .jsonutil import dumps
@@ -149,7 +149,7 @@ class RunManager:
 
     # ---- admission ------------------------------------------------------------------------------
     def _check_limits(self, cfg: RunConfig) -> tuple[dict, bytes] | None:
-        from ..engine import transfer
+        from ..engine import datasets, transfer
         from ..engine.trainer import resolve_device
 
         s = self.settings
@@ -191,6 +191,10 @@ class RunManager:
                 model_cfg = transfer.adopt_architecture(cfg, src_config)
             except ValueError as e:
                 raise field_error("transfer.source", str(e)) from None
+        try:  # the same whole-config rules the engine applies, decided before the run is queued
+            datasets.check_trainable(model_cfg)
+        except ConfigError as e:
+            raise field_error(e.field, e.message) from None
         n_params = count_params(model_cfg)
         if n_params > s.max_params:
             raise field_error(
