@@ -67,3 +67,31 @@ def test_exported_script_preprocesses_exactly_like_the_engine(dataset, standardi
     d = load(cfg.dataset, cfg.preprocessing)
     assert torch.equal(x_train, d.x_train) and torch.equal(x_val, d.x_val)
     assert torch.equal(y_train, d.y_train) and torch.equal(y_val, d.y_val)
+
+
+def test_a_transfer_source_that_does_not_fit_is_a_422_not_a_failed_run(client):
+    from service_helpers import tiny, wait_status
+
+    source = client.post("/api/runs", json=tiny()).json()  # spiral: 2 inputs, 2 classes
+    assert wait_status(client, source["id"])["status"] == "completed"
+    r = client.post("/api/runs", json=tiny(dataset={"name": "wine"}, transfer={"source": source["id"]}))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == "transfer.source" and "[2]" in r.json()["detail"][0]["message"]
+    r = client.post(
+        "/api/runs",
+        json=tiny(
+            dataset={"name": "digits", "classes": [0, 1]},
+            transfer={"source": "builtin:digits-0-4", "strategy": "continue"},
+        ),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == "transfer.strategy"
+    assert "5 outputs" in r.json()["detail"][0]["message"] and "needs 2" in r.json()["detail"][0]["message"]
+    # the same source and strategy on five classes is admitted
+    ok = tiny(
+        dataset={"name": "digits", "classes": [5, 6, 7, 8, 9], "per_class": 3},
+        transfer={"source": "builtin:digits-0-4", "strategy": "continue"},
+    )
+    r = client.post("/api/runs", json=ok)
+    assert r.status_code == 201, r.text
+    assert wait_status(client, r.json()["id"], timeout=120)["status"] == "completed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -252,44 +253,71 @@ def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> D
     return data
 
 
-def split_sizes(cfg: DatasetConfig) -> tuple[int, int]:
-    """(n_train, n_val) that `load` will produce, without preprocessing or tensors. The split keeps at
-    least one sample on each side (of each class, for classification)."""
+class Split(NamedTuple):
+    """The shape of a loaded data set: sample counts of each side, model input shape, model outputs."""
+
+    n_train: int
+    n_val: int
+    input_shape: tuple[int, ...]
+    n_out: int
+
+
+def split_sizes(cfg: DatasetConfig) -> Split:
+    """What `load` will produce, without preprocessing or tensors. The split keeps at least one sample on
+    each side (of each class, for classification)."""
     if cfg.name == "custom":  # large, and admitted off the event loop anyway: not worth caching
         return _split_sizes(cfg)
     return _cached_split_sizes(cfg.model_dump_json())
 
 
 @functools.lru_cache(maxsize=128)
-def _cached_split_sizes(cfg_json: str) -> tuple[int, int]:
+def _cached_split_sizes(cfg_json: str) -> Split:
     return _split_sizes(DatasetConfig.model_validate_json(cfg_json))
 
 
-def _split_sizes(cfg: DatasetConfig) -> tuple[int, int]:
+def _split_sizes(cfg: DatasetConfig) -> Split:
     rng = np.random.default_rng(cfg.seed)
-    _, y, task, _, _ = _arrays(cfg, rng)
+    x, y, task, shape, _ = _arrays(cfg, rng)
     tr, va = _train_val(cfg, y, task, rng)
-    return len(tr), len(va)
+    n_out = int(y.max()) + 1 if task == "classification" else 1
+    return Split(len(tr), len(va), shape or (x.shape[1],), n_out)
 
 
-def check_trainable(cfg: RunConfig, sizes: tuple[int, int] | None = None) -> None:
+def check_trainable(cfg: RunConfig, split: Split | None = None, source_config: dict | None = None) -> None:
     """The rules a configuration must meet as a whole before training starts, shared by the engine
-    (`Trainer`) and the server's admission (HTTP 422). `sizes` = (n_train, n_val) when the data is
-    already loaded. Raises ConfigError naming the field to change.
+    (`Trainer`) and the server's admission (HTTP 422). `split` describes the data when it is already
+    loaded; `source_config` is a transfer source's run configuration. Raises ConfigError naming the
+    field to change.
 
     - Batch normalization in training mode needs at least 2 samples in every batch (one sample has no
       batch variance); the trainer already drops a last batch of one, so the training split needs 2.
+    - A transfer source must have learned inputs of this data set's shape, and `continue`, which keeps
+      the source's output layer, as many classes (outputs) as this data set has.
     Everything else holds by construction: the split leaves at least one sample on each side (per
     class), standardization gives scale 1 to zero-variance columns (one training sample included),
     custom points need 2 samples of each of at least 2 classes, digits need 2 classes."""
-    n_train, n_val = sizes if sizes is not None else split_sizes(cfg.dataset)
-    if cfg.model.batch_norm and n_train < 2:
+    split = split or split_sizes(cfg.dataset)
+    if cfg.model.batch_norm and split.n_train < 2:
         raise ConfigError(
             "dataset.val_fraction",
-            f"batch normalization needs at least 2 training samples, but this split leaves {n_train} of "
-            f"{n_train + n_val} for training; lower dataset.val_fraction, raise dataset.n_samples or switch "
-            "model.batch_norm off",
+            f"batch normalization needs at least 2 training samples, but this split leaves {split.n_train} of "
+            f"{split.n_train + split.n_val} for training; lower dataset.val_fraction, raise dataset.n_samples "
+            "or switch model.batch_norm off",
         )
+    if cfg.transfer is not None and source_config is not None and cfg.transfer.strategy != "scratch":
+        source = split_sizes(DatasetConfig.model_validate(source_config.get("dataset", {})))
+        if source.input_shape != split.input_shape:
+            raise ConfigError(
+                "transfer.source",
+                f"the source learned inputs of shape {list(source.input_shape)}, this data set has "
+                f"{list(split.input_shape)}",
+            )
+        if cfg.transfer.strategy == "continue" and source.n_out != split.n_out:
+            raise ConfigError(
+                "transfer.strategy",
+                f"'continue' keeps the source's output layer of {source.n_out} outputs, this data set needs "
+                f"{split.n_out}; use another strategy",
+            )
 
 
 def view(cfg: DatasetConfig, pre: PreprocessingConfig, max_points: int = 2000, max_images: int = 48) -> dict:

@@ -49,7 +49,7 @@ def _num(x: float) -> float | None:
 class Trainer:
     def __init__(self, config: RunConfig | dict, source_loader: transfer.SourceLoader | None = None):
         cfg = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
-        source_state = None
+        source_config = source_state = None
         if cfg.transfer is not None:
             source_config, source_state = transfer.resolve(cfg.transfer, source_loader)
             cfg = transfer.adopt_architecture(cfg, source_config)
@@ -58,7 +58,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.training.seed)  # weights, shuffling, augmentation
 
         data = datasets.load(cfg.dataset, cfg.preprocessing)
-        datasets.check_trainable(cfg, (len(data.y_train), len(data.y_val)))  # before any training step
+        split = datasets.Split(len(data.y_train), len(data.y_val), data.input_shape, data.n_classes)
+        datasets.check_trainable(cfg, split, source_config)  # before any training step
         self.data = data
         self.regression = data.task == "regression"
         self.model = models.build(cfg.model, data.input_shape, data.n_classes, cfg.uses_cnn())

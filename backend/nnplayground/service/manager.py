@@ -163,7 +163,7 @@ class RunManager:
             resolve_device(cfg.training.device)
         except ValueError as e:
             raise field_error("training.device", str(e).split(": ", 1)[-1]) from None
-        source = None
+        source = src_config = None
         model_cfg = cfg
         if cfg.transfer is not None:
             src = cfg.transfer.source
@@ -192,7 +192,7 @@ class RunManager:
             except ValueError as e:
                 raise field_error("transfer.source", str(e)) from None
         try:  # the same whole-config rules the engine applies, decided before the run is queued
-            datasets.check_trainable(model_cfg)
+            datasets.check_trainable(model_cfg, source_config=src_config)
         except ConfigError as e:
             raise field_error(e.field, e.message) from None
         n_params = count_params(model_cfg)

@@ -1,0 +1,32 @@
+"""Faults the property test (test_properties.py) found, each as a plain regression test asserting the
+right value with the minimal configuration it reduced to."""
+
+import pytest
+from nnplayground.engine import Trainer
+from nnplayground.engine.config import ConfigError
+
+from .helpers import cfg, run
+
+
+@pytest.mark.parametrize("classes", [None, [0, 1]])
+def test_continue_from_a_source_with_other_classes_is_refused_before_training(classes):
+    # found: a ValueError from transfer.apply inside the Trainer (a `failed` run on the server)
+    c = cfg(
+        dataset={"name": "digits", "classes": classes, "per_class": 2},
+        transfer={"source": "builtin:digits-0-4", "strategy": "continue"},
+        training={"epochs": 1},
+    )
+    with pytest.raises(ConfigError) as e:
+        Trainer(c)
+    assert e.value.field == "transfer.strategy"
+    assert f"needs {len(classes) if classes else 10}" in e.value.message
+
+
+def test_a_run_id_source_of_another_input_shape_is_refused_before_training():
+    src, _ = run(cfg(model={"hidden": [4]}, training={"epochs": 1}))  # spiral: 2 inputs
+    loader = {"r1": (src.config.model_dump(mode="json"), src.model.state_dict())}.__getitem__
+    with pytest.raises(ConfigError) as e:
+        Trainer(cfg(dataset={"name": "wine"}, transfer={"source": "r1"}), loader)
+    assert e.value.field == "transfer.source" and "[2]" in e.value.message and "[13]" in e.value.message
+    scratch = Trainer(cfg(dataset={"name": "wine"}, transfer={"source": "r1", "strategy": "scratch"}), loader)
+    assert scratch.config.model.hidden == [4]  # scratch only adopts the layer sizes: no shape to fit
