@@ -96,8 +96,9 @@ def test_exponential_schedule():
 def test_plateau_schedule_waits_patience_epochs():
     losses = [1.0, 0.9, 0.8] + [0.8] * 9
     lrs = _lrs({"name": "plateau", "factor": 0.5, "patience": 2}, val_losses=losses)
-    # best at epoch index 2; 3 more epochs without improvement (> patience=2) trigger the cut
-    assert lrs[:6] == [1.0] * 6 and lrs[6] == 0.5
+    # best at epoch index 2; the 2nd epoch without improvement after it (patience=2, Keras's
+    # convention, as early stopping) triggers the cut, which applies from the next epoch
+    assert lrs[:5] == [1.0] * 5 and lrs[5] == 0.5
 
 
 def test_cosine_schedule_ends_near_min():

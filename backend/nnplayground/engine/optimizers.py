@@ -69,8 +69,28 @@ def build_optimizer(cfg: OptimizerConfig, groups: list[dict]) -> torch.optim.Opt
     raise ValueError(f"optimizer.name: unknown optimizer {cfg.name!r}")
 
 
+def decay_growth(cfg: OptimizerConfig, lr: float, penalty_in_loss: bool, steps: int = 32) -> float:
+    """How much the weight-decay term alone scales the weights' magnitude per step, measured: the
+    optimizer `cfg` at learning rate `lr` moves a single weight w = 1 on nothing but the decay (the
+    gradient lambda*w of the penalty (1/2)*lambda*w^2 when `penalty_in_loss`, else AdamW's decoupled
+    decay) for 2*`steps` steps, and the per-step growth of the largest |w| from the first `steps`
+    steps to the next comes back. Plain SGD and AdamW give exactly |1 - lr*lambda|. Above 1 the
+    decay alone makes the weights oscillate with growing amplitude, which no gradient of the data
+    loss can stop; optimizers that divide the step by a gradient average (adagrad, rmsprop, adam)
+    only bounce within about lr, so theirs stays below 1. (Float64: even 9**64 stays finite.)"""
+    w = torch.ones(1, dtype=torch.float64, requires_grad=True)
+    opt = build_optimizer(cfg, [{"params": [w], "lr": lr, "decay": True}])
+    peaks = [0.0, 0.0]
+    for i in range(2 * steps):
+        w.grad = cfg.weight_decay * w.detach().clone() if penalty_in_loss else torch.zeros_like(w)
+        opt.step()
+        peaks[i >= steps] = max(peaks[i >= steps], abs(w.item()))
+    return (peaks[1] / peaks[0]) ** (1 / steps) if peaks[0] > 0 else 0.0
+
+
 class Schedule:
-    """Wraps torch.optim.lr_scheduler; `after_epoch(val_loss)` advances it once per epoch."""
+    """Wraps torch.optim.lr_scheduler; `baseline(val_loss)` takes epoch 0, then `after_epoch(val_loss)`
+    advances it once after each training epoch: a cut decided after epoch E applies from epoch E+1."""
 
     def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epochs: int):
         self.cfg = cfg
@@ -82,8 +102,10 @@ class Schedule:
         elif cfg.name == "exponential":
             self.sched = lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
         elif cfg.name == "plateau":
+            # Keras's convention, shared with early stopping: cut on the `patience`-th consecutive epoch
+            # without improvement. torch cuts once num_bad_epochs > its patience, hence the -1.
             self.sched = lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="min", factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr
+                optimizer, mode="min", factor=cfg.factor, patience=max(cfg.patience - 1, 0), min_lr=cfg.min_lr
             )
         elif cfg.name == "cosine":
             self.sched = lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr)
@@ -93,6 +115,13 @@ class Schedule:
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
+
+    def baseline(self, val_loss: float) -> None:
+        """Epoch 0's validation loss (the initial weights): the plateau schedule's first reference,
+        so that epoch 1 already counts as an epoch with or without improvement. Other schedules
+        ignore it (they count epochs of training)."""
+        if isinstance(self.sched, lr_scheduler.ReduceLROnPlateau):
+            self.sched.step(val_loss)
 
     def after_epoch(self, val_loss: float) -> None:
         if self.sched is None:

@@ -1,9 +1,15 @@
 """Telemetry probes: what the charts show about the inside of the network.
 
 Per-layer numbers come from a fixed probe batch run in evaluation mode with forward hooks that are
-attached only for that pass, so the training steps themselves pay nothing for them."""
+attached only for that pass, so the training steps themselves pay nothing for them.
+
+Every number that leaves this module is JSON-safe: a run that diverges has NaN/inf in its weights,
+activations and gradients, and JSON has neither, so a non-finite number is reported as null (None)
+and a histogram bins only the finite values and counts the others apart (`nonfinite`)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -15,6 +21,15 @@ SATURATION = {"sigmoid": (0.025, 0.975), "tanh": (-0.95, 0.95)}
 def _unit_view(t: torch.Tensor) -> torch.Tensor:
     """(samples*positions, units): conv channels count as units."""
     return t.transpose(0, 1).flatten(1).T if t.dim() == 4 else t
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """`x` as a float, or None when it is missing, NaN or infinite (JSON's null)."""
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _per_layer(names, values: torch.Tensor) -> dict[str, float | None]:
+    return dict(zip(names, map(finite_or_none, values.tolist()), strict=True))
 
 
 class GradMeter:
@@ -43,48 +58,66 @@ class GradMeter:
             self.measured += 1
         self.step += 1
 
-    def means(self) -> dict[str, float]:
+    def means(self) -> dict[str, float | None]:
+        """Per layer, the mean over the measured steps of the gradient's L2 norm; None for a layer
+        whose gradient was NaN/inf (or overflowed) in any measured step."""
         if not self.measured:
             return {}
         sq = self.rows[: self.measured].square()
         per_layer = torch.zeros(self.measured, len(self.names), device=sq.device).index_add_(1, self.index, sq)
-        return dict(zip(self.names, per_layer.sqrt().mean(0).tolist(), strict=True))
+        return _per_layer(self.names, per_layer.sqrt().mean(0))
 
 
-def weight_norms(model: Net) -> dict[str, float]:
+def weight_norms(model: Net) -> dict[str, float | None]:
+    """Per layer, the L2 norm of the weight matrix/kernel; None when it is not finite."""
     layers = model.weight_layers()
-    norms = torch.stack(torch._foreach_norm([m.weight.detach() for m in layers.values()])).tolist()
-    return dict(zip(layers, norms, strict=True))
+    return _per_layer(layers, torch.stack(torch._foreach_norm([m.weight.detach() for m in layers.values()])))
 
 
 def weight_copies(model: Net) -> list[torch.Tensor]:
     return [m.weight.detach().clone() for m in model.weight_layers().values()]
 
 
-def update_ratios(model: Net, before: list[torch.Tensor]) -> dict[str, float]:
-    """||W_end - W_start|| / ||W_start|| over the epoch: how hard the step size pushes each layer."""
+def update_ratios(model: Net, before: list[torch.Tensor]) -> dict[str, float | None]:
+    """||W_end - W_start|| / ||W_start|| over the epoch: how hard the step size pushes each layer
+    (None where either is not finite)."""
     layers = model.weight_layers()
     now = [m.weight.detach() for m in layers.values()]
     diff = torch._foreach_sub(now, before)
     num = torch.stack(torch._foreach_norm(diff))
     den = torch.stack(torch._foreach_norm(before)).clamp_min(1e-12)
-    return dict(zip(layers, (num / den).tolist(), strict=True))
+    return _per_layer(layers, num / den)
 
 
 def _hist(t: torch.Tensor, bins: int) -> dict:
-    t = t.detach().float().flatten()
+    """`bins` equal bins over the range of the finite values of `t`: {min, max, counts, nonfinite}.
+    NaN and +-inf have no bin: `nonfinite` counts them, so sum(counts) + nonfinite = t.numel().
+    With no finite value at all, min and max are None and every count is 0."""
+    # float64: a float32 span as wide as +-3e38 overflows inside histc and would count nothing
+    t = t.detach().flatten().double()
     lo, hi = (v.item() for v in torch.aminmax(t))
+    nonfinite = 0
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # aminmax propagates NaN, so this catches both
+        finite = torch.isfinite(t)
+        t = t[finite]
+        nonfinite = int(finite.numel() - t.numel())
+        if not t.numel():
+            return {"min": None, "max": None, "counts": [0] * bins, "nonfinite": nonfinite}
+        lo, hi = (v.item() for v in torch.aminmax(t))
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     counts = torch.histc(t, bins=bins, min=lo, max=hi)
-    return {"min": lo, "max": hi, "counts": counts.to(torch.int64).tolist()}
+    return {"min": lo, "max": hi, "counts": counts.to(torch.int64).tolist(), "nonfinite": nonfinite}
 
 
 @torch.no_grad()
 def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict | None, torch.Tensor]:
     """One pass over the probe batch; the caller puts the model in evaluation mode. Returns
     (dead_fraction, saturated_fraction, histograms or None, the model's output); histograms hold
-    pre-activations, activations, weights and gradients (of the epoch's last step)."""
+    pre-activations, activations, weights and gradients (of the epoch's last step).
+    dead_fraction: share of a ReLU layer's units whose output is <= 0 for every probe sample;
+    saturated_fraction: share of a sigmoid/tanh layer's (sample, unit) outputs on a flat tail. Both
+    are finite shares in [0, 1] even for NaN outputs, which count as neither dead nor saturated."""
     captured: dict[str, dict[str, torch.Tensor]] = {}
     handles = []
     for name, block in model.blocks.items():
@@ -159,5 +192,12 @@ def grid(bounds: list[list[float]], resolution: int) -> torch.Tensor:
 
 
 def round_list(t: torch.Tensor, digits: int = 4) -> list:
+    """`t` as (nested) lists of floats rounded to `digits` decimals, NaN/inf as None (JSON's null)."""
     # in float64, so that 0.1234 prints as 0.1234 in JSON and not as 0.12340000271797180
-    return torch.round(t.detach().cpu().double(), decimals=digits).tolist()
+    t = torch.round(t.detach().cpu().double(), decimals=digits)
+    finite = torch.isfinite(t)
+    if bool(finite.all()):
+        return t.tolist()
+    values = t.numpy().astype(object)
+    values[~finite.numpy()] = None
+    return values.tolist()

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from . import augmentation, datasets, events, initializers, models, telemetry, transfer
 from .checkpoints import CheckpointStore
 from .config import RunConfig
-from .optimizers import Schedule, build_optimizer
+from .optimizers import Schedule, build_optimizer, decay_growth
 from .regularization import EarlyStopping, decayed_params, l2_penalty
+from .telemetry import finite_or_none as _finite
 
 TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed")
 
@@ -39,11 +40,6 @@ def resolve_device(name: str, heavy: bool = True) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() and heavy else "cpu"
     return torch.device(name)
-
-
-def _num(x: float) -> float | None:
-    """JSON has no NaN/inf: a diverged value is reported as null."""
-    return float(x) if x is not None and math.isfinite(x) else None
 
 
 class Trainer:
@@ -206,16 +202,21 @@ class Trainer:
         return {"mean": telemetry.round_list(mean, 6), "std": telemetry.round_list(std, 6)}
 
     def summary(self) -> dict:
+        """The run in one dict. `best_epoch`: the epoch early stopping would restore when it is
+        enabled (best `early_stopping.monitor`, improvement > min_delta), else the lowest val_loss;
+        `best_val_loss` is that epoch's validation loss. `final_*` describe the model handed back:
+        the restored epoch's (`restored_epoch`) when the best weights were restored, else the last."""
         last = self.history[-1] if self.history else {}
-        if self.restored_best:  # "final" describes the model handed back: the restored best epoch
-            last = self.history[self.stopper.best_epoch]
+        if self.restored_best:
+            last = self.history[self.best_epoch]
         return {
             "status": self.status,
             "epochs_run": self.epoch,
             "best_epoch": self.best_epoch,
-            "best_val_loss": _num(self.best_val_loss),
+            "best_val_loss": _finite(self.best_val_loss),
             "stopped_epoch": self.stopped_epoch,
             "restored_best": self.restored_best,
+            "restored_epoch": self.best_epoch if self.restored_best else None,
             "final_train_loss": last.get("train_loss"),
             "final_val_loss": last.get("val_loss"),
             "final_val_acc": last.get("val_acc"),
@@ -274,9 +275,13 @@ class Trainer:
 
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor, out: torch.Tensor | None = None) -> tuple[float, float]:
+        """(loss, accuracy or R^2). Both are NaN when the loss is not finite: the arg-max of NaN
+        outputs is an artefact of the tie-breaking, not a prediction."""
         if out is None:
             out = self.model(x)
         loss = self._loss(out, y).item()
+        if not math.isfinite(loss):
+            return loss, math.nan
         if self.regression:
             var = torch.var(y, unbiased=False).item()
             score = 1.0 - torch.mean((out.squeeze(-1) - y) ** 2).item() / max(var, 1e-12)
@@ -301,11 +306,11 @@ class Trainer:
 
         record = {
             "epoch": epoch,
-            "train_loss": _num(train_loss),
-            "val_loss": _num(val_loss),
-            "penalty": _num(penalty),
-            "train_acc": None if self.regression else train_score,
-            "val_acc": None if self.regression else val_score,
+            "train_loss": _finite(train_loss),
+            "val_loss": _finite(val_loss),
+            "penalty": _finite(penalty),
+            "train_acc": None if self.regression else _finite(train_score),
+            "val_acc": None if self.regression else _finite(val_score),
             "lr": lr,
             "grad_norm": {},
             "weight_norm": {},
@@ -314,7 +319,7 @@ class Trainer:
             "saturated_fraction": {},
         }
         if self.regression:
-            record["train_r2"], record["val_r2"] = _num(train_score), _num(val_score)
+            record["train_r2"], record["val_r2"] = _finite(train_score), _finite(val_score)
         out: list[dict] = []
         hists = None
         if probed is not None:
@@ -337,63 +342,156 @@ class Trainer:
                 out.append(surface)
 
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            self.message = self._divergence_message(epoch)
-            out.append(events.marker(epoch, "diverged", message=self.message))
+            cause, self.message, evidence = self._diagnose_divergence(epoch)
+            out.append(events.marker(epoch, "diverged", cause=cause, message=self.message, evidence=evidence))
             return out + self._finish("diverged")
 
         self.checkpoints.save(epoch, model)
-        if val_loss < self.best_val_loss:
+        # Epoch 0 (the initial weights) is every comparison's baseline: the first best epoch, the
+        # reference early stopping and the plateau schedule count epochs without improvement from.
+        es = self.config.early_stopping
+        monitored = val_loss if es.monitor == "val_loss" else val_score
+        stop = False
+        if self.stopper is not None:  # the best epoch is the one early stopping would restore
+            stop = self.stopper.update(epoch, monitored)
+            improved = self.stopper.best_epoch == epoch
+        else:
+            improved = val_loss < self.best_val_loss
+        if improved:
             self.best_val_loss, self.best_epoch = val_loss, epoch
-            self.checkpoints.pin("best_val_loss", epoch)
-            out.append(events.marker(epoch, "best", val_loss=val_loss))
+            self.checkpoints.pin("best", epoch)
+            out.append(events.marker(epoch, "best", val_loss=val_loss, monitor=es.monitor, value=monitored))
         if epoch == 0:
+            self.schedule.baseline(val_loss)
             return out
 
         self.schedule.after_epoch(val_loss)
         if self.schedule.lr != lr:
             out.append(events.marker(epoch, "lr_change", old=lr, new=self.schedule.lr))
-        if self.stopper is not None:
-            monitored = val_loss if self.config.early_stopping.monitor == "val_loss" else val_score
-            stop = self.stopper.update(epoch, monitored)
-            if self.stopper.best_epoch == epoch:
-                self.checkpoints.pin("early_stopping", epoch)
-            if stop:
-                self.stopped_epoch = epoch
-                es = self.config.early_stopping
-                self.message = (
-                    f"{es.monitor} did not improve by more than {es.min_delta} for {es.patience} epochs "
-                    f"after epoch {self.stopper.best_epoch}"
-                )
-                out.append(events.marker(epoch, "early_stop", best_epoch=self.stopper.best_epoch, reason=self.message))
-                return out + self._finish("early_stopped")
+        if stop:
+            self.stopped_epoch = epoch
+            self.message = (
+                f"{es.monitor} did not improve by more than {es.min_delta} for {self.stopper.wait} epochs "
+                f"after epoch {self.best_epoch}"
+            )
+            out.append(events.marker(epoch, "early_stop", best_epoch=self.best_epoch, reason=self.message))
+            return out + self._finish("early_stopped")
         if epoch >= self.config.training.epochs:
             return out + self._finish("completed")
         return out
 
     def _finish(self, status: str) -> list[dict]:
         out = []
-        es = self.config.early_stopping
         if (
             status in ("early_stopped", "completed", "stopped")
             and self.stopper is not None
-            and es.restore_best
-            and self.stopper.best_epoch is not None
-            and self.stopper.best_epoch != self.epoch
+            and self.config.early_stopping.restore_best
+            and self.best_epoch is not None
+            and self.best_epoch != self.epoch
         ):
-            best = self.stopper.best_epoch
-            self.checkpoints.load_into(self.model, best)
+            self.checkpoints.load_into(self.model, self.best_epoch)
             self.restored_best = True
-            out.append(events.marker(self.epoch, "restore_best", restored_epoch=best))
+            out.append(events.marker(self.epoch, "restore_best", restored_epoch=self.best_epoch))
         self.status = status
         out.append(events.run_end(status, self.summary(), self.message))
         return out
 
-    def _divergence_message(self, epoch: int) -> str:
-        opt = self.config.optimizer
-        hint = f"the learning rate ({opt.lr:g}) is probably too high for this model and data: try a smaller one"
-        if not self.config.preprocessing.standardize:
-            hint += ", or switch standardization on"
-        return f"The loss became NaN/infinite at epoch {epoch}; {hint}."
+    def _diagnose_divergence(self, epoch: int) -> tuple[str, str, dict]:
+        """(cause, message, evidence) for a loss that became NaN/inf at `epoch`: the cause the run's
+        own numbers show, never a guess.
+          nonfinite_input   at epoch 0 (no update yet, so no step size is to blame), and the
+                            preprocessed inputs or targets hold NaN/inf values;
+          initial_overflow  at epoch 0 with finite data: the initial model's outputs overflow;
+          weight_decay      the decay term alone makes the weights grow at this epoch's learning
+                            rate (`optimizers.decay_growth` > 1: for SGD, 1 - lr*lambda < -1);
+          learning_rate     otherwise: the loss was finite at epoch 0 and the decay is stable, so
+                            the gradient steps themselves blew the loss up.
+        `evidence` holds the measured numbers the message quotes (JSON-safe)."""
+        opt, prefix = self.config.optimizer, f"The loss became NaN/infinite at epoch {epoch}"
+        if epoch == 0:
+            prefix = (
+                "The loss was already NaN/infinite at epoch 0, before any update, so neither the learning rate "
+                "nor the weight decay caused it"
+            )
+            tensors = [self.x_train, self.x_val] + ([self.y_train, self.y_val] if self.regression else [])
+            bad = [int((~torch.isfinite(t)).sum()) for t in tensors]
+            n_inputs = self.x_train.numel() + self.x_val.numel()
+            if any(bad):
+                evidence = {"nonfinite_inputs": bad[0] + bad[1], "inputs": n_inputs, "nonfinite_targets": sum(bad[2:])}
+                what = f"{evidence['nonfinite_inputs']} of the {n_inputs} input values"
+                if evidence["nonfinite_targets"]:
+                    what += f" and {evidence['nonfinite_targets']} target values"
+                return (
+                    "nonfinite_input",
+                    f"{prefix}: {what} are NaN or infinite after preprocessing (float32 holds at most "
+                    "about 3.4e38). Fix or remove those values in the data.",
+                    evidence,
+                )
+            largest = max(t.abs().max().item() for t in tensors[:2] if t.numel())
+            with torch.no_grad():
+                outputs = self.model(self.x_train)
+            n_bad = int((~torch.isfinite(outputs)).sum())
+            evidence = {"max_abs_input": largest, "nonfinite_outputs": n_bad, "outputs": outputs.numel()}
+            if n_bad:
+                seen = f"{n_bad} of its {outputs.numel()} outputs on the training inputs are NaN/infinite"
+            else:
+                evidence["max_abs_output"] = outputs.abs().max().item()
+                seen = f"its outputs reach |y| = {evidence['max_abs_output']:.3g}, too large for the loss"
+            hint = "switch standardization on, or " if not self.config.preprocessing.standardize else ""
+            return (
+                "initial_overflow",
+                f"{prefix}: the inputs are finite (largest |x| = {largest:.3g}) but the initial model overflows "
+                f"float32 (about 3.4e38): {seen}. To keep the signal small, {hint}start from smaller weights "
+                f"(init.scheme {self.config.init.scheme!r}).",
+                evidence,
+            )
+
+        lr, lam = self.schedule.lr, opt.weight_decay
+        finite = [r for r in self.history if r["epoch"] < epoch]  # every earlier epoch had finite losses
+        first, last = finite[0], finite[-1]
+        growth = decay_growth(opt, lr, self.penalty_in_loss) if lam > 0 else 0.0
+        if growth > 1:
+            linear = opt.name in ("sgd", "adamw")  # their decay step is exactly w <- (1 - lr*lambda) w
+            evidence = {"lr": lr, "weight_decay": lam, "decay_growth": growth}
+            if linear:
+                evidence["step_factor"] = 1 - lr * lam
+                how = (
+                    f"each step multiplies the decayed weights by 1 - lr*lambda = 1 - {lr:g}*{lam:g} = "
+                    f"{1 - lr * lam:g}, below -1"
+                )
+            else:
+                how = f"with {opt.name}, the decay term alone multiplies the weights' size by {growth:.3g} per step"
+            norms = [(r["epoch"], math.sqrt(2 * r["penalty"] / lam)) for r in finite if r["penalty"] is not None]
+            seen = ""
+            if len(norms) > 1:
+                (e0, n0), (e1, n1) = norms[0], norms[-1]
+                evidence["weight_norms"] = {str(e0): n0, str(e1): n1}
+                seen = f"; their norm went from {n0:.3g} at epoch {e0} to {n1:.3g} at epoch {e1}"
+            fix = f"lower optimizer.weight_decay below {2 / lr:.3g} at this learning rate" if linear else "lower it"
+            return (
+                "weight_decay",
+                f"{prefix} because of the weight decay (lambda {lam:g}) at learning rate {lr:g}: {how}, so the "
+                f"weights flip sign and grow {growth:.3g}x per step whatever the data say{seen}. Keep "
+                f"lr*lambda below 2: {fix}, or lower the learning rate.",
+                evidence,
+            )
+        evidence = {"lr": lr, "initial_train_loss": first["train_loss"], "last_finite_epoch": last["epoch"]}
+        trend = f"It was finite at epoch 0 (train loss {first['train_loss']:.4g})"
+        if last is not first:
+            evidence["last_finite_train_loss"] = last["train_loss"]
+            trend += f" and still at epoch {last['epoch']} ({last['train_loss']:.4g})"
+        decay = ""
+        if lam > 0:
+            evidence["decay_growth"] = growth
+            decay = f", and the weight decay alone does not make the weights grow (x{growth:.3g} per step)"
+        hint = "" if self.config.preprocessing.standardize else ", or switch standardization on"
+        return (
+            "learning_rate",
+            f"{prefix} with learning rate {lr:g}. {trend}, so the data and the initial weights are fine{decay}: "
+            f"the gradient steps blew it up. The learning rate is probably too high for this model and data: "
+            f"try a smaller one{hint}.",
+            evidence,
+        )
 
     # ---- output views --------------------------------------------------------------------------
     @torch.no_grad()
