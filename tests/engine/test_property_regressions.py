@@ -30,3 +30,23 @@ def test_a_run_id_source_of_another_input_shape_is_refused_before_training():
     assert e.value.field == "transfer.source" and "[2]" in e.value.message and "[13]" in e.value.message
     scratch = Trainer(cfg(dataset={"name": "wine"}, transfer={"source": "r1", "strategy": "scratch"}), loader)
     assert scratch.config.model.hidden == [4]  # scratch only adopts the layer sizes: no shape to fit
+
+
+def test_transfer_adopts_the_source_layers_whole_not_the_targets_per_layer_lists():
+    # found: {"model": {"hidden": [], "activations": []}} on the built-in source (hidden [32]) kept the
+    # target's per-layer activations, a list for 0 layers, and raised a pydantic ValidationError inside
+    # the Trainer (on the server: a 422 blaming transfer.source with pydantic's raw text)
+    base = {"dataset": {"name": "digits", "classes": [1, 2], "per_class": 2}, "training": {"epochs": 1}}
+    target = {"hidden": [], "activations": [], "activation": "tanh"}
+    c = cfg(**base, model=target, transfer={"source": "builtin:digits-0-4"})
+    t, events = run(c)
+    assert t.status == "completed"
+    assert t.config.model.hidden == [32] and t.config.model.activations is None
+    assert t.config.model.activation == "relu"  # the source's, not the target's
+    with pytest.raises(ConfigError) as e:  # the target's own per-layer dropouts must fit the source's layers
+        Trainer(
+            cfg(**base, model={"hidden": [4, 4], "dropouts": [0.1, 0.2]}, transfer={"source": "builtin:digits-0-4"})
+        )
+    assert e.value.field == "model.dropouts" and "(1)" in e.value.message
+    ok = cfg(**base, model={"hidden": [4], "dropouts": [0.3]}, transfer={"source": "builtin:digits-0-4"})
+    assert Trainer(ok).config.model.dropouts == [0.3]

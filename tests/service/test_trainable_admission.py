@@ -95,3 +95,16 @@ def test_a_transfer_source_that_does_not_fit_is_a_422_not_a_failed_run(client):
     r = client.post("/api/runs", json=ok)
     assert r.status_code == 201, r.text
     assert wait_status(client, r.json()["id"], timeout=120)["status"] == "completed"
+
+
+def test_per_layer_dropouts_that_do_not_fit_the_transfer_source_name_their_field(client):
+    body = {
+        "dataset": {"name": "digits"},
+        "model": {"hidden": [4, 4], "dropouts": [0.1, 0.2]},
+        "transfer": {"source": "builtin:digits-0-4"},
+    }
+    r = client.post("/api/runs", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [
+        {"field": "model.dropouts", "message": "needs one entry per hidden layer of the transfer source (1), got 2"}
+    ]

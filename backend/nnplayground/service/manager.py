@@ -189,6 +189,8 @@ class RunManager:
                 source = (src_config, blob)
             try:
                 model_cfg = transfer.adopt_architecture(cfg, src_config)
+            except ConfigError as e:
+                raise field_error(e.field, e.message) from None
             except ValueError as e:
                 raise field_error("transfer.source", str(e)) from None
         try:  # the same whole-config rules the engine applies, decided before the run is queued
