@@ -219,6 +219,10 @@ def check_run(config: dict) -> str:
 
     data = trainer.data
     assert torch.isfinite(data.x_train).all() and torch.isfinite(data.x_val).all()
+    if trainer.regression:  # R^2 only where the targets have a spread to compare with
+        for side, y in (("train", data.y_train), ("val", data.y_val)):
+            if len(y) < 2:
+                assert all(h[f"{side}_r2"] is None for h in trainer.history), (side, trainer.history[0])
 
     restored = [ev for ev in events if ev["type"] == "marker" and ev["kind"] == "restore_best"]
     assert len(restored) == trainer.restored_best

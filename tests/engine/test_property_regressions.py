@@ -50,3 +50,20 @@ def test_transfer_adopts_the_source_layers_whole_not_the_targets_per_layer_lists
     assert e.value.field == "model.dropouts" and "(1)" in e.value.message
     ok = cfg(**base, model={"hidden": [4], "dropouts": [0.3]}, transfer={"source": "builtin:digits-0-4"})
     assert Trainer(ok).config.model.dropouts == [0.3]
+
+
+@pytest.mark.parametrize(
+    "dataset,side",
+    [
+        ({"name": "sine", "n_samples": 20, "val_fraction": 0.05}, "val"),  # one validation sample
+        ({"name": "sine", "n_samples": 10, "val_fraction": 0.9}, "train"),  # one training sample
+    ],
+)
+def test_r2_of_a_single_sample_is_null_not_a_huge_negative_number(dataset, side):
+    # found: val_r2 = -2.6e10 (the squared error divided by a variance clamped to 1e-12)
+    t, _ = run(cfg(dataset=dataset, training={"epochs": 2}))
+    assert len(getattr(t, f"y_{side}")) == 1
+    assert [h[f"{side}_r2"] for h in t.history] == [None, None, None]
+    other = "train" if side == "val" else "val"
+    assert all(-10 < h[f"{other}_r2"] <= 1 for h in t.history)  # the other side has a spread: a real R^2
+    assert t.status == "completed" and all(h["val_loss"] is not None for h in t.history)

@@ -284,7 +284,9 @@ class Trainer:
             return loss, math.nan
         if self.regression:
             var = torch.var(y, unbiased=False).item()
-            score = 1.0 - torch.mean((out.squeeze(-1) - y) ** 2).item() / max(var, 1e-12)
+            if var == 0:  # R^2 compares with the targets' spread: undefined for one sample (scikit-learn: NaN)
+                return loss, math.nan
+            score = 1.0 - torch.mean((out.squeeze(-1) - y) ** 2).item() / var
         else:
             score = (out.argmax(-1) == y).float().mean().item()
         return loss, score
