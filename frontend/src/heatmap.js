@@ -227,8 +227,9 @@ export class OutputView {
         const pred = d.class_names[s.pred[i]];
         const wrong = s.pred[i] !== s.labels[i];
         fig.classList.toggle("wrong", wrong);
-        caption = `${pred} ${(s.confidence[i] * 100).toFixed(0)}%`;
-        if (this.showUncertainty && s.uncertainty) caption += ` ±${s.uncertainty[i].toFixed(2)}`;
+        // a diverged model's confidence and spread are null (NaN on the server)
+        caption = s.confidence[i] == null ? `${pred} –` : `${pred} ${(s.confidence[i] * 100).toFixed(0)}%`;
+        if (this.showUncertainty && s.uncertainty && s.uncertainty[i] != null) caption += ` ±${s.uncertainty[i].toFixed(2)}`;
         fig.title = `true ${label}, predicted ${pred}`;
       }
       const cap = document.createElement("figcaption");

@@ -73,6 +73,9 @@ export class HistogramView {
       const notes = [];
       if (dead !== undefined) notes.push(`dead ${(dead * 100).toFixed(0)}%`);
       if (sat !== undefined) notes.push(`saturated ${(sat * 100).toFixed(0)}%`);
+      // NaN/inf values have no bin: the newest histogram's count of them is shown instead
+      const bad = series.length ? series.at(-1).h.nonfinite : 0;
+      if (bad) notes.push(`${bad} NaN/inf`);
       card.querySelector("span").textContent = series.length
         ? `${notes.join(" · ")}  epochs ${series[0].epoch}–${series.at(-1).epoch}` : `no ${this.kind} data`;
       this.ridgeline(card.querySelector("canvas"), series);
@@ -86,15 +89,18 @@ export class HistogramView {
     const ctx = canvas.getContext("2d");
     ctx.scale(devicePixelRatio, devicePixelRatio);
     ctx.clearRect(0, 0, w, h);
-    if (!series.length) return;
-    const lo = Math.min(...series.map((s) => s.h.min));
-    const hi = Math.max(...series.map((s) => s.h.max));
+    // a histogram without one finite value has min = max = null and nothing to draw
+    const drawn = series.filter((s) => s.h.min != null && s.h.max != null);
+    if (!drawn.length) return;
+    const lo = Math.min(...drawn.map((s) => s.h.min));
+    const hi = Math.max(...drawn.map((s) => s.h.max));
     const span = hi - lo || 1;
     const n = series.length;
     const ridge = Math.min(8, (h - 60) / Math.max(1, n - 1));
     const peakH = h - 18 - ridge * (n - 1);
     const color = COLORS[this.kind];
     series.forEach((s, i) => {
+      if (s.h.min == null || s.h.max == null) return;
       const base = h - 14 - ridge * (n - 1 - i);
       const counts = s.h.counts;
       const max = Math.max(1, ...counts);

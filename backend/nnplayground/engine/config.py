@@ -166,7 +166,19 @@ class ScheduleConfig(_Section):
     step_size: int = Field(10, ge=1, le=5000, description="step: epochs between reductions.")
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="step/exponential: multiplier per step/epoch.")
     factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: multiplier when validation loss stalls.")
-    patience: int = Field(5, ge=0, le=1000, description="plateau: epochs without improvement before reducing.")
+    patience: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description=(
+            "plateau: the LR is multiplied by `factor` at the end of the patience-th consecutive epoch whose "
+            "validation loss is not below the best so far (by a relative 1e-4), counting from epoch 0 (the "
+            "initial weights); the new LR applies from the next epoch and the count restarts. Keras's convention "
+            "(ReduceLROnPlateau), the same as early_stopping.patience; torch's ReduceLROnPlateau would wait one "
+            "epoch more. Patience 2: best at epoch 0, epochs 1 and 2 no better -> cut after epoch 2, epoch 3 "
+            "trains with the new LR. 0 acts like 1."
+        ),
+    )
     min_lr: float = Field(0.0, ge=0.0, le=1.0, description="plateau/cosine: floor of the learning rate.")
 
 
@@ -181,10 +193,29 @@ class TrainingConfig(_Section):
 
 class EarlyStoppingConfig(_Section):
     enabled: bool = Field(False, description="Stop when the monitored metric stops improving.")
-    monitor: Literal["val_loss", "val_acc"] = Field("val_loss", description="Metric watched.")
-    patience: int = Field(10, ge=0, le=1000, description="Epochs to wait after the best one before stopping.")
-    min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Smallest change that counts as improvement.")
-    restore_best: bool = Field(True, description="Return the best epoch's weights at the end.")
+    monitor: Literal["val_loss", "val_acc"] = Field(
+        "val_loss", description="Metric watched; it also decides the run's best epoch while early stopping is on."
+    )
+    patience: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description=(
+            "Training stops at the end of the patience-th consecutive epoch without improvement, counting from "
+            "epoch 0 (the initial weights). Keras's convention (EarlyStopping), the same as schedule.patience. "
+            "Patience 2: best at epoch 0, epochs 1 and 2 no better -> stop after epoch 2. 0 acts like 1."
+        ),
+    )
+    min_delta: float = Field(
+        0.0, ge=0.0, le=10.0, description="Improvement means beating the best value by more than this."
+    )
+    restore_best: bool = Field(
+        True,
+        description=(
+            "When the run ends (early stop, last epoch or stopped by the user; not after a divergence), hand "
+            "back the weights of the best epoch: the run's reported best_epoch."
+        ),
+    )
 
 
 class TransferConfig(_Section):

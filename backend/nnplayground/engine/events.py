@@ -5,9 +5,14 @@ constructors are the only place events are made, so this file is the schema (see
     epoch       record: epoch, train_loss, val_loss, penalty, train_acc, val_acc, lr, grad_norm,
                 weight_norm, update_ratio, dead_fraction, saturated_fraction, epoch_time, time
                 (+ train_r2, val_r2 for regression); per-layer values are keyed by layer name
-    histograms  epoch, layers: {layer: {pre|act|weight|grad: {min, max, counts}}}
+    histograms  epoch, layers: {layer: {pre|act|weight|grad: {min, max, counts, nonfinite}}}
+                (counts bin the finite values; nonfinite counts NaN/inf; min/max null if none is finite)
     surface     epoch, kind: decision | curve | images | confusion, + the view's data
-    marker      epoch, kind: best | lr_change | early_stop | restore_best | diverged, + details
+    marker      epoch, kind, + details: best (val_loss, monitor, value) | lr_change (old, new) |
+                early_stop (best_epoch, reason) | restore_best (restored_epoch) |
+                diverged (cause: learning_rate | weight_decay | nonfinite_input | initial_overflow,
+                message, evidence)
+Numbers that are NaN/inf are None (JSON null) everywhere.
     run_end     status, summary, message
 """
 

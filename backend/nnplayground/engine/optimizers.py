@@ -104,8 +104,14 @@ class Schedule:
         elif cfg.name == "plateau":
             # Keras's convention, shared with early stopping: cut on the `patience`-th consecutive epoch
             # without improvement. torch cuts once num_bad_epochs > its patience, hence the -1.
+            # eps=0: torch's default (1e-8) silently skips every cut of a learning rate below ~2e-8.
             self.sched = lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="min", factor=cfg.factor, patience=max(cfg.patience - 1, 0), min_lr=cfg.min_lr
+                optimizer,
+                mode="min",
+                factor=cfg.factor,
+                patience=max(cfg.patience - 1, 0),
+                min_lr=cfg.min_lr,
+                eps=0.0,
             )
         elif cfg.name == "cosine":
             self.sched = lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr)

@@ -195,9 +195,9 @@ def round_list(t: torch.Tensor, digits: int = 4) -> list:
     """`t` as (nested) lists of floats rounded to `digits` decimals, NaN/inf as None (JSON's null)."""
     # in float64, so that 0.1234 prints as 0.1234 in JSON and not as 0.12340000271797180
     t = torch.round(t.detach().cpu().double(), decimals=digits)
-    finite = torch.isfinite(t)
-    if bool(finite.all()):
+    if math.isfinite(t.sum().item()):  # NaN/inf propagate to the sum (one cheap reduction)
         return t.tolist()
+    finite = torch.isfinite(t)
     values = t.numpy().astype(object)
     values[~finite.numpy()] = None
     return values.tolist()

@@ -367,9 +367,6 @@ class Trainer:
             self.schedule.baseline(val_loss)
             return out
 
-        self.schedule.after_epoch(val_loss)
-        if self.schedule.lr != lr:
-            out.append(events.marker(epoch, "lr_change", old=lr, new=self.schedule.lr))
         if stop:
             self.stopped_epoch = epoch
             self.message = (
@@ -380,6 +377,10 @@ class Trainer:
             return out + self._finish("early_stopped")
         if epoch >= self.config.training.epochs:
             return out + self._finish("completed")
+        # A change decided after epoch E applies from epoch E+1, so a run that ends here announces none.
+        self.schedule.after_epoch(val_loss)
+        if self.schedule.lr != lr:
+            out.append(events.marker(epoch, "lr_change", old=lr, new=self.schedule.lr))
         return out
 
     def _finish(self, status: str) -> list[dict]:

@@ -256,8 +256,10 @@ def initialize(model, gen):
         "step": f"torch.optim.lr_scheduler.StepLR(opt, step_size={sch['step_size']}, gamma={sch['gamma']!r})",
         "exponential": f"torch.optim.lr_scheduler.ExponentialLR(opt, gamma={sch['gamma']!r})",
         "plateau": (
+            # the playground's patience is Keras's (cut on the patience-th epoch without improvement);
+            # torch's cuts one epoch later, hence the -1
             f"torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode='min', factor={sch['factor']!r}, "
-            f"patience={sch['patience']}, min_lr={sch['min_lr']!r})"
+            f"patience={max(sch['patience'] - 1, 0)}, min_lr={sch['min_lr']!r}, eps=0.0)"
         ),
         "cosine": (
             f"torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max={tr['epochs']}, "
@@ -330,13 +332,30 @@ def evaluate(x, y):
     return loss_of(out, y).item(), {score}
 
 
-best_val, best_epoch, best_state = math.inf, None, None
 stopper = {stopper}
+plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
 saved = {{}}  # epoch -> weights, for restoring the best epoch
 status, epoch = "completed", 0
+best_val, best_epoch = math.inf, None
+
+
+def track_best(epoch, val_loss, val_score):
+    # The best epoch is the one early stopping would restore when it is on (its monitor, improving
+    # by more than min_delta), else the lowest validation loss. True when early stopping says stop.
+    global best_val, best_epoch
+    monitored = val_loss if {es["monitor"] == "val_loss"} else val_score
+    stop = stopper is not None and stopper.update(epoch, monitored)
+    if (stopper.best_epoch == epoch) if stopper is not None else val_loss < best_val:
+        best_val, best_epoch = val_loss, epoch
+    return stop
+
+
+# Epoch 0 (the initial weights) is the first reference of the best epoch, early stopping and plateau.
 val_loss, val_score = evaluate(x_val, y_val)
-best_val, best_epoch = val_loss, 0
 saved[0] = {{k: v.clone() for k, v in model.state_dict().items()}}
+track_best(0, val_loss, val_score)
+if plateau:
+    sched.step(val_loss)
 for epoch in range(1, {tr["epochs"]} + 1):
     model.train()
     for n in frozen:
@@ -360,23 +379,20 @@ for epoch in range(1, {tr["epochs"]} + 1):
           f"val {"R2" if regression else "acc"} {{val_score:.4f}}  lr {{opt.param_groups[0]['lr']:.4g}}")
     if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
         status = "diverged"
-        print("The loss became NaN/infinite: the learning rate is probably too high.")
+        print("The loss became NaN/infinite: a learning rate too high for this model and data, or a weight "
+              "decay whose step factor 1 - lr*lambda is below -1 (SGD, AdamW).")
         break
     saved[epoch] = {{k: v.clone() for k, v in model.state_dict().items()}}
-    if val_loss < best_val:
-        best_val, best_epoch = val_loss, epoch
-    if sched is not None:
-        plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
-        sched.step(val_loss) if plateau else sched.step()
-    monitored = val_loss if {es["monitor"] == "val_loss"} else val_score
-    if stopper is not None and stopper.update(epoch, monitored):
+    if track_best(epoch, val_loss, val_score):
         status = "early_stopped"
-        print(f"early stop at epoch {{epoch}}: no improvement since epoch {{stopper.best_epoch}}")
+        print(f"early stop at epoch {{epoch}}: no improvement since epoch {{best_epoch}}")
         break
+    if sched is not None and epoch < {tr["epochs"]}:  # a change decided now applies from the next epoch
+        sched.step(val_loss) if plateau else sched.step()
 restore = {es["restore_best"]} and status != "diverged"
-if stopper is not None and restore and stopper.best_epoch not in (None, epoch):
-    model.load_state_dict(saved[stopper.best_epoch])
-    print(f"restored the weights of epoch {{stopper.best_epoch}}")
+if stopper is not None and restore and best_epoch not in (None, epoch):
+    model.load_state_dict(saved[best_epoch])
+    print(f"restored the weights of epoch {{best_epoch}}")
 print(f"{{status}} after {{epoch}} epochs; best epoch {{best_epoch}} (val loss {{best_val:.6f}}); "
       f"last epoch's val loss {{val_loss:.6f}}, val {"R2" if regression else "acc"} {{val_score:.6f}}")
 """)
