@@ -24,7 +24,7 @@ import json
 import math
 
 import torch
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from nnplayground.engine import RunConfig, Trainer
 from nnplayground.engine.config import ConfigError, error_location
@@ -245,4 +245,9 @@ def check_run(config: dict) -> str:
 
 @given(run_configs())
 def test_every_valid_configuration_ends_in_a_documented_state(config):
-    check_run(config)
+    outcome = check_run(config)
+    # what the examples covered, in --hypothesis-show-statistics
+    event(f"outcome: {outcome}")
+    event(f"dataset: {config['dataset']['name']}")
+    if "transfer" in config:
+        event(f"transfer: {config['transfer']['strategy']} -> {outcome}")
