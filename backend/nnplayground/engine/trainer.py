@@ -452,7 +452,8 @@ class Trainer:
         lr, lam = self.schedule.lr, opt.weight_decay
         finite = [r for r in self.history if r["epoch"] < epoch]  # every earlier epoch had finite losses
         first, last = finite[0], finite[-1]
-        growth = decay_growth(opt, lr, self.penalty_in_loss) if lam > 0 else 0.0
+        # (a decay that applies to no parameter, e.g. every weight frozen, cannot be the cause)
+        growth = decay_growth(opt, lr, self.penalty_in_loss) if lam > 0 and self.decayed else 0.0
         if growth > 1:
             linear = opt.name in ("sgd", "adamw")  # their decay step is exactly w <- (1 - lr*lambda) w
             evidence = {"lr": lr, "weight_decay": lam, "decay_growth": growth}
@@ -470,12 +471,15 @@ class Trainer:
                 (e0, n0), (e1, n1) = norms[0], norms[-1]
                 evidence["weight_norms"] = {str(e0): n0, str(e1): n1}
                 seen = f"; their norm went from {n0:.3g} at epoch {e0} to {n1:.3g} at epoch {e1}"
-            fix = f"lower optimizer.weight_decay below {2 / lr:.3g} at this learning rate" if linear else "lower it"
+            if linear:
+                fix = f"Keep lr*lambda below 2: lower optimizer.weight_decay below {2 / lr:.3g} at this learning rate"
+            else:
+                fix = "Lower optimizer.weight_decay"
             return (
                 "weight_decay",
                 f"{prefix} because of the weight decay (lambda {lam:g}) at learning rate {lr:g}: {how}, so the "
-                f"weights flip sign and grow {growth:.3g}x per step whatever the data say{seen}. Keep "
-                f"lr*lambda below 2: {fix}, or lower the learning rate.",
+                f"weights oscillate and grow {growth:.3g}x per step whatever the data say{seen}. {fix}, or lower "
+                f"the learning rate.",
                 evidence,
             )
         evidence = {"lr": lr, "initial_train_loss": first["train_loss"], "last_finite_epoch": last["epoch"]}
