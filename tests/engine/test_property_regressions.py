@@ -1,6 +1,8 @@
 """Faults the property test (test_properties.py) found, each as a plain regression test asserting the
 right value with the minimal configuration it reduced to."""
 
+import json
+
 import pytest
 from nnplayground.engine import Trainer
 from nnplayground.engine.config import ConfigError
@@ -67,3 +69,31 @@ def test_r2_of_a_single_sample_is_null_not_a_huge_negative_number(dataset, side)
     other = "train" if side == "val" else "val"
     assert all(-10 < h[f"{other}_r2"] <= 1 for h in t.history)  # the other side has a spread: a real R^2
     assert t.status == "completed" and all(h["val_loss"] is not None for h in t.history)
+
+
+def test_the_best_marker_names_the_metric_that_chose_it():
+    # found: early stopping off but monitor "val_acc" on the sine (R^2) with one validation sample: the
+    # best marker said monitor val_acc with value NaN (R^2 of one sample), not strict JSON, although the
+    # best epoch was chosen by the validation loss
+    c = cfg(
+        dataset={"name": "sine", "n_samples": 24, "val_fraction": 0.001},
+        early_stopping={"enabled": False, "monitor": "val_acc"},
+        training={"epochs": 2},
+    )
+    t, events = run(c)
+    best = [e for e in events if e["type"] == "marker" and e["kind"] == "best"]
+    assert best and all(m["monitor"] == "val_loss" for m in best)
+    assert [m["value"] for m in best] == [t.history[m["epoch"]]["val_loss"] for m in best]
+    for e in events:
+        json.dumps(e, allow_nan=False)
+    # with early stopping on, the marker names the monitored metric and its value
+    t, events = run(
+        cfg(
+            dataset={"name": "circle", "n_samples": 40},
+            early_stopping={"enabled": True, "monitor": "val_acc"},
+            training={"epochs": 2},
+        )
+    )
+    best = [e for e in events if e["type"] == "marker" and e["kind"] == "best"]
+    assert best[0]["epoch"] == 0 and best[0]["monitor"] == "val_acc"
+    assert [m["value"] for m in best] == [t.history[m["epoch"]]["val_acc"] for m in best]

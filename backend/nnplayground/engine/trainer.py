@@ -352,7 +352,9 @@ class Trainer:
         # Epoch 0 (the initial weights) is every comparison's baseline: the first best epoch, the
         # reference early stopping and the plateau schedule count epochs without improvement from.
         es = self.config.early_stopping
-        monitored = val_loss if es.monitor == "val_loss" else val_score
+        # without early stopping the best epoch is the lowest validation loss, whatever `monitor` says
+        monitor = es.monitor if self.stopper is not None else "val_loss"
+        monitored = val_loss if monitor == "val_loss" else val_score
         stop = False
         if self.stopper is not None:  # the best epoch is the one early stopping would restore
             stop = self.stopper.update(epoch, monitored)
@@ -362,7 +364,7 @@ class Trainer:
         if improved:
             self.best_val_loss, self.best_epoch = val_loss, epoch
             self.checkpoints.pin("best", epoch)
-            out.append(events.marker(epoch, "best", val_loss=val_loss, monitor=es.monitor, value=monitored))
+            out.append(events.marker(epoch, "best", val_loss=val_loss, monitor=monitor, value=monitored))
         if epoch == 0:
             self.schedule.baseline(val_loss)
             return out
