@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..engine.config import RunConfig
+from ..engine.config import ConfigError, RunConfig
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
 from .jsonutil import dumps
@@ -169,7 +169,7 @@ class RunManager:
 
     # ---- admission ------------------------------------------------------------------------------
     def _check_limits(self, cfg: RunConfig) -> tuple[dict, bytes] | None:
-        from ..engine import transfer
+        from ..engine import datasets, transfer
         from ..engine.trainer import resolve_device
 
         s = self.settings
@@ -183,7 +183,7 @@ class RunManager:
             resolve_device(cfg.training.device)
         except ValueError as e:
             raise field_error("training.device", str(e).split(": ", 1)[-1]) from None
-        source = None
+        source = src_config = None
         model_cfg = cfg
         if cfg.transfer is not None:
             src = cfg.transfer.source
@@ -209,8 +209,14 @@ class RunManager:
                 source = (src_config, blob)
             try:
                 model_cfg = transfer.adopt_architecture(cfg, src_config)
+            except ConfigError as e:
+                raise field_error(e.field, e.message) from None
             except ValueError as e:
                 raise field_error("transfer.source", str(e)) from None
+        try:  # the same whole-config rules the engine applies, decided before the run is queued
+            datasets.check_trainable(model_cfg, source_config=src_config)
+        except ConfigError as e:
+            raise field_error(e.field, e.message) from None
         n_params = count_params(model_cfg)
         if n_params > s.max_params:
             raise field_error(

@@ -69,16 +69,11 @@ def _data_section(cfg: dict) -> str:
             "    tr = rng.permutation(tr)\n"
         )
     ytype = "torch.long" if task == "classification" else "torch.float32"
-    standardize = cfg["preprocessing"]["standardize"]
-    if standardize and shape is None:
+    if cfg["preprocessing"]["standardize"]:
+        out.append(_src(datasets._standardization))
         pre = (
-            "    shift = raw_tr.mean(0, keepdim=True)  # z-score with training-split statistics only\n"
-            "    scale = raw_tr.std(0, keepdim=True).clamp_min(1e-8)\n"
-        )
-    elif standardize:
-        pre = (
-            "    shift = raw_tr.mean(0, keepdim=True)  # images: subtract the mean image only\n"
-            "    scale = torch.ones_like(shift)\n"
+            f"    shift, scale = _standardization(raw_tr.double().numpy(), image={shape is not None})\n"
+            "    shift, scale = torch.from_numpy(shift), torch.from_numpy(scale)  # training-split statistics only\n"
         )
     else:
         pre = "    shift, scale = torch.zeros_like(raw_tr[:1]), torch.ones_like(raw_tr[:1])  # as they are\n"
@@ -93,7 +88,9 @@ def _data_section(cfg: dict) -> str:
         f"    yt = torch.tensor(y, dtype={ytype})\n"
         "    raw_tr, raw_va = raw[tr], raw[va]\n"
         + pre
-        + "    return (raw_tr - shift) / scale, yt[tr], (raw_va - shift) / scale, yt[va]\n"
+        + "    def pre(raw):  # shifted and scaled in float64, fed to the model in float32\n"
+        "        return ((raw.double() - shift) / scale).float()\n\n"
+        "    return pre(raw_tr), yt[tr], pre(raw_va), yt[va]\n"
     )
     return "\n\n".join(out), task, name
 
