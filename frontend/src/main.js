@@ -218,7 +218,11 @@ class Playground {
     }
     if (d && d.input_shape.length === 1 && d.input_shape[0] <= 2) inputs = d.input_shape[0] === 2 ? ["x₁", "x₂"] : ["x"];
     else if (d && d.input_shape.length === 3) inputs = ["8×8"];
-    else inputs = d ? [`${d.input_shape[0]} f.`] : ["x₁", "x₂"];
+    else if (d) {
+      // tabular data: one node per feature (the first 16 drawn), so the first layer's links carry colour
+      const sub = (n) => String(n).replace(/\d/g, (c) => "₀₁₂₃₄₅₆₇₈₉"[c]);
+      inputs = Array.from({ length: d.input_shape[0] }, (_, k) => `x${sub(k + 1)}`);
+    } else inputs = ["x₁", "x₂"];
     const note = this.run && this.run.model ? t("net.params", { n: this.run.model.n_params }) : "";
     this.network.render({ inputs, hidden, outputs, network: network || this.lastNetwork, note,
                           editable: !(layers && layers.some((l) => l.kind === "conv")) });
