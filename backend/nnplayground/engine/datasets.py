@@ -131,12 +131,12 @@ def _split(n: int, val_fraction: float, rng, stratify: np.ndarray | None):
     """Random train/validation split; stratified by class so every class appears on both sides."""
     if stratify is None:
         idx = rng.permutation(n)
-        n_val = _n_val(n, val_fraction)
+        n_val = min(max(1, round(n * val_fraction)), n - 1)
         return idx[n_val:], idx[:n_val]
     tr, va = [], []
     for c in np.unique(stratify):
         idx = rng.permutation(np.flatnonzero(stratify == c))
-        n_val = _n_val(len(idx), val_fraction)
+        n_val = min(max(1, round(len(idx) * val_fraction)), len(idx) - 1)
         va.append(idx[:n_val])
         tr.append(idx[n_val:])
     return rng.permutation(np.concatenate(tr)), rng.permutation(np.concatenate(va))
@@ -187,7 +187,8 @@ def _arrays(cfg: DatasetConfig, rng) -> tuple[np.ndarray, np.ndarray, str, tuple
 
 
 def _n_val(k: int, val_fraction: float) -> int:
-    """Validation samples out of k (of one class): the share, with at least one sample on each side."""
+    """Validation samples out of k (of one class): the share, with at least one sample on each side (the
+    counts of `_split`, which keeps its own copy: the exported script copies its source alone)."""
     return 0 if k < 2 else min(max(1, round(k * val_fraction)), k - 1)
 
 
