@@ -74,7 +74,7 @@ class Playground {
     this.histograms = new HistogramView($("histograms"));
     this.charts = {
       // on a short screen (a projector) the loss chart gives the output some height back
-      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss", height: innerHeight < 800 ? 170 : 200 }),
+      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: t("chart.yloss"), height: innerHeight < 800 ? 170 : 200 }),
       score: new LineChart($("chart-score"), { series: this.scoreSeries(), yLabel: "", floor: -1 }),
       grad: new LineChart($("chart-grad"), { series: [], log: true, yLabel: "‖∇W‖" }),
       lr: new LineChart($("chart-lr"), { series: [{ label: "LR", color: "#183153" }], yLabel: "LR" }),
@@ -739,7 +739,7 @@ class Playground {
   showError(e) {
     const unplaced = this.controls.showErrors(e.detail || []);
     const text = e.message.replaceAll("Value error, ", "");
-    this.toast(e.detail && e.detail.length && !unplaced.length ? `${text.split("\n")[0]}: see the highlighted fields` : text);
+    this.toast(e.detail && e.detail.length && !unplaced.length ? t("msg.seefields", { error: text.split("\n")[0] }) : text);
   }
 
   toast(text, kind = "error") {
