@@ -23,12 +23,17 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 import torch
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from nnplayground.engine import RunConfig, Trainer
 from nnplayground.engine.config import ConfigError, error_location
 from pydantic import ValidationError
+
+# pytest-timeout bounds the whole test, every example together: scale it with the loaded profile's
+# examples (2 s each, ten times the mean on 2 busy cores), so `long` is not cut short by the default 300 s.
+pytestmark = pytest.mark.timeout(2 * settings.default.max_examples)
 
 TERMINAL_OK = ("completed", "early_stopped", "diverged")
 TINIEST = 5e-324  # the smallest positive float: the lower bound of every `gt=0` field
