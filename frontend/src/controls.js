@@ -68,12 +68,12 @@ function checkNumber(v, f) {
 }
 
 function parseList(text, f) {
-  const t = text.trim();
-  if (!t) {
+  const raw = text.trim();
+  if (!raw) {
     if (f.nullable) return { value: null };
     return { error: t("err.list") };
   }
-  const parts = t.split(/[\s,]+/).filter(Boolean);
+  const parts = raw.split(/[\s,]+/).filter(Boolean);
   const itemKinds = Array.isArray(f.items) ? f.items : parts.map(() => f.items || { kind: "float" });
   const out = [];
   for (let i = 0; i < parts.length; i++) {

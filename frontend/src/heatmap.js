@@ -258,18 +258,17 @@ export class OutputView {
     const s = this.surface && this.surface.kind === "confusion" ? this.surface : null;
     if (!s) {
       this.host.replaceChildren();
-      this.empty(`${d.name}: ${d.input_shape[0]} features, ${d.n_classes} classes.\nThe confusion matrix appears when training starts.`);
+      this.empty(t("out.confusion_empty", { name: d.name, f: d.input_shape[0], n: d.n_classes }));
       return;
     }
-    const t = document.createElement("table");
-    t.className = "confusion";
+    const table = document.createElement("table");
+    table.className = "confusion";
     const max = Math.max(1, ...s.matrix.flat());
-    const head = t.insertRow();
+    const head = table.insertRow();
     head.append(Object.assign(document.createElement("th"), { textContent: t("out.true_pred") }));
-    head.deleteCell(0);
     s.class_names.forEach((n) => { const th = document.createElement("th"); th.textContent = n; head.append(th); });
     s.matrix.forEach((row, i) => {
-      const tr = t.insertRow();
+      const tr = table.insertRow();
       const th = document.createElement("th");
       th.textContent = s.class_names[i];
       tr.append(th);
@@ -281,7 +280,7 @@ export class OutputView {
         td.style.color = a > 0.5 ? "#fff" : "#000";
       });
     });
-    this.host.replaceChildren(t);
+    this.host.replaceChildren(table);
     this.legend(t("out.confusion_legend"));
   }
 }

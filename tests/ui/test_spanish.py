@@ -130,7 +130,8 @@ def test_every_page_in_spanish_has_no_english(browser, room_server, tmp_path):
     # the optimizer lab after a race
     ctx, page, errors = spanish_page(browser, room_server, "/lab")
     page.click("#run")
-    page.wait_for_timeout(2500)
+    page.wait_for_function("() => document.getElementById('finals').children.length > 0", timeout=30000)
+    page.wait_for_timeout(1000)  # the paths race to their end
     found["lab"] = english(page.evaluate(COLLECT))
     assert not errors
     ctx.close()
