@@ -1,11 +1,13 @@
 // REST and websocket client. Every failure becomes an Error whose message is the server's own
 // (the API answers {"error", "detail": [{field, message}]}), so the UI can show it as is.
 
+import { fieldMessage, serverError, t } from "./i18n.js";
+
 export class ApiError extends Error {
   constructor(status, body) {
     const detail = (body && body.detail) || [];
-    const lines = detail.map((d) => `${d.field}: ${d.message}`);
-    super([body && body.error ? body.error : `HTTP ${status}`, ...lines].join("\n"));
+    const lines = detail.map((d) => `${d.field}: ${fieldMessage(d)}`);
+    super([body && body.error ? serverError(body.error) : `HTTP ${status}`, ...lines].join("\n"));
     this.status = status;
     this.detail = detail;
   }
@@ -21,7 +23,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   try {
     res = await fetch(path, opts);
   } catch (e) {
-    throw new ApiError(0, { error: "the server cannot be reached" });
+    throw new ApiError(0, { error: t("err.unreachable") });
   }
   const text = await res.text();
   let data = null;

@@ -6,7 +6,7 @@
 // main.js calls initClassroom(playground) once the playground has booted. It uses the playground's
 // own methods: detach(), open(runId), choosePreset(name), state.replace(config), showLesson(), toast().
 import { api } from "./api.js";
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 import { mergeDeep } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -136,7 +136,7 @@ export class Classroom {
       }
       case "broadcast":
       case "spotlight":
-        this.follow(m.run_id ? { run_id: m.run_id, kind: m.type, name: m.name } : null);
+        this.follow(m.run_id ? { run_id: m.run_id, kind: m.type, name: m.name, preset: m.preset, title: m.title } : null);
         break;
       case "lesson": this.applyLesson(m.lesson); break;
       case "closed":
@@ -150,12 +150,49 @@ export class Classroom {
     }
   }
 
+  // Following the room's run replaces the page's settings with the run's; the student's own settings
+  // (and own run) are kept and come back when the showing ends or when the student presses ▶.
   async follow(showing) {
     this.showBanner(showing);
-    if (!showing) return;
-    if (this.pg.run && this.pg.run.id === showing.run_id) return;
-    this.pg.detach(); // not abandonRun(): following must not stop the student's own run
-    await this.pg.open(showing.run_id);
+    if (!showing) { await this.restoreOwn(); return; }
+    const pg = this.pg;
+    if (pg.run && pg.run.id === showing.run_id) { pg.watching = showing.run_id; return; }
+    if (!this.saved) {
+      this.saved = { config: structuredClone(pg.state.config), run: pg.run && !pg.watching ? pg.run.id : null };
+    }
+    pg.detach(); // not abandonRun(): following must not stop the student's own run
+    await pg.open(showing.run_id);
+    if (this.showing && this.showing.run_id === showing.run_id) pg.watching = showing.run_id;
+  }
+
+  async restoreOwn() {
+    const saved = this.saved;
+    this.saved = null;
+    if (!saved) return;
+    const pg = this.pg;
+    pg.detach();
+    pg.state.replace(saved.config);
+    if (saved.run) {
+      try { pg.attach(await api(`/api/runs/${saved.run}`)); } catch { /* deleted meanwhile: settings only */ }
+    }
+  }
+
+  // ▶ (or +1) while following: back to the student's own settings and run; a new run when there is
+  // none to go on with. The banner stays, the room's run is still on.
+  async ownRun({ paused = false } = {}) {
+    const pg = this.pg;
+    await this.restoreOwn();
+    pg.watching = null;
+    if (!pg.run || !["queued", "running", "paused"].includes(pg.run.status)) {
+      return pg.start({ paused });
+    }
+    if (pg.run.status === "paused" && !paused) return pg.control("resume");
+  }
+
+  lessonTitle(showing) {
+    if (showing.title) return showing.title;
+    const p = showing.preset && (this.pg.presets || []).find((q) => q.name === showing.preset);
+    return p ? (lang() === "es" && p.title_es) || p.title : null;
   }
 
   showBanner(showing) {
@@ -166,7 +203,9 @@ export class Classroom {
     if (!showing) { b.hidden = true; return; }
     const who = showing.kind === "spotlight" ? t("room.spotlight", { name: showing.name || t("room.a_student") })
       : t("room.teacher_run");
-    b.append(el("b", { text: who }), el("span", { text: t("room.following", { id: showing.run_id }) }));
+    const title = this.lessonTitle(showing);
+    b.append(el("b", { text: who }),
+             el("span", { text: title ? t("room.following_lesson", { title }) : t("room.following_plain") }));
     b.hidden = false;
   }
 
@@ -195,11 +234,17 @@ export class Classroom {
       this.pg.state.replace(lesson.config);
     }
     if (lesson.title || lesson.text) {
-      const text = lesson.text || "";
-      this.pg.preset = { ...(this.pg.preset || {}), title: lesson.title || t("room.lesson_title"), en: text, es: text };
+      // the teacher's own words, in whichever language the page is in (they override the preset's both)
+      const p = { ...(this.pg.preset || {}) };
+      if (lesson.title) p.title = p.title_es = lesson.title;
+      else if (!lesson.preset) p.title = p.title_es = t("room.lesson_title");
+      if (lesson.text) p.en = p.es = lesson.text;
+      this.pg.preset = p;
       this.pg.showLesson();
     }
-    this.pg.toast(t("room.lesson", { title: lesson.title || lesson.preset || t("room.config") }), "info");
+    const preset = lesson.preset && (this.pg.presets || []).find((q) => q.name === lesson.preset);
+    const presetTitle = preset ? (lang() === "es" && preset.title_es) || preset.title : lesson.preset;
+    this.pg.toast(t("room.lesson", { title: lesson.title || presetTitle || t("room.config") }), "info");
   }
 }
 

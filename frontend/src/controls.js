@@ -1,4 +1,4 @@
-import { fieldLabel, t } from "./i18n.js";
+import { fieldDescription, fieldLabel, fieldMessage, t } from "./i18n.js";
 
 // Controls generated from GET /api/catalog: one widget per configuration field, with the bounds,
 // default and description the pydantic models declare. A new engine option shows up here without
@@ -58,38 +58,40 @@ function prettify(name) {
 
 // Client-side check with the catalog's bounds: the same rules the server enforces, shown at once.
 function checkNumber(v, f) {
-  if (Number.isNaN(v)) return "a number is needed";
-  if (f.kind === "int" && !Number.isInteger(v)) return "a whole number is needed";
-  if (f.min !== undefined && v < f.min) return `at least ${f.min}`;
-  if (f.max !== undefined && v > f.max) return `at most ${f.max}`;
-  if (f.gt !== undefined && v <= f.gt) return `more than ${f.gt}`;
-  if (f.lt !== undefined && v >= f.lt) return `less than ${f.lt}`;
+  if (Number.isNaN(v)) return t("err.number");
+  if (f.kind === "int" && !Number.isInteger(v)) return t("err.whole");
+  if (f.min !== undefined && v < f.min) return t("err.ge", { n: f.min });
+  if (f.max !== undefined && v > f.max) return t("err.le", { n: f.max });
+  if (f.gt !== undefined && v <= f.gt) return t("err.gt", { n: f.gt });
+  if (f.lt !== undefined && v >= f.lt) return t("err.lt", { n: f.lt });
   return null;
 }
 
 function parseList(text, f) {
-  const t = text.trim();
-  if (!t) {
+  const raw = text.trim();
+  if (!raw) {
     if (f.nullable) return { value: null };
-    return { error: "a comma-separated list is needed" };
+    return { error: t("err.list") };
   }
-  const parts = t.split(/[\s,]+/).filter(Boolean);
+  const parts = raw.split(/[\s,]+/).filter(Boolean);
   const itemKinds = Array.isArray(f.items) ? f.items : parts.map(() => f.items || { kind: "float" });
   const out = [];
   for (let i = 0; i < parts.length; i++) {
     const spec = itemKinds[i] || itemKinds[0];
     if (spec.kind === "choice") {
-      if (!spec.choices.includes(parts[i])) return { error: `item ${i + 1}: one of ${spec.choices.join(", ")}` };
+      if (!spec.choices.includes(parts[i])) {
+        return { error: t("err.item", { i: i + 1, msg: t("err.oneof", { list: spec.choices.join(", ") }) }) };
+      }
       out.push(parts[i]);
       continue;
     }
     const v = Number(parts[i]);
     const err = checkNumber(v, spec);
-    if (err) return { error: `item ${i + 1}: ${err}` };
+    if (err) return { error: t("err.item", { i: i + 1, msg: err }) };
     out.push(v);
   }
-  if (f.min_items !== undefined && out.length < f.min_items) return { error: `at least ${f.min_items} items` };
-  if (f.max_items !== undefined && out.length > f.max_items) return { error: `at most ${f.max_items} items` };
+  if (f.min_items !== undefined && out.length < f.min_items) return { error: t("err.min_items", { n: f.min_items }) };
+  if (f.max_items !== undefined && out.length > f.max_items) return { error: t("err.max_items", { n: f.max_items }) };
   return { value: out };
 }
 
@@ -132,7 +134,7 @@ export class Controls {
 
   widget(path, f) {
     const name = el("span", {}, fieldLabel(path));
-    const row = el("label", { class: "ctl", title: f.description || "" }, name);
+    const row = el("label", { class: "ctl", title: fieldDescription(path, f.description) }, name);
     const err = el("div", { class: "err", hidden: true });
     // client: the browser rejected what the box shows (kept until the box changes); otherwise a
     // server's 422 message (cleared by the next answer)
@@ -162,11 +164,11 @@ export class Controls {
       const tiny = f.default && Math.abs(f.default) < 1e-3; // e.g. eps: a slider could not reach it
       const slider = f.kind === "float" && !tiny && lo !== undefined && hi !== undefined && hi - lo <= 2;
       const num = el("input", { type: "number", step: f.kind === "int" ? 1 : "any", "data-path": path,
-                                placeholder: f.nullable ? "none" : "" });
+                                placeholder: f.nullable ? t("ctl.none") : "" });
       const read = () => {
         if (num.value === "" && f.nullable) return commit(null);
         const v = Number(num.value);
-        const msg = num.value === "" ? "a value is needed" : checkNumber(v, f);
+        const msg = num.value === "" ? t("err.needed") : checkNumber(v, f);
         if (msg) return fail(msg);
         commit(v);
       };
@@ -182,7 +184,7 @@ export class Controls {
         write = (v) => { num.value = v ?? ""; };
       }
     } else if (f.kind === "list") {
-      input = el("input", { type: "text", "data-path": path, placeholder: f.nullable ? "none" : "" });
+      input = el("input", { type: "text", "data-path": path, placeholder: f.nullable ? t("ctl.none") : "" });
       input.addEventListener("change", () => {
         const { value, error } = parseList(input.value, f);
         if (error) return fail(error);
@@ -196,7 +198,10 @@ export class Controls {
       write = (v) => { input.value = v ?? ""; };
     }
     row.append(input, err);
-    this.widgets.set(path, { row, write, fail, relabel: () => { name.textContent = fieldLabel(path); } });
+    this.widgets.set(path, { row, write, fail, relabel: () => {
+      name.textContent = fieldLabel(path);
+      row.title = fieldDescription(path, f.description);
+    } });
     return row;
   }
 
@@ -245,8 +250,9 @@ export class Controls {
         else if (this.widgets.has(named[1])) path = named[1];
       }
       const w = this.widgets.get(path);
-      if (w && w.fail && !w.row.hidden) w.fail(d.message.replace(/^Value error, /, ""), false);
-      else unplaced.push(`${d.field}: ${d.message}`);
+      const message = fieldMessage(d).replace(/^Value error, /, "");
+      if (w && w.fail && !w.row.hidden) w.fail(message, false);
+      else unplaced.push(`${d.field}: ${message}`);
     }
     return unplaced;
   }

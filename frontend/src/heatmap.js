@@ -114,7 +114,7 @@ export class OutputView {
       const u = this.uncertainty || { values: s.uncertainty, res: s.resolution };
       const max = Math.max(1e-6, ...u.values);
       paintGrid(ctx, u.values, u.res, SIZE, SIZE, (v) => mix(WHITE, [106, 27, 154], v / max));
-      this.legend(`MC-dropout spread (std), max ${max.toFixed(3)}`);
+      this.legend(t("out.mc_legend", { max: max.toFixed(3) }));
     } else if (s && s.values) {
       if (s.confidence) {
         const cols = PALETTE.map(hexRgb);
@@ -212,7 +212,7 @@ export class OutputView {
       ctx.fillStyle = split === "val" ? "rgba(8,119,189,.35)" : "#f59322";
       ctx.fill();
     }
-    this.legend(s ? "fitted curve (line), training points (orange)" : "training points");
+    this.legend(s ? t("out.curve_legend") : t("out.train_points"));
     if (!s) this.empty(t("out.press"), true);
   }
 
@@ -242,7 +242,7 @@ export class OutputView {
         // a diverged model's confidence and spread are null (NaN on the server)
         caption = s.confidence[i] == null ? `${pred} –` : `${pred} ${(s.confidence[i] * 100).toFixed(0)}%`;
         if (this.showUncertainty && s.uncertainty && s.uncertainty[i] != null) caption += ` ±${s.uncertainty[i].toFixed(2)}`;
-        fig.title = `true ${label}, predicted ${pred}`;
+        fig.title = t("out.true_predicted", { label, pred });
       }
       const cap = document.createElement("figcaption");
       cap.textContent = caption;
@@ -250,7 +250,7 @@ export class OutputView {
       grid.append(fig);
     }
     this.host.replaceChildren(grid);
-    this.legend(s ? "predicted label and confidence; red frame = wrong" : "validation images");
+    this.legend(s ? t("out.images_legend") : t("out.val_images"));
   }
 
   renderConfusion() {
@@ -258,17 +258,17 @@ export class OutputView {
     const s = this.surface && this.surface.kind === "confusion" ? this.surface : null;
     if (!s) {
       this.host.replaceChildren();
-      this.empty(`${d.name}: ${d.input_shape[0]} features, ${d.n_classes} classes.\nThe confusion matrix appears when training starts.`);
+      this.empty(t("out.confusion_empty", { name: d.name, f: d.input_shape[0], n: d.n_classes }));
       return;
     }
-    const t = document.createElement("table");
-    t.className = "confusion";
+    const table = document.createElement("table");
+    table.className = "confusion";
     const max = Math.max(1, ...s.matrix.flat());
-    const head = t.insertRow();
-    head.insertCell().outerHTML = "<th>true \\ pred</th>";
+    const head = table.insertRow();
+    head.append(Object.assign(document.createElement("th"), { textContent: t("out.true_pred") }));
     s.class_names.forEach((n) => { const th = document.createElement("th"); th.textContent = n; head.append(th); });
     s.matrix.forEach((row, i) => {
-      const tr = t.insertRow();
+      const tr = table.insertRow();
       const th = document.createElement("th");
       th.textContent = s.class_names[i];
       tr.append(th);
@@ -280,7 +280,7 @@ export class OutputView {
         td.style.color = a > 0.5 ? "#fff" : "#000";
       });
     });
-    this.host.replaceChildren(t);
-    this.legend("validation confusion matrix");
+    this.host.replaceChildren(table);
+    this.legend(t("out.confusion_legend"));
   }
 }

@@ -2,6 +2,7 @@
 // filled step outline, the newest at the front (bottom) in full colour and older ones behind, fading.
 // A shared x range per layer keeps the epochs comparable; "same x-range for every layer" (shared)
 // puts every layer on one axis, so layers can be compared too (batch norm, saturated sigmoids).
+import { t } from "./i18n.js";
 
 const KEEP = 12;
 const COLORS = { pre: "#7b1fa2", act: "#0877bd", weight: "#f59322", grad: "#2e7d32" };
@@ -85,13 +86,14 @@ export class HistogramView {
       const dead = this.fractions.dead && this.fractions.dead[name];
       const sat = this.fractions.saturated && this.fractions.saturated[name];
       const notes = [];
-      if (dead !== undefined) notes.push(`dead ${(dead * 100).toFixed(0)}%`);
-      if (sat !== undefined) notes.push(`saturated ${(sat * 100).toFixed(0)}%`);
+      if (dead !== undefined) notes.push(t("hist.dead", { p: (dead * 100).toFixed(0) }));
+      if (sat !== undefined) notes.push(t("hist.saturated", { p: (sat * 100).toFixed(0) }));
       // NaN/inf values have no bin: the newest histogram's count of them is shown instead
       const bad = series.length ? series.at(-1).h.nonfinite : 0;
       if (bad) notes.push(`${bad} NaN/inf`);
       card.querySelector("span").textContent = series.length
-        ? `${notes.join(" · ")}  epochs ${series[0].epoch}–${series.at(-1).epoch}` : `no ${this.kind} data`;
+        ? `${notes.join(" · ")}  ${t("hist.epochs", { a: series[0].epoch, b: series.at(-1).epoch })}`
+        : t("hist.nodata", { kind: this.kind });
       this.ridgeline(card.querySelector("canvas"), series);
     }
   }

@@ -45,11 +45,31 @@ const STRINGS = {
     "lab.intro": "Every optimizer starts from the same point (click the plot to move it) and takes the same number of steps. The paths are computed on the server by the same PyTorch optimizers the networks use.",
     "foot.keys": "keyboard: space play/pause, s step, r reset",
     "out.epoch_n": "epoch {n}", "net.input": "input", "net.output": "output", "net.params": "{n} parameters", "net.more": "… {n} more",
+    "hist.dead": "dead {p}%", "hist.saturated": "saturated {p}%", "hist.epochs": "epochs {a}–{b}",
+    "hist.nodata": "no {kind} data", "chart.yloss": "loss",
+    "tip.speed": "Epochs per second (0 = as fast as possible)", "tip.addlayer": "Add a hidden layer",
+    "tip.dellayer": "Remove the last hidden layer", "tip.mc": "MC dropout: spread of T passes with dropout on",
+    "tip.draw": "Click to add a point, shift-click for the other class", "tip.pin": "Overlay this run's curves on the next runs",
+    "out.mc_legend": "MC-dropout spread (std), max {max}", "out.curve_legend": "fitted curve (line), training points (orange)",
+    "out.train_points": "training points", "out.images_legend": "predicted label and confidence; red frame = wrong",
+    "out.val_images": "validation images", "out.true_pred": "true \\ pred", "out.true_predicted": "true {label}, predicted {pred}",
+    "out.confusion_legend": "validation confusion matrix",
+    "out.confusion_empty": "{name}: {f} features, {n} classes.\nThe confusion matrix appears when training starts.", "lab.remove": "remove", "ctl.none": "none",
+    "msg.seefields": "{error}: see the highlighted fields", "err.unreachable": "the server cannot be reached",
+    "err.number": "a number is needed", "err.whole": "a whole number is needed", "err.ge": "at least {n}",
+    "err.le": "at most {n}", "err.gt": "more than {n}", "err.lt": "less than {n}", "err.needed": "a value is needed",
+    "err.list": "a comma-separated list is needed", "err.item": "item {i}: {msg}", "err.oneof": "one of {list}",
+    "err.min_items": "at least {n} items", "err.max_items": "at most {n} items", "err.missing": "this field is required",
+    "err.extra": "unknown field", "err.bool": "true or false", "err.strlong": "at most {n} characters",
+    "err.or": "or", "err.invalid_config": "invalid configuration", "err.invalid_params": "invalid parameters",
+    "net.weight": "{layer}: weight from {from} to {to} = {v}", "net.bias": "{layer} unit {k}: bias {b}",
+    "net.addunit": "add a unit", "net.removeunit": "remove a unit",
     "chart.train": "train", "chart.validation": "validation", "chart.penalty": "penalty ½λ‖w‖²", "chart.baseline": "baseline",
     "health": "{alive} workers · {busy} busy · {queued} queued", "room.code": "room code", "room.name": "your name",
     "room.join": "Join room", "room.label": "Room", "room.leave": "leave", "room.closed": "The teacher closed the room.",
     "room.teacher_run": "The teacher's run", "room.spotlight": "Spotlight: {name}'s run", "room.a_student": "a student",
-    "room.following": " ({id}): your page follows it.", "room.lesson": "New lesson from the teacher: {title}",
+    "room.following_lesson": " «{title}»: your page follows it; ▶ starts your own run.",
+    "room.following_plain": ": your page follows it; ▶ starts your own run.", "room.lesson": "New lesson from the teacher: {title}",
     "room.lesson_title": "Lesson", "room.config": "a configuration",
     "t.brand": "teacher", "t.joincode": "Join code", "t.newroom": "New room", "t.projector": "Projector view",
     "t.closeroom": "Close room", "t.login1": "Teacher sign-in needed.", "t.login2": "Open the teacher link that",
@@ -68,7 +88,8 @@ const STRINGS = {
     "t.not_classroom": "This server is not in classroom mode: start it with nnplayground serve --classroom.",
     "t.create_start": "Create a room to start.", "t.create_first": "Create a room first.",
     "t.room_closed": "Room {code} is closed.", "t.spotlight_on": "Spotlight on {name}'s run {id}.",
-    "t.broadcasting": "Broadcasting run {id}.", "t.count": "{n} students, {online} online",
+    "t.broadcasting": "Broadcasting run {id}.", "t.broadcasting_lesson": "Broadcasting «{title}» (run {id}).",
+    "t.bc_progress": "{status}, epoch {epoch}/{epochs}, best val loss {loss}", "t.count": "{n} students, {online} online",
     "t.bad_json": "The configuration is not valid JSON.", "t.pushed": "Lesson pushed to every student.",
     "t.failed": "The dashboard could not start: {message}", "t.close_confirm": "Close room {code}? Students leave it.",
     "t.hint1": "Students: open ", "t.hint2": " and join with the code ", "t.hint3": ".",
@@ -123,11 +144,31 @@ const STRINGS = {
     "lab.intro": "Todos los optimizadores arrancan del mismo punto (clic en el gráfico para moverlo) y dan la misma cantidad de pasos. Los caminos los calcula el servidor con los mismos optimizadores de PyTorch que entrenan las redes.",
     "foot.keys": "teclado: espacio entrenar/pausar, s paso, r reiniciar",
     "out.epoch_n": "época {n}", "net.input": "entrada", "net.output": "salida", "net.params": "{n} parámetros", "net.more": "… {n} más",
+    "hist.dead": "muertas {p}%", "hist.saturated": "saturadas {p}%", "hist.epochs": "épocas {a}–{b}",
+    "hist.nodata": "sin datos ({kind})", "chart.yloss": "pérdida",
+    "tip.speed": "Épocas por segundo (0 = lo más rápido posible)", "tip.addlayer": "Agregar una capa oculta",
+    "tip.dellayer": "Quitar la última capa oculta", "tip.mc": "MC dropout: dispersión de T pasadas con dropout activo",
+    "tip.draw": "Clic para agregar un punto, mayúscula+clic para la otra clase", "tip.pin": "Superponer las curvas de esta corrida en las siguientes",
+    "out.mc_legend": "dispersión de MC dropout (desvío), máx. {max}", "out.curve_legend": "curva ajustada (línea), puntos de entrenamiento (naranja)",
+    "out.train_points": "puntos de entrenamiento", "out.images_legend": "etiqueta predicha y confianza; marco rojo = error",
+    "out.val_images": "imágenes de validación", "out.true_pred": "real \\ pred.", "out.true_predicted": "real {label}, predicho {pred}",
+    "out.confusion_legend": "matriz de confusión (validación)",
+    "out.confusion_empty": "{name}: {f} atributos, {n} clases.\nLa matriz de confusión aparece al empezar el entrenamiento.", "lab.remove": "quitar", "ctl.none": "ninguno",
+    "msg.seefields": "{error}: mirá los campos marcados", "err.unreachable": "no se puede contactar al servidor",
+    "err.number": "se necesita un número", "err.whole": "se necesita un número entero", "err.ge": "como mínimo {n}",
+    "err.le": "como máximo {n}", "err.gt": "mayor que {n}", "err.lt": "menor que {n}", "err.needed": "falta un valor",
+    "err.list": "se necesita una lista separada por comas", "err.item": "elemento {i}: {msg}", "err.oneof": "uno de {list}",
+    "err.min_items": "al menos {n} elementos", "err.max_items": "como máximo {n} elementos", "err.missing": "este campo es obligatorio",
+    "err.extra": "campo desconocido", "err.bool": "verdadero o falso", "err.strlong": "como máximo {n} caracteres",
+    "err.or": "o", "err.invalid_config": "configuración inválida", "err.invalid_params": "parámetros inválidos",
+    "net.weight": "{layer}: peso de {from} a {to} = {v}", "net.bias": "{layer} unidad {k}: sesgo {b}",
+    "net.addunit": "añadir una unidad", "net.removeunit": "quitar una unidad",
     "chart.train": "entrenamiento", "chart.validation": "validación", "chart.penalty": "penalización ½λ‖w‖²", "chart.baseline": "referencia",
     "health": "{alive} procesos · {busy} ocupados · {queued} en cola", "room.code": "código de sala", "room.name": "tu nombre",
     "room.join": "Entrar a la sala", "room.label": "Sala", "room.leave": "salir", "room.closed": "El docente cerró la sala.",
     "room.teacher_run": "La corrida del docente", "room.spotlight": "En foco: la corrida de {name}", "room.a_student": "un estudiante",
-    "room.following": " ({id}): tu página la sigue.", "room.lesson": "Nueva lección del docente: {title}",
+    "room.following_lesson": " «{title}»: tu página la sigue; ▶ inicia tu propia corrida.",
+    "room.following_plain": ": tu página la sigue; ▶ inicia tu propia corrida.", "room.lesson": "Nueva lección del docente: {title}",
     "room.lesson_title": "Lección", "room.config": "una configuración",
     "t.brand": "docente", "t.joincode": "Código", "t.newroom": "Nueva sala", "t.projector": "Vista para proyectar",
     "t.closeroom": "Cerrar sala", "t.login1": "Falta iniciar sesión como docente.", "t.login2": "Abrí el enlace de docente que imprimió",
@@ -146,7 +187,8 @@ const STRINGS = {
     "t.not_classroom": "Este servidor no está en modo aula: inicialo con nnplayground serve --classroom.",
     "t.create_start": "Creá una sala para empezar.", "t.create_first": "Primero creá una sala.",
     "t.room_closed": "La sala {code} está cerrada.", "t.spotlight_on": "En foco: la corrida {id} de {name}.",
-    "t.broadcasting": "Transmitiendo la corrida {id}.", "t.count": "{n} estudiantes, {online} conectados",
+    "t.broadcasting": "Transmitiendo la corrida {id}.", "t.broadcasting_lesson": "Transmitiendo «{title}» (corrida {id}).",
+    "t.bc_progress": "{status}, época {epoch}/{epochs}, mejor pérdida val. {loss}", "t.count": "{n} estudiantes, {online} conectados",
     "t.bad_json": "La configuración no es un JSON válido.", "t.pushed": "Lección enviada a todos los estudiantes.",
     "t.failed": "El panel no pudo iniciar: {message}", "t.close_confirm": "¿Cerrar la sala {code}? Los estudiantes salen de ella.",
     "t.hint1": "Estudiantes: abran ", "t.hint2": " y entren con el código ", "t.hint3": ".",
@@ -218,6 +260,83 @@ export function setLang(l) {
 export function t(key, vars = {}) {
   const s = STRINGS[lang()][key] ?? STRINGS.en[key] ?? key;
   return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+}
+
+// Spanish for the catalog's field descriptions (the tooltips); English comes from the server's schema.
+const DESCRIPTIONS_ES = {
+  "dataset.name": "Qué conjunto de datos aprender.", "dataset.n_samples": "Muestras generadas (limitadas en los datos reales).",
+  "dataset.noise": "Ruido en etiquetas/atributos, como fracción de la escala de los datos.",
+  "dataset.val_fraction": "Parte de las muestras reservada para validación.", "dataset.seed": "Semilla del generador y de la partición.",
+  "dataset.classes": "digits: solo estas clases de dígitos.", "dataset.per_class": "digits: como mucho tantas muestras de entrenamiento por clase.",
+  "dataset.points": "custom: filas de atributos seguidas de la clase (entero).",
+  "preprocessing.standardize": "Estandarizar (z) con la media y el desvío del entrenamiento (imágenes: solo restar la media).",
+  "augmentation.noise_std": "Ruido gaussiano sumado a las entradas de entrenamiento en cada época.",
+  "augmentation.rotation_deg": "Imágenes: rotación al azar de hasta tantos grados.", "augmentation.scale": "Imágenes: zoom al azar de hasta esta fracción.",
+  "augmentation.shift": "Imágenes: desplazamiento al azar de hasta esta fracción.", "model.arch": "auto: una CNN para imágenes, si no un MLP.",
+  "model.hidden": "Ancho de cada capa oculta, desde la entrada.", "model.activation": "Activación de todas las capas ocultas.",
+  "model.activations": "Activación por capa (opcional).", "model.leaky_slope": "Pendiente de leaky_relu para entradas negativas.",
+  "model.batch_norm": "Normalizar las preactivaciones (Lineal → BN → activación).",
+  "model.bn_alpha": "Estadísticas móviles: μ = α·μ + (1−α)·μ_lote.", "model.dropout": "Probabilidad de apagar una unidad oculta.",
+  "model.dropouts": "Dropout por capa (opcional).", "model.conv_channels": "CNN: canales de cada bloque convolucional.",
+  "init.scheme": "Cómo empiezan los pesos.", "init.std": "normal: desvío estándar; constant: el valor.",
+  "init.xavier_mode": "xavier: varianza 1/fan_in (curso) o 2/(fan_in+fan_out) (Glorot).", "optimizer.name": "Regla de actualización.",
+  "optimizer.lr": "Tasa de aprendizaje (δ en la notación del curso).", "optimizer.momentum": "momentum/nesterov: α de V = α·V + (1−α)·g.",
+  "optimizer.betas": "adam/adamw: decaimiento de los promedios del primer y segundo momento.",
+  "optimizer.rho": "rmsprop: decaimiento del promedio del gradiente al cuadrado.", "optimizer.eps": "optimizadores adaptativos: término de seguridad numérica.",
+  "optimizer.weight_decay": "λ de la penalización (1/2)·λ·‖w‖².", "optimizer.decay_biases": "Penalizar también sesgos y parámetros de batch norm.",
+  "schedule.name": "Cómo cambia la tasa de aprendizaje con las épocas.", "schedule.step_size": "step: épocas entre reducciones.",
+  "schedule.gamma": "step/exponential: factor por paso/época.", "schedule.factor": "plateau: factor cuando la pérdida de validación se estanca.",
+  "schedule.patience": "plateau: épocas seguidas sin mejora (desde la época 0) antes de multiplicar la tasa por el factor.",
+  "schedule.min_lr": "plateau/cosine: piso de la tasa de aprendizaje.", "training.epochs": "Pasadas sobre los datos de entrenamiento.",
+  "training.batch_size": "Muestras por actualización (como mucho el tamaño del entrenamiento).",
+  "training.seed": "Semilla de pesos, mezcla, dropout y aumento de datos.",
+  "training.device": "Dónde entrenar; auto usa una GPU para CNN y modelos grandes, si no la CPU.",
+  "early_stopping.enabled": "Parar cuando la métrica vigilada deja de mejorar.",
+  "early_stopping.monitor": "Métrica vigilada; también decide la mejor época mientras la parada temprana está activa.",
+  "early_stopping.patience": "El entrenamiento para al final de tantas épocas seguidas sin mejora, contando desde la época 0.",
+  "early_stopping.min_delta": "Mejorar es superar el mejor valor por más que esto.",
+  "early_stopping.restore_best": "Al terminar la corrida (salvo si divergió), devolver los pesos de la mejor época.",
+  "telemetry.enabled": "Sondas por capa (normas del gradiente, unidades muertas...). Apagado = solo pérdidas.",
+  "telemetry.histogram_every": "Épocas entre histogramas (0 = nunca).", "telemetry.bins": "Cantidad de intervalos del histograma.",
+  "telemetry.surface_every": "Épocas entre vistas de la superficie/curva (0 = nunca).",
+  "telemetry.surface_resolution": "Celdas por lado de la superficie de decisión.",
+  "telemetry.mc_samples": "Con dropout: pasadas de MC dropout para la incertidumbre (0 = apagado).",
+  "telemetry.grad_samples": "Pasos por época en que se miden las normas del gradiente (0 = todos).",
+  "telemetry.probe_size": "Muestras del lote fijo de sondeo.", "telemetry.max_checkpoints": "Puntos de control guardados; más allá, los viejos se ralean.",
+};
+
+// A field's tooltip: the server's description in English, ours in Spanish.
+export function fieldDescription(path, english) {
+  return lang() === "es" ? DESCRIPTIONS_ES[path] ?? "" : english || "";
+}
+
+// pydantic's error types (the 422 detail's `type`, with its `ctx`) as our keys: the message in the
+// page's language. Other types (a cross-field rule's value_error) keep the server's English wording.
+const ERROR_TYPES = {
+  greater_than: ["err.gt", "gt"], greater_than_equal: ["err.ge", "ge"], less_than: ["err.lt", "lt"],
+  less_than_equal: ["err.le", "le"], int_type: ["err.whole"], int_parsing: ["err.whole"], int_from_float: ["err.whole"],
+  float_type: ["err.number"], float_parsing: ["err.number"], finite_number: ["err.number"], literal_error: ["err.oneof", "expected", "list"],
+  enum: ["err.oneof", "expected", "list"], missing: ["err.missing"], extra_forbidden: ["err.extra"], bool_type: ["err.bool"],
+  bool_parsing: ["err.bool"], list_type: ["err.list"], too_short: ["err.min_items", "min_length"],
+  too_long: ["err.max_items", "max_length"], string_too_long: ["err.strlong", "max_length"],
+};
+
+// One 422 detail entry {field, message, type, ctx} as the page's language words it.
+export function fieldMessage(d) {
+  const known = lang() !== "en" && d.type && ERROR_TYPES[d.type];
+  if (!known) return d.message;
+  const [key, ctxKey, name = "n"] = known;
+  const ctx = d.ctx || {};
+  if (ctxKey && ctx[ctxKey] === undefined) return d.message;
+  // pydantic's choice lists end "'a' or 'b'": the conjunction in the page's language too
+  const value = name === "list" ? String(ctx[ctxKey]).replace(/ or /g, ` ${t("err.or")} `) : ctx[ctxKey];
+  return t(key, ctxKey ? { [name]: value } : {});
+}
+
+// The server's one-line `error` of a 422, where it is one of the fixed ones.
+const SERVER_ERRORS = { "invalid configuration": "err.invalid_config", "invalid parameters": "err.invalid_params" };
+export function serverError(text) {
+  return SERVER_ERRORS[text] ? t(SERVER_ERRORS[text]) : text;
 }
 
 export function fieldLabel(path) {

@@ -46,7 +46,7 @@ function renderTable() {
     a.value = uses ? o[uses] : "";
     a.onchange = () => { o[uses] = Number(a.value); run(); };
     tr.insertCell().append(a);
-    const del = Object.assign(document.createElement("button"), { className: "small", textContent: "×", title: "remove" });
+    const del = Object.assign(document.createElement("button"), { className: "small", textContent: "×", title: t("lab.remove") });
     del.onclick = () => { state.opts.splice(i, 1); renderTable(); run(); };
     tr.insertCell().append(del);
   });

@@ -37,8 +37,14 @@ export const HIDEABLE = {
   transfer: "details:has(#controls-transfer)", telemetry: "details.tel", charts: ".charts", runs: ".runs",
 };
 
+// The page's address with a new hash. The query stays: the teacher's projector view is /?room=CODE,
+// read after boot (dropping it made the projector ignore the room's broadcast and spotlight).
+function here(hash) {
+  return location.pathname + location.search + (hash || "");
+}
+
 function configChangedHash(pg) {
-  history.replaceState(null, "", pg.shareHash() || location.pathname);
+  history.replaceState(null, "", here(pg.shareHash()));
 }
 
 // "continue from here" runs start at their source's epoch: their charts and counter go on from there
@@ -68,7 +74,7 @@ class Playground {
     this.histograms = new HistogramView($("histograms"));
     this.charts = {
       // on a short screen (a projector) the loss chart gives the output some height back
-      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss", height: innerHeight < 800 ? 170 : 200 }),
+      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: t("chart.yloss"), height: innerHeight < 800 ? 170 : 200 }),
       score: new LineChart($("chart-score"), { series: this.scoreSeries(), yLabel: "", floor: -1 }),
       grad: new LineChart($("chart-grad"), { series: [], log: true, yLabel: "‖∇W‖" }),
       lr: new LineChart($("chart-lr"), { series: [{ label: "LR", color: "#183153" }], yLabel: "LR" }),
@@ -134,7 +140,7 @@ class Playground {
       if (!this.startDrawing()) return;
     }
     if (this.state.get("dataset.name") !== "custom") this.lastDataset = this.state.get("dataset.name");
-    history.replaceState(null, "", this.shareHash() || location.pathname);
+    history.replaceState(null, "", here(this.shareHash()));
     this.drawNetwork();
     $("layers-label").textContent = this.layersText();
     if (path === "*" || !path.startsWith("telemetry")) this.abandonRun();
@@ -176,7 +182,7 @@ class Playground {
     if (d.name === "wine" && this.state.get("dataset.n_samples") > total) {
       this.state.set("dataset.n_samples", total, { silent: true });
       this.controls.refresh("*");
-      history.replaceState(null, "", this.shareHash() || location.pathname);
+      history.replaceState(null, "", here(this.shareHash()));
     }
     const task = d.task === "regression" ? t("data.regression") : t("data.classes", { n: d.n_classes });
     $("data-hint").textContent = t("data.summary", { train: d.n_train, val: d.n_val, task });
@@ -218,7 +224,11 @@ class Playground {
     }
     if (d && d.input_shape.length === 1 && d.input_shape[0] <= 2) inputs = d.input_shape[0] === 2 ? ["x₁", "x₂"] : ["x"];
     else if (d && d.input_shape.length === 3) inputs = ["8×8"];
-    else inputs = d ? [`${d.input_shape[0]} f.`] : ["x₁", "x₂"];
+    else if (d) {
+      // tabular data: one node per feature (the first 16 drawn), so the first layer's links carry colour
+      const sub = (n) => String(n).replace(/\d/g, (c) => "₀₁₂₃₄₅₆₇₈₉"[c]);
+      inputs = Array.from({ length: d.input_shape[0] }, (_, k) => `x${sub(k + 1)}`);
+    } else inputs = ["x₁", "x₂"];
     const note = this.run && this.run.model ? t("net.params", { n: this.run.model.n_params }) : "";
     this.network.render({ inputs, hidden, outputs, network: network || this.lastNetwork, note,
                           editable: !(layers && layers.some((l) => l.kind === "conv")) });
@@ -291,6 +301,7 @@ class Playground {
 
   detach() {
     if (this.stream) this.stream.close();
+    this.watching = null;
     this.stream = null;
     this.run = null;
     this.resetViews();
@@ -346,6 +357,7 @@ class Playground {
 
   attach(run) {
     if (this.stream) this.stream.close();
+    this.watching = null; // the classroom sets it again when this is the room's run
     this.resetViews();
     this.run = run;
     if (run.epochOffset == null) run.epochOffset = epochOffset(run.submitted_config || run.config);
@@ -359,7 +371,7 @@ class Playground {
   }
 
   async control(action) {
-    if (!this.run) return;
+    if (!this.run || this.watching) return;
     try {
       const run = await api(`/api/runs/${this.run.id}/${action}`, { method: "POST" });
       this.setStatus(run.status, run.position);
@@ -369,12 +381,15 @@ class Playground {
   }
 
   playPause() {
+    // following the room's run (not ours to pause): ▶ starts the student's own run, on their own settings
+    if (this.watching && window.classroom) return window.classroom.ownRun();
     if (!this.run || TERMINAL.includes(this.run.status)) return this.start();
     if (this.run.status === "running") return this.control("pause");
     if (this.run.status === "paused") return this.control("resume");
   }
 
   step() {
+    if (this.watching && window.classroom) return window.classroom.ownRun({ paused: true });
     if (!this.run || TERMINAL.includes(this.run.status)) return this.start({ paused: true });
     if (this.run.status === "running") return this.control("pause");
     if (this.run.status === "paused") return this.control("step");
@@ -584,7 +599,7 @@ class Playground {
     // "continue" is this one run's start, not a setting: later runs train as before
     this.state.set("transfer", before, { silent: true });
     this.controls.refresh("*");
-    history.replaceState(null, "", this.shareHash() || location.pathname);
+    history.replaceState(null, "", here(this.shareHash()));
   }
 
   async mcUncertainty() {
@@ -724,7 +739,7 @@ class Playground {
   showError(e) {
     const unplaced = this.controls.showErrors(e.detail || []);
     const text = e.message.replaceAll("Value error, ", "");
-    this.toast(e.detail && e.detail.length && !unplaced.length ? `${text.split("\n")[0]}: see the highlighted fields` : text);
+    this.toast(e.detail && e.detail.length && !unplaced.length ? t("msg.seefields", { error: text.split("\n")[0] }) : text);
   }
 
   toast(text, kind = "error") {
@@ -866,7 +881,7 @@ class Playground {
     $("btn-showall").onclick = () => {
       this.hidden = [];
       this.applyHidden();
-      history.replaceState(null, "", this.shareHash() || location.pathname);
+      history.replaceState(null, "", here(this.shareHash()));
     };
     $("csv").onchange = (e) => e.target.files[0] && this.loadCsv(e.target.files[0]);
     $("speed").oninput = () => {

@@ -1,7 +1,9 @@
 // The network diagram: one column per layer, a node per unit with a thumbnail of that unit's output
-// over the plane (2-D data), and links coloured by the weight's sign (orange < 0 < blue) with a width
-// that grows with its magnitude, refreshed live as in TensorFlow Playground. Wide layers are drawn as
-// a single box. The +/- under each hidden column changes its width.
+// over the input (a heat map over the plane for 2-D data, a curve over x for 1-D regression; output
+// units show their class's probability or the fitted curve), and links coloured by the weight's sign
+// (orange < 0 < blue) with a width that grows with its magnitude, refreshed live as in TensorFlow
+// Playground. A wide layer shows its first 16 units and "… N more" (the server sends those only).
+// The +/- under each hidden column changes its width.
 import { paintGrid, probColor } from "./heatmap.js";
 import { t } from "./i18n.js";
 
@@ -17,10 +19,39 @@ function svg(tag, attrs = {}) {
   return e;
 }
 
-function thumbnail(values, res, scale) {
+// A unit's output over the plane; `probability`: values are already in [0, 1] (output units).
+function thumbnail(values, res, scale, probability) {
   const c = document.createElement("canvas");
   c.width = c.height = NODE * 2;
-  paintGrid(c.getContext("2d"), values, res, NODE * 2, NODE * 2, (v) => probColor(0.5 + 0.5 * Math.max(-1, Math.min(1, v / scale))));
+  const color = probability ? (v) => probColor(v ?? 0.5)
+    : (v) => probColor(0.5 + 0.5 * Math.max(-1, Math.min(1, (v ?? 0) / scale)));
+  paintGrid(c.getContext("2d"), values, res, NODE * 2, NODE * 2, color);
+  return c.toDataURL();
+}
+
+// A unit's response over x (1-D regression): a line on the layer's common scale, with the zero line.
+function curveThumbnail(values, scale) {
+  const c = document.createElement("canvas");
+  const S = NODE * 2;
+  c.width = c.height = S;
+  const ctx = c.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, S, S);
+  const y = (v) => S / 2 - (0.42 * S * Math.max(-1, Math.min(1, v / scale)));
+  ctx.strokeStyle = "#c9ced6";
+  ctx.lineWidth = 1.5;
+  ctx.beginPath(); ctx.moveTo(0, S / 2); ctx.lineTo(S, S / 2); ctx.stroke();
+  ctx.strokeStyle = "#0877bd";
+  ctx.lineWidth = 4;
+  ctx.beginPath();
+  let pen = false;
+  values.forEach((v, k) => {
+    const x = (k / Math.max(1, values.length - 1)) * S;
+    if (v == null) { pen = false; return; }
+    if (pen) ctx.lineTo(x, y(v)); else ctx.moveTo(x, y(v));
+    pen = true;
+  });
+  ctx.stroke();
   return c.toDataURL();
 }
 
@@ -54,7 +85,9 @@ export class NetworkView {
     const linkLayer = svg("g");
     root.append(linkLayer);
     for (let i = 1; i < cols.length; i++) {
-      const w = network && network.weights[cols[i].name];
+      let w = network && network.weights[cols[i].name];
+      // weights from an input drawn as one node (an 8×8 image) do not belong to any link: grey
+      if (w && w[0] && w[0].length !== drawn(cols[i - 1].units)) w = null;
       const maxW = w ? Math.max(1e-6, ...w.flat().map(Math.abs)) : 1;
       pos[i].forEach(([x2, y2], to) => {
         pos[i - 1].forEach(([x1, y1], from) => {
@@ -68,9 +101,9 @@ export class NetworkView {
             "stroke-opacity": (0.25 + 0.65 * a).toFixed(2),
           });
           if (v != null) {
-            const t = svg("title");
-            t.textContent = `${cols[i].name}: weight from ${from + 1} to ${to + 1} = ${v}`;
-            line.append(t);
+            const tip = svg("title");
+            tip.textContent = t("net.weight", { layer: cols[i].name, from: from + 1, to: to + 1, v });
+            line.append(tip);
           }
           linkLayer.append(line);
         });
@@ -88,28 +121,31 @@ export class NetworkView {
                                   "font-size": 15 });
           b.textContent = label;
           const tip = svg("title");
-          tip.textContent = delta > 0 ? "add a unit" : "remove a unit";
+          tip.textContent = t(delta > 0 ? "net.addunit" : "net.removeunit");
           b.append(tip);
           b.addEventListener("click", () => this.onWidth(i - 1, delta));
           root.append(b);
         }
       }
       const units = network && network.units && network.units[c.name];
-      const scale = units ? Math.max(1e-6, ...units.flat().map(Math.abs)) : 1;
+      const scale = units ? Math.max(1e-6, ...units.flat().filter((v) => v != null).map(Math.abs)) : 1;
+      const curve = network && network.unit_kind === "curve";
+      const probability = !curve && c.name === "out";
       pos[i].forEach(([nx, ny], k) => {
         root.append(svg("rect", { x: nx, y: ny, width: NODE, height: NODE, rx: 4, fill: "#fff", stroke: "#8b93a1" }));
         if (units && units[k]) {
-          root.append(svg("image", { x: nx + 1, y: ny + 1, width: NODE - 2, height: NODE - 2,
-                                     href: thumbnail(units[k], network.unit_resolution, scale) }));
+          const href = curve ? curveThumbnail(units[k], scale)
+            : thumbnail(units[k], network.unit_resolution, scale, probability);
+          root.append(svg("image", { x: nx + 1, y: ny + 1, width: NODE - 2, height: NODE - 2, href, class: "unit-thumb" }));
         } else if (i === 0 && c.labels[k]) {
-          const t = svg("text", { x: nx + NODE / 2, y: ny + NODE / 2 + 4, "text-anchor": "middle", "font-size": 11 });
-          t.textContent = c.labels[k];
-          root.append(t);
+          const label = svg("text", { x: nx + NODE / 2, y: ny + NODE / 2 + 4, "text-anchor": "middle", "font-size": 11 });
+          label.textContent = c.labels[k];
+          root.append(label);
         }
         if (network && network.biases[c.name] && k < network.biases[c.name].length) {
           const b = network.biases[c.name][k];
           const bt = svg("title");
-          bt.textContent = `${c.name} unit ${k + 1}: bias ${b}`;
+          bt.textContent = t("net.bias", { layer: c.name, k: k + 1, b });
           root.lastChild.append(bt);
         }
       });
@@ -120,9 +156,9 @@ export class NetworkView {
       }
     });
     if (note) {
-      const t = svg("text", { x: 16, y: height - 6, "font-size": 11, fill: "#6b7280" });
-      t.textContent = note;
-      root.append(t);
+      const text = svg("text", { x: 16, y: height - 6, "font-size": 11, fill: "#6b7280" });
+      text.textContent = note;
+      root.append(text);
     }
     this.host.replaceChildren(root);
   }

@@ -142,11 +142,31 @@ class Teacher {
   showShowing(s) {
     this.showingState = s;
     this.showingRun = s ? s.run_id : null;
+    clearTimeout(this.showingTimer);
+    $("showing-run").textContent = "";
     if (!this.code) { $("showing").textContent = t("t.create_start"); return; }
+    const preset = s && s.preset && this.presets.find((p) => p.name === s.preset);
+    const title = s && (s.title || (preset && ((lang() === "es" && preset.title_es) || preset.title)));
     $("showing").textContent = !s ? t("t.nothing")
       : s.kind === "spotlight" || s.type === "spotlight" ? t("t.spotlight_on", { name: s.name || t("room.a_student"), id: s.run_id })
-      : t("t.broadcasting", { id: s.run_id });
+      : title ? t("t.broadcasting_lesson", { title, id: s.run_id }) : t("t.broadcasting", { id: s.run_id });
     this.render();
+    if (s) this.showProgress(s.run_id);
+  }
+
+  // the run shown to the room, as it trains (a broadcast run is no student's, so no table row has it)
+  async showProgress(runId) {
+    if (this.showingRun !== runId) return;
+    let r = null;
+    try { r = await api(`/api/runs/${runId}`); } catch { /* deleted: the line says what is shown */ }
+    if (this.showingRun !== runId) return;
+    const best = r && r.summary ? r.summary.best_val_loss : null;
+    const line = r ? t("t.bc_progress", { status: t(`status.${r.status}`), epoch: r.epochs_run ?? 0, epochs: r.epochs,
+                                         loss: fmt(best) }) : "";
+    $("showing-run").textContent = line;
+    if (r && ["queued", "running", "paused"].includes(r.status)) {
+      this.showingTimer = setTimeout(() => this.showProgress(runId), 2000);
+    }
   }
 
   value(s, key) {
@@ -225,10 +245,10 @@ class Teacher {
     } catch (e) { toast(e.message); }
   }
 
-  async show(kind, runId) {
+  async show(kind, runId, lesson = {}) {
     if (!this.code) return toast(t("t.create_first"));
     try {
-      await api(`/api/rooms/${this.code}/${kind}`, { method: "POST", body: { run_id: runId } });
+      await api(`/api/rooms/${this.code}/${kind}`, { method: "POST", body: { run_id: runId, ...lesson } });
     } catch (e) { toast(e.message); }
   }
 
@@ -238,7 +258,7 @@ class Teacher {
       const preset = await api(`/api/presets/${$("bc-preset").value}`);
       const run = await api(`/api/runs?speed=${$("bc-speed").value}`, { method: "POST", body: preset.config });
       $("bc-run").value = run.id;
-      await this.show("broadcast", run.id);
+      await this.show("broadcast", run.id, { preset: preset.name });
     } catch (e) { toast(e.message); }
   }
 

@@ -232,3 +232,24 @@ def test_split_sizes_match_the_loaded_data(dataset):
     d = load(c, PreprocessingConfig())
     assert split_sizes(c) == (len(d.y_train), len(d.y_val), d.input_shape, d.n_classes)
     assert len(d.y_train) >= 1 and len(d.y_val) >= 1
+
+
+def test_adding_a_drawn_point_never_moves_an_existing_point_between_splits():
+    """Issue 12 §4: each click re-split the whole custom set, so drawn points swapped between training dots
+    and validation rings. The split is sequential: earlier points keep their side, per-class shares hold."""
+    rng = np.random.default_rng(7)
+    points = [[float(i), float(rng.normal()), i // 2] for i in range(4)]  # labels 0, 0, 1, 1
+    before: dict[float, str] = {}
+    for i in range(4, 80):
+        points.append([float(i), round(float(rng.normal()), 3), int(rng.integers(0, 2))])
+        d = load(DatasetConfig(name="custom", points=points, val_fraction=0.3, seed=i), PreprocessingConfig())
+        side = {x[0]: "train" for x in d.raw_train.tolist()} | {x[0]: "val" for x in d.raw_val.tolist()}
+        assert len(side) == len(points)
+        assert all(side[k] == v for k, v in before.items()), f"a point changed sides when point {i} was added"
+        before = side
+        labels = np.array([p[2] for p in points])
+        for c in np.unique(labels):  # the same per-class counts as the random split: round(share), >= 1 each side
+            n = int((labels == c).sum())
+            n_val = sum(side[p[0]] == "val" for p in points if p[2] == c)
+            expect = 0 if n < 2 else min(max(1, round(n * 0.3)), n - 1)
+            assert n_val == expect, (c, n, n_val)

@@ -1,5 +1,6 @@
 import json
 
+import torch
 from nnplayground.engine import Trainer
 from nnplayground.engine.events import EVENT_TYPES, RECORD_KEYS
 
@@ -99,3 +100,71 @@ def test_telemetry_does_not_change_the_training():
     on, _ = run(cfg(**base, telemetry={"histogram_every": 1, "surface_every": 1, "mc_samples": 5}))
     off, _ = run(cfg(**base, telemetry={"enabled": False}))
     assert [r["val_loss"] for r in on.history] == [r["val_loss"] for r in off.history]
+
+
+# ---- the network diagram's data (issue 12 §3: it was blank for wide layers, sine and wine) ------
+
+
+def _epoch0_surface(**sections):
+    t = Trainer(cfg(**sections, telemetry={"surface_every": 1, "surface_resolution": 16}))
+    return t, next(e for e in t.start() if e["type"] == "surface")
+
+
+def _outputs(model, x):
+    """Each hidden layer's activations and the output logits of one eval pass, computed here directly."""
+    model.eval()
+    outs, h = {}, x
+    for name, block in model.blocks.items():
+        h = outs[name] = block(h)
+    outs["out"] = model.out(h)
+    return outs
+
+
+def test_sine_unit_thumbnails_are_each_units_response_over_x():
+    t, s = _epoch0_surface(dataset={"name": "sine", "n_samples": 80}, model={"hidden": [6, 5], "activation": "tanh"})
+    net = s["network"]
+    assert net["unit_kind"] == "curve" and net["unit_resolution"] == 50
+    xs = torch.tensor(s["xs"][::4]).unsqueeze(1)  # the thumbnails' x values: every 4th of the curve's 200
+    with torch.no_grad():
+        outs = _outputs(t.model, t.data.preprocess(xs))
+    for name, n in (("fc1", 6), ("fc2", 5), ("out", 1)):
+        got = torch.tensor(net["units"][name], dtype=torch.float64)
+        assert got.shape == (n, 50)
+        torch.testing.assert_close(got, outs[name].T.double(), atol=0.006, rtol=0)
+    # the output unit's thumbnail is the fitted curve itself
+    torch.testing.assert_close(got[0], torch.tensor(s["ys"][::4], dtype=torch.float64), atol=0.006, rtol=0)
+    assert not torch.allclose(torch.tensor(net["units"]["fc1"][0]), torch.tensor(net["units"]["fc1"][1]))
+
+
+def test_wide_layers_send_their_first_units_with_full_widths():
+    t, s = _epoch0_surface(dataset={"name": "spiral", "n_samples": 100}, model={"hidden": [64, 40]})
+    net = s["network"]
+    assert net["widths"] == {"fc1": 64, "fc2": 40, "out": 2}
+    layers = t.model.weight_layers()
+    for name, shape in (("fc1", (16, 2)), ("fc2", (16, 16)), ("out", (2, 16))):
+        w = torch.tensor(net["weights"][name], dtype=torch.float64)
+        assert w.shape == shape
+        torch.testing.assert_close(w, layers[name].weight[: shape[0], : shape[1]].double(), atol=6e-5, rtol=0)
+    assert [len(net["units"][n]) for n in ("fc1", "fc2", "out")] == [16, 16, 2]
+    res = net["unit_resolution"]
+    assert net["unit_kind"] == "grid" and all(len(u) == res * res for u in net["units"]["fc1"])
+
+
+def test_output_unit_thumbnails_are_class_probabilities_over_the_plane():
+    t, s = _epoch0_surface(dataset={"name": "spiral", "n_samples": 100}, model={"hidden": [8]})
+    net = s["network"]
+    p = torch.tensor(net["units"]["out"], dtype=torch.float64)  # (2 outputs, cells)
+    assert p.shape == (2, 16 * 16)
+    torch.testing.assert_close(p.sum(0), torch.ones(256, dtype=torch.float64), atol=0.011, rtol=0)
+    # the class-1 unit's thumbnail is the decision surface itself (same 16 x 16 grid here)
+    torch.testing.assert_close(p[1], torch.tensor(s["values"], dtype=torch.float64), atol=0.006, rtol=0)
+
+
+def test_tabular_data_gets_link_weights_without_thumbnails():
+    t, s = _epoch0_surface(dataset={"name": "wine"}, model={"hidden": [10]})
+    assert s["kind"] == "confusion"
+    net = s["network"]
+    assert "units" not in net and net["widths"] == {"fc1": 10, "out": 3}
+    w = torch.tensor(net["weights"]["fc1"], dtype=torch.float64)
+    assert w.shape == (10, 13)  # every one of wine's 13 features
+    torch.testing.assert_close(w, t.model.blocks["fc1"].layer.weight.double(), atol=6e-5, rtol=0)

@@ -63,3 +63,17 @@ def test_a_chunked_body_over_the_limit_gets_413(tmp_path):
         assert small.status_code == 200
     finally:
         server.stop()
+
+
+def test_422_detail_carries_the_pydantic_type_and_context_for_other_languages(client):
+    """Issue 12 §6: the page words field errors in Spanish from `type` and `ctx`, not the English text."""
+    r = client.post(
+        "/api/runs", json={"training": {"epochs": 0, "batch_size": "x"}, "optimizer": {"name": "nope", "lr": -1}}
+    )
+    assert r.status_code == 422
+    got = {d["field"]: d for d in r.json()["detail"]}
+    assert got["training.epochs"]["type"] == "greater_than_equal" and got["training.epochs"]["ctx"] == {"ge": 1}
+    assert got["training.batch_size"]["type"] == "int_parsing" and "ctx" not in got["training.batch_size"]
+    assert got["optimizer.name"]["type"] == "literal_error"
+    assert "'adam'" in got["optimizer.name"]["ctx"]["expected"]
+    assert got["optimizer.lr"]["type"] == "greater_than" and got["optimizer.lr"]["ctx"] == {"gt": 0.0}

@@ -62,9 +62,14 @@ def test_drawn_points_stay_where_they_are_and_visible(open_page):
     box = p.page.locator("#output canvas").bounding_box()
     before = p.js("() => window.playground.dataView.points.map(q => [q[0], q[1]])")
     clicks = [(40, 40), (box["width"] - 40, 40), (60, box["height"] - 50)]
+    sides = {}
     for i, (x, y) in enumerate(clicks):
         p.page.mouse.click(box["x"] + x, box["y"] + y)
         p.page.wait_for_function("(n) => window.playground.dataView.points.length === n", arg=len(before) + i + 1)
+        now = {(q[0], q[1], q[2]): q[3] for q in p.js("() => window.playground.dataView.points")}
+        # from the first click on the points are the student's own: no later click moves one between splits
+        assert all(now[k] == v for k, v in sides.items()), f"click {i + 1} moved points between train and val"
+        sides = now
     after = p.js("() => window.playground.dataView.points")
     coords = {(round(q[0], 3), round(q[1], 3)) for q in after}
     # every point that was on screen is still there, at its place; the new ones too

@@ -36,6 +36,10 @@ def _loc(loc) -> str:
 
 
 def validation_detail(errors) -> list[dict]:
+    """422 detail entries: `field`, the English `message`, and pydantic's error `type` with the plain
+    values of its `ctx` (limits such as `ge`, `expected` choices), so that a page in another language
+    words the message itself. A cross-field rule's error (a ConfigError, type `value_error`) has no
+    ctx: its message is the only wording."""
     out = []
     for e in errors:
         loc, msg = error_location(e)
@@ -44,7 +48,11 @@ def validation_detail(errors) -> list[dict]:
         field = _loc(loc[1:] if where in ("body", "query", "path") else loc)
         if where in ("query", "path"):
             field = f"{where}.{field}"
-        out.append({"field": field, "message": msg})
+        entry = {"field": field, "message": msg, "type": e.get("type", "value_error")}
+        ctx = {k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, str | int | float | bool)}
+        if ctx and entry["type"] != "value_error":
+            entry["ctx"] = ctx
+        out.append(entry)
     return out
 
 

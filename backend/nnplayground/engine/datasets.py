@@ -186,10 +186,34 @@ def _arrays(cfg: DatasetConfig, rng) -> tuple[np.ndarray, np.ndarray, str, tuple
     return x, y, task, shape, names
 
 
+def _n_val(k: int, val_fraction: float) -> int:
+    """Validation samples out of k (of one class): the share, with at least one sample on each side (the
+    counts of `_split`, which keeps its own copy: the exported script copies its source alone)."""
+    return 0 if k < 2 else min(max(1, round(k * val_fraction)), k - 1)
+
+
+def _sequential_split(labels: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Train/validation indices of points in the order they were added: the k-th point of a class goes to
+    validation when the class's validation count `_n_val` grows at k. A point's side depends only on the
+    points before it, so adding a point never moves an existing one between the sides (a drawn point
+    stays a training dot or a validation ring), and each class gets the same counts as `_split`.
+    `_n_val` grows by 0 or 1 per point (val_fraction < 1), so the counts are met exactly."""
+    seen: dict[int, int] = {}
+    val = np.zeros(len(labels), dtype=bool)
+    for i, c in enumerate(labels.tolist()):
+        k = seen[c] = seen.get(c, 0) + 1
+        val[i] = _n_val(k, val_fraction) > _n_val(k - 1, val_fraction)
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
 def _train_val(cfg: DatasetConfig, y: np.ndarray, task: str, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the training and validation samples (the split, then the per-class cap)."""
+    """Indices of the training and validation samples (the split, then the per-class cap). Custom points
+    are split in the order they were added (`_sequential_split`), so drawing never reshuffles them."""
     strat = y.astype(int) if task == "classification" else None
-    tr, va = _split(len(y), cfg.val_fraction, rng, strat)
+    if cfg.name == "custom" and strat is not None:
+        tr, va = _sequential_split(strat, cfg.val_fraction)
+    else:
+        tr, va = _split(len(y), cfg.val_fraction, rng, strat)
     if cfg.per_class is not None and task == "classification":
         tr = np.concatenate([tr[y[tr] == c][: cfg.per_class] for c in np.unique(y[tr])])
         tr = rng.permutation(tr)

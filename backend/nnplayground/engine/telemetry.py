@@ -159,27 +159,40 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
     return dead, saturated, hists, output
 
 
-NETWORK_MAX_WIDTH = 32  # the network diagram draws every unit: only for small MLPs
-UNIT_RESOLUTION = 16
+NETWORK_MAX_UNITS = 16  # units per layer the diagram draws; the rest show as "+N more"
+UNIT_RESOLUTION = 16  # thumbnail cells per side over the plane (2-D data)
+UNIT_POINTS = 50  # thumbnail points over x (1-D regression)
 
 
 def network_eligible(model: Net) -> bool:
-    return not model.n_conv and all(b.layer.out_features <= NETWORK_MAX_WIDTH for b in model.blocks.values())
+    """The diagram draws fully connected networks of any width (a sample of each wide layer's units)."""
+    return not model.n_conv
 
 
 @torch.no_grad()
-def network_view(model: Net, units: dict[str, torch.Tensor] | None, resolution: int = 0) -> dict:
-    """Weights and biases of every layer for the network diagram and, for 2-D data, each hidden
-    unit's output over a coarse grid of the plane (the unit thumbnails: `units` holds each layer's
-    outputs on that grid, (cells, units), captured during the decision-surface pass)."""
+def network_view(
+    model: Net, units: dict[str, torch.Tensor] | None = None, resolution: int = 0, kind: str = "grid"
+) -> dict:
+    """The network diagram's data: weights and biases of every layer, and each unit's response over the
+    input (the unit thumbnails) when the input can be drawn. Each layer sends its first
+    NETWORK_MAX_UNITS units only (the diagram's sample of a wide layer: their weights among themselves,
+    so the cost is bounded whatever the width); `widths` holds each layer's full width.
+
+    `units` maps a layer name ("fc1"…, and "out") to its outputs over the input grid, (points, units),
+    captured during the output view's pass. `kind` says what the points are: "grid", resolution ×
+    resolution cells over the plane, row-major (2-D data; "out" holds class probabilities in [0, 1]),
+    or "curve", `resolution` evenly spaced x values (1-D regression; "out" is the fitted curve)."""
+    k = NETWORK_MAX_UNITS
     layers = model.weight_layers()
     view = {
-        "weights": {n: round_list(m.weight, 4) for n, m in layers.items()},
-        "biases": {n: round_list(m.bias, 4) for n, m in layers.items()},
+        "weights": {n: round_list(m.weight[:k, :k], 4) for n, m in layers.items()},
+        "biases": {n: round_list(m.bias[:k], 4) for n, m in layers.items()},
+        "widths": {n: m.weight.shape[0] for n, m in layers.items()},
     }
     if units:
+        view["unit_kind"] = kind
         view["unit_resolution"] = resolution
-        view["units"] = {n: round_list(a.T, 2) for n, a in units.items()}  # (units, grid cells)
+        view["units"] = {n: round_list(a[:, :k].T, 2) for n, a in units.items()}  # (units, points)
     return view
 
 

@@ -539,29 +539,40 @@ class Trainer:
         )
 
     # ---- output views --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _units_captured(self):
+        """While open, forward passes record each hidden layer's activations and the output layer's
+        logits into the yielded dict (the network diagram's unit thumbnails come from the output view's
+        own pass); records nothing for a network the diagram does not draw (convolutional)."""
+        model, acts = self.model, {}
+        handles = []
+        if telemetry.network_eligible(model):
+            handles = [
+                b.act.register_forward_hook(lambda m, i, o, n=name: acts.__setitem__(n, o))
+                for name, b in model.blocks.items()
+            ]
+            handles.append(model.out.register_forward_hook(lambda m, i, o: acts.__setitem__("out", o)))
+        try:
+            yield acts
+        finally:
+            for h in handles:
+                h.remove()
+
     @torch.no_grad()
     def _output_view(self, epoch: int) -> dict | None:
         """What the model does, in the form that suits the data: decision surface (2-D), fitted curve
-        (1-D regression), predicted validation images (digits), confusion matrix (tabular)."""
+        (1-D regression), predicted validation images (digits), confusion matrix (tabular); with the
+        network diagram's data (`network`) for a fully connected model."""
         d, model = self.data, self.model
         mc = self.tel.mc_samples if self.config.model.dropout > 0 or self.config.model.dropouts else 0
+        network = telemetry.network_eligible(model)
         if d.input_shape == (2,) and not self.regression:
             if self._grid is None:  # the plane does not move during a run
                 bounds, res = d.bounds(), self.tel.surface_resolution
                 self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
             bounds, res, x = self._grid
-            acts: dict[str, torch.Tensor] = {}
-            handles = []
-            if telemetry.network_eligible(model):  # unit thumbnails come from this same pass
-                handles = [
-                    b.act.register_forward_hook(lambda m, i, o, n=name: acts.__setitem__(n, o))
-                    for name, b in model.blocks.items()
-                ]
-            try:
+            with self._units_captured() as acts:
                 logits = model(x)
-            finally:
-                for h in handles:
-                    h.remove()
             extra = {}
             if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
                 values = torch.sigmoid(logits[:, 1] - logits[:, 0])
@@ -571,21 +582,27 @@ class Trainer:
             if mc > 1:
                 _, std = models.mc_predict(model, x, mc, False)
                 extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
-            if handles:
+            if network:
                 step = max(1, res // telemetry.UNIT_RESOLUTION)
                 units = {n: a.view(res, res, -1)[::step, ::step].reshape(-1, a.shape[-1]) for n, a in acts.items()}
-                extra["network"] = telemetry.network_view(model, units, len(range(0, res, step)))
+                units["out"] = torch.softmax(units["out"], -1)  # each output unit: its class's probability
+                extra["network"] = telemetry.network_view(model, units, len(range(0, res, step)), "grid")
             return events.surface(
                 epoch, "decision", bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
             )
         if d.input_shape == (1,) and self.regression:
             lo, hi = d.bounds()[0]
             xs = torch.linspace(lo, hi, 200).unsqueeze(1)
-            ys = models.predict(model, d.preprocess(xs).to(self.device), True)
+            with self._units_captured() as acts:
+                ys = models.predict(model, d.preprocess(xs).to(self.device), True)
             extra = {}
             if mc > 1:
                 _, std = models.mc_predict(model, d.preprocess(xs).to(self.device), mc, True)
                 extra["uncertainty"] = telemetry.round_list(std, 4)
+            if network:  # each unit's response over x: every step-th point of the fitted curve's xs
+                step = len(xs) // telemetry.UNIT_POINTS
+                units = {n: a[::step] for n, a in acts.items()}
+                extra["network"] = telemetry.network_view(model, units, len(range(0, len(xs), step)), "curve")
             return events.surface(
                 epoch, "curve", xs=telemetry.round_list(xs.squeeze(1), 4), ys=telemetry.round_list(ys, 4), **extra
             )
@@ -593,6 +610,8 @@ class Trainer:
             return None
         probs = models.predict(model, self.x_val, False)
         conf, pred = probs.max(1)
+        # tabular data and digits: the links' colours (weights); no input plane to draw thumbnails over
+        net = {"network": telemetry.network_view(model)} if network else {}
         if d.is_image:
             k = min(48, len(pred))
             extra = {}
@@ -607,7 +626,8 @@ class Trainer:
                 pred=pred[:k].tolist(),
                 confidence=telemetry.round_list(conf[:k], 3),
                 **extra,
+                **net,
             )
         cm = torch.zeros(d.n_classes, d.n_classes, dtype=torch.long)
         cm.index_put_((self.y_val.cpu(), pred.cpu()), torch.ones(len(pred), dtype=torch.long), accumulate=True)
-        return events.surface(epoch, "confusion", matrix=cm.tolist(), class_names=d.class_names)
+        return events.surface(epoch, "confusion", matrix=cm.tolist(), class_names=d.class_names, **net)

@@ -432,13 +432,16 @@ class Classroom:
         with self._lock:
             self._w.execute(f"UPDATE rooms SET {cols} WHERE code = ?", (*values.values(), code))
 
-    def show(self, code: str, run_id: str | None, kind: str, name: str | None = None) -> dict:
-        """Broadcast (the teacher's run) or spotlight (a student's run) to the whole room; None = stop."""
+    def show(self, code: str, run_id: str | None, kind: str, name: str | None = None,
+             lesson: dict | None = None) -> dict:
+        """Broadcast (the teacher's run) or spotlight (a student's run) to the whole room; None = stop.
+        `lesson`: {"preset", "title"} the run comes from, which the students' banner names."""
         row = self._open_row(code)
-        showing = None if run_id is None else {"run_id": run_id, "kind": kind, "name": name, "at": time.time()}
+        about = {k: v for k, v in (lesson or {}).items() if k in ("preset", "title") and v is not None}
+        showing = None if run_id is None else {"run_id": run_id, "kind": kind, "name": name, "at": time.time(), **about}
         self._set(row["code"], showing=dumps(showing) if showing else None)
         event = {"type": kind, "room": row["code"], "run_id": run_id, "name": name,
-                 "at": showing["at"] if showing else time.time()}
+                 "at": showing["at"] if showing else time.time(), **about}
         self.hub.publish(row["code"], dumps(event))
         return self.room(row["code"])
 

@@ -60,8 +60,13 @@ def _data_section(cfg: dict) -> str:
             "    x, y = arr[:, :-1], arr[:, -1]\n"
             "    y = np.searchsorted(sorted(set(y.astype(int).tolist())), y).astype(float)\n"
         )
-    out.append(_src(datasets._split))
     strat = "y.astype(int)" if task == "classification" else "None"
+    if name == "custom" and task == "classification":  # the engine's split of drawn points, in their order
+        out += [_src(datasets._n_val), _src(datasets._sequential_split)]
+        split = f"    tr, va = _sequential_split({strat}, {d['val_fraction']!r})\n"
+    else:
+        out.append(_src(datasets._split))
+        split = f"    tr, va = _split(len(y), {d['val_fraction']!r}, rng, {strat})\n"
     per_class = ""
     if d.get("per_class") is not None and task == "classification":
         per_class = (
@@ -81,7 +86,7 @@ def _data_section(cfg: dict) -> str:
         "def load_data():\n"
         f"    rng = np.random.default_rng({d['seed']})\n"
         + load
-        + f"    tr, va = _split(len(y), {d['val_fraction']!r}, rng, {strat})\n"
+        + split
         + per_class
         + f"    shape = {shape or '(x.shape[1],)'}\n"
         "    raw = torch.tensor(x, dtype=torch.float32).reshape(-1, *shape)\n"

@@ -69,6 +69,16 @@ class JoinRequest(BaseModel):
 class ShowRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run_id: str | None = Field(..., max_length=64, description="The run to show; null stops showing.")
+    preset: str | None = Field(None, max_length=64, description="The lesson preset the run comes from (its title "
+                               "is shown to the students in their language).")
+    title: str | None = Field(None, max_length=120, description="A lesson title of the teacher's own.")
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, v: str | None) -> str | None:
+        if v is not None and v not in engine_presets.PRESETS:
+            raise ValueError(f"no lesson preset named {v!r}")
+        return v
 
 
 class LessonRequest(BaseModel):
@@ -171,7 +181,7 @@ def leave_room(request: Request, code: str = Code) -> dict:
     return {"left": normalize_code(code)}
 
 
-def _show(request: Request, code: str, run_id: str | None, kind: str) -> dict:
+def _show(request: Request, code: str, run_id: str | None, kind: str, lesson: dict | None = None) -> dict:
     require_teacher(request)
     room = _room(request)
     name = None
@@ -179,17 +189,17 @@ def _show(request: Request, code: str, run_id: str | None, kind: str) -> dict:
         row = request.app.state.manager.get(run_id)  # 404 when there is no such run
         if kind == "spotlight":
             name = room.member_name(normalize_code(code), row["client"])
-    return _call(room.show, code, run_id, kind, name)
+    return _call(room.show, code, run_id, kind, name, lesson if run_id is not None else None)
 
 
 @router.post("/rooms/{code}/broadcast", summary="Every student's page follows this run (teacher)")
 def broadcast(request: Request, body: ShowRequest, code: str = Code) -> dict:
-    return _show(request, code, body.run_id, "broadcast")
+    return _show(request, code, body.run_id, "broadcast", {"preset": body.preset, "title": body.title})
 
 
 @router.post("/rooms/{code}/spotlight", summary="Show one student's run to the room and the projector (teacher)")
 def spotlight(request: Request, body: ShowRequest, code: str = Code) -> dict:
-    return _show(request, code, body.run_id, "spotlight")
+    return _show(request, code, body.run_id, "spotlight", {"preset": body.preset, "title": body.title})
 
 
 @router.post("/rooms/{code}/lesson", summary="Push a lesson (a preset or a configuration) to every student (teacher)")
@@ -199,8 +209,9 @@ def push_lesson(request: Request, body: LessonRequest, code: str = Code) -> dict
     if body.preset:
         if body.preset not in engine_presets.PRESETS:
             raise ApiError(422, "invalid lesson", [{"field": "preset", "message": f"no preset {body.preset!r}"}])
-        p = engine_presets.PRESETS[body.preset]
-        lesson.update(preset=body.preset, title=body.title or p["title"], text=body.text or p.get("en"))
+        # title and text stay the teacher's own (null when none): each student's page shows the preset's
+        # in the student's language (filling in the English ones here showed them to Spanish students)
+        lesson["preset"] = body.preset
     if body.config is not None:
         try:
             RunConfig.model_validate(body.config)

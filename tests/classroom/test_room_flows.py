@@ -1,0 +1,130 @@
+"""Classroom flows of issue 12 §5 in Chromium against a real `serve --classroom`: the projector view
+follows the room, the dashboard shows the broadcast run, a broadcast gives the students' own settings
+back when it ends, ▶ while following starts the student's own run, and the banner and the lesson name
+the lesson (the teacher's own title in Spanish too)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from service_helpers import Server
+
+pytestmark = pytest.mark.slow
+
+SECRET = "flows-test-teacher-secret"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(
+        tmp_path_factory.mktemp("flows") / "flows.db",
+        workers=2,
+        env={"NNPLAYGROUND_TEACHER_SECRET": SECRET},
+        extra=["--classroom"],
+    ).start()
+    yield srv
+    srv.stop()
+
+
+def test_projector_broadcast_own_settings_and_lesson_titles(server, browser, tmp_path):
+    errors: list[str] = []
+    presets = {p["name"]: p for p in httpx.get(f"{server.base}/api/presets").json()["presets"]}
+    lesson = presets["relu-he"]
+
+    def context(width=1280, height=720):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        page = ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        return ctx, page
+
+    tctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    teacher = tctx.new_page()
+    teacher.on("pageerror", lambda e: errors.append(str(e)))
+    teacher.goto(f"{server.base}/teacher#key={SECRET}")
+    teacher.wait_for_selector("body[data-ready='1']", timeout=20000)
+    teacher.click("#btn-new-room")
+    teacher.wait_for_function("() => /^[A-Z2-9]{6}$/.test(document.getElementById('room-code').textContent)")
+    code = teacher.text_content("#room-code")
+
+    # the projector view: the teacher's link, opened in the teacher's browser
+    projector = tctx.new_page()
+    projector.on("pageerror", lambda e: errors.append(str(e)))
+    projector.goto(server.base + teacher.get_attribute("#projector-link", "href"))
+    projector.wait_for_selector("#room-label", timeout=20000)
+    assert code in projector.text_content("#room-label")
+    assert f"room={code}" in projector.url  # still there after the page rewrote its hash
+
+    # two students with settings of their own; Eva reads in Spanish
+    students = {}
+    for name, own, spanish in (("Ana", "moons", False), ("Eva", "xor", True)):
+        ctx, page = context()
+        page.goto(server.base + "/")
+        page.wait_for_selector("body[data-ready='1']", timeout=20000)
+        if spanish:
+            page.click("#btn-lang")
+        page.fill("#room-code", code)
+        page.fill("#room-name", name)
+        page.click("#btn-join")
+        page.wait_for_selector("#room-label", timeout=10000)
+        page.select_option("[data-path='dataset.name']", own)
+        page.evaluate("() => window.playground.state.set('model.hidden', [5, 7])")
+        students[name] = (page, own)
+
+    # the teacher broadcasts a lesson run
+    teacher.select_option("#bc-preset", "relu-he")
+    teacher.select_option("#bc-speed", "10")
+    teacher.click("#btn-start-broadcast")
+    teacher.wait_for_function("() => document.getElementById('bc-run').value.length > 0", timeout=10000)
+    run_id = teacher.input_value("#bc-run")
+    # the dashboard names the lesson and shows the broadcast run training
+    teacher.wait_for_function("(t) => document.getElementById('showing').textContent.includes(t)", arg=lesson["title"])
+    teacher.wait_for_function("() => /epoch \\d+\\/\\d+/.test(document.getElementById('showing-run').textContent)")
+    # the projector follows it
+    projector.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=run_id)
+    projector.wait_for_function("() => window.playground.records && window.playground.records.length > 1")
+    for name, (page, _) in students.items():
+        page.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=run_id)
+        banner = page.text_content("#classroom-showing")
+        title = lesson["title_es"] if name == "Eva" else lesson["title"]
+        assert title in banner and run_id not in banner  # the lesson, not a run id
+        assert page.evaluate("() => window.playground.state.get('dataset.name')") == "circle"  # the lesson's data
+    teacher.screenshot(path=str(tmp_path / "teacher-broadcast.png"))
+    projector.screenshot(path=str(tmp_path / "projector.png"))
+
+    # Ana presses ▶ while following: her own run starts, on her own settings, with no error
+    ana, ana_own = students["Ana"]
+    ana.click("#btn-play")
+    ana.wait_for_function("(id) => window.playground.run && window.playground.run.id !== id", arg=run_id)
+    own_run = ana.evaluate("() => window.playground.run.id")
+    cfg = httpx.get(f"{server.base}/api/runs/{own_run}").json()["submitted_config"]
+    assert cfg["dataset"]["name"] == ana_own and cfg["model"]["hidden"] == [5, 7]
+    assert not ana.is_visible("#toast.error") and "permission" not in (ana.text_content("#toast") or "")
+
+    # the broadcast ends: Eva's own settings are back
+    teacher.click("#btn-unbroadcast")
+    eva, eva_own = students["Eva"]
+    eva.wait_for_selector("#classroom-showing", state="hidden", timeout=10000)
+    eva.wait_for_function("(d) => window.playground.state.get('dataset.name') === d", arg=eva_own)
+    assert eva.evaluate("() => window.playground.state.get('model.hidden')") == [5, 7]
+    assert eva.evaluate("() => window.playground.run") is None
+
+    # the teacher pushes the preset under a title of their own: Spanish students see that title
+    teacher.select_option("#lesson-preset", "relu-he")
+    teacher.fill("#lesson-title", "Reto de la semana")
+    teacher.fill("#lesson-text", "")
+    teacher.fill("#lesson-config", "")
+    teacher.click("#btn-push")
+    eva.wait_for_function("() => document.getElementById('lesson').textContent.includes('Reto de la semana')")
+    assert lesson["title_es"] not in eva.text_content("#lesson b")
+    assert lesson["es"][:40] in eva.text_content("#lesson")  # the preset's own text stays
+    eva.screenshot(path=str(tmp_path / "eva-lesson.png"))
+
+    # a spotlight on Ana's run: the projector follows that too
+    teacher.wait_for_function(
+        "() => [...document.querySelectorAll('#students tbody tr')]"
+        ".some(r => r.textContent.includes('Ana') && r.querySelector('button'))"
+    )
+    teacher.locator("#students tbody tr", has_text="Ana").locator("button").first.click()
+    projector.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=own_run)
+    assert "Ana" in projector.text_content("#classroom-showing")
+    assert not errors
