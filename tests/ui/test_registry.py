@@ -78,3 +78,26 @@ def test_the_exported_script_builds_each_optimizer():
         text = scriptgen.script("x", {"optimizer": {"name": name}})
         assert f"{choice.cls.__name__}(groups, " in text, name
         compile(text, "run.py", "exec")
+
+
+def test_nadam_reaches_every_place(open_page, server):
+    """NAdam, added as one registry entry: the catalog, the controls (with the fields it reads), a
+    shared link, the optimizer lab and the exported script all have it."""
+    assert "nadam" in httpx.get(server.base + "/api/catalog").json()["choices"]["optimizers"]
+    p = open_page()
+    p.page.select_option("[data-path='optimizer.name']", "nadam")
+    shown = p.js(SHOWN)
+    assert shown["optimizer.betas"] and shown["optimizer.eps"] and not shown["optimizer.momentum"]
+    url = p.page.url
+    q = open_page(url[url.index("#") :])
+    assert q.page.input_value("[data-path='optimizer.name']") == "nadam"
+    q.page.goto(server.base + "/lab")
+    q.page.wait_for_selector("body[data-ready='1']")
+    q.page.click("#add")
+    row = "#opts tbody tr:last-child"
+    q.page.select_option(f"{row} select", "nadam")
+    q.page.wait_for_function("() => document.querySelector('#finals').textContent.includes('nadam: f =')")
+    assert q.js(f"() => document.querySelector('{row} input[max]').disabled") is False  # beta1 applies
+    text = scriptgen.script("x", {"optimizer": {"name": "nadam", "lr": 0.002}})
+    assert "opt = torch.optim.NAdam(groups, lr=0.002, betas=(0.9, 0.999), eps=1e-08)" in text
+    assert not p.errors and not q.errors

@@ -64,6 +64,10 @@ OPTIMIZERS: dict[str, OptimizerChoice] = {
         decoupled_decay=True,
         linear_decay=True,
     ),
+    # Adam with Nesterov momentum (Dozat 2016); the weight decay is the loss penalty, as for Adam.
+    "nadam": OptimizerChoice(
+        torch.optim.NAdam, lambda c: {"lr": c.lr, "betas": tuple(c.betas), "eps": c.eps}, ("betas", "eps")
+    ),
 }
 
 # ---- learning-rate schedules --------------------------------------------------------------------
