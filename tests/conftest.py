@@ -25,3 +25,27 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# ---- hypothesis profiles (the property test of issue 9, tests/engine/test_properties.py) ----
+# default: derandomized, so CI draws the same examples every time (hypothesis then keeps no database);
+# long (`pytest --hypothesis-profile=long`): ten times more examples at random, failures saved in the
+# committed database and replayed first by every later long run.
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
+
+HYPOTHESIS_DB = Path(__file__).parent / ".hypothesis-db"
+_slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci", max_examples=300, derandomize=True, deadline=None, suppress_health_check=_slow_ok, print_blob=True
+)
+settings.register_profile(
+    "long",
+    max_examples=3000,
+    derandomize=False,
+    database=DirectoryBasedExampleDatabase(HYPOTHESIS_DB),
+    deadline=None,
+    suppress_health_check=_slow_ok,
+    print_blob=True,
+)
+settings.load_profile("ci")  # --hypothesis-profile NAME (the hypothesis pytest plugin) loads another

@@ -20,7 +20,7 @@ def _fmt(v) -> str:
 
 def load_config(config_path: Path | None, preset: str | None):
     from .engine import presets
-    from .engine.config import RunConfig
+    from .engine.config import RunConfig, error_location
 
     if (config_path is None) == (preset is None):
         raise typer.BadParameter("give either a CONFIG.json path or --preset NAME")
@@ -34,7 +34,8 @@ def load_config(config_path: Path | None, preset: str | None):
     except OSError as e:
         raise typer.BadParameter(f"cannot read {config_path}: {e.strerror}") from None
     except ValidationError as e:
-        lines = [f"  {'.'.join(map(str, err['loc'])) or '(config)'}: {err['msg']}" for err in e.errors()]
+        located = [error_location(err) for err in e.errors()]
+        lines = [f"  {'.'.join(map(str, loc)) or '(config)'}: {msg}" for loc, msg in located]
         raise typer.BadParameter("invalid configuration:\n" + "\n".join(lines)) from None
 
 

@@ -37,3 +37,21 @@ def test_unknown_preset_lists_known_ones():
     assert p.returncode != 0 and "vanishing-gradients" in p.stderr
     p = subprocess.run([*CLI, "presets"], capture_output=True, text=True, timeout=120)
     assert "transfer-digits" in p.stdout
+
+
+def test_a_split_that_cannot_train_is_a_clear_error_naming_the_field(tmp_path):
+    bad = tmp_path / "tiny.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "dataset": {"name": "sine", "n_samples": 10, "val_fraction": 0.9},
+                "preprocessing": {"standardize": False},
+                "model": {"batch_norm": True},
+                "training": {"epochs": 3},
+            }
+        )
+    )
+    p = subprocess.run([*CLI, "run", str(bad)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2  # a usage error, before training: no run_start
+    assert "dataset.val_fraction" in p.stderr and "batch normalization" in p.stderr
+    assert "Traceback" not in p.stderr and "Expected more than 1 value" not in p.stderr + p.stdout

@@ -1,3 +1,6 @@
+import math
+
+import numpy as np
 import pytest
 import torch
 from nnplayground.engine.augmentation import augment, preview
@@ -22,7 +25,8 @@ def test_two_d_sets_are_balanced_binary_and_seeded(name):
 def test_standardization_uses_training_statistics_only():
     d = load(DatasetConfig(name="wine", val_fraction=0.3), PreprocessingConfig(standardize=True))
     torch.testing.assert_close(d.x_train.mean(0), torch.zeros(13), atol=1e-5, rtol=0)
-    torch.testing.assert_close(d.x_train.std(0), torch.ones(13), atol=1e-4, rtol=0)
+    # the population standard deviation, as scikit-learn's StandardScaler
+    torch.testing.assert_close(d.x_train.std(0, unbiased=False), torch.ones(13), atol=1e-5, rtol=0)
     # validation goes through the same (training) shift and scale, so it is not exactly centred
     assert d.x_val.mean(0).abs().max() > 1e-3
     torch.testing.assert_close(d.preprocess(d.raw_val), d.x_val)
@@ -101,3 +105,130 @@ def test_augmentation_changes_training_inputs_each_epoch_but_never_validation():
     assert not any(torch.equal(x, t.x_train) for x in train_batches)
     assert any(torch.equal(x, t.x_val) for x in eval_batches)  # validation is never augmented
     assert any(torch.equal(x, t.x_train) for x in eval_batches)  # nor the clean training evaluation
+
+
+# ---- issue 9 item 5: zero-variance columns; item 4: tiny training splits ----
+
+
+def _constant_column_points(value=14.62):
+    """120 rows [x, value, label]: x in [-1.59, -1] for class 0, in [1, 1.59] for class 1 (the issue's data)."""
+    xs = np.linspace(1.0, 1.59, 60)
+    return [[-x, value, 0] for x in xs] + [[x, value, 1] for x in xs]
+
+
+def test_a_constant_column_standardizes_to_exactly_zero_and_the_run_learns():
+    data_cfg = DatasetConfig(name="custom", points=_constant_column_points())
+    d = load(data_cfg, PreprocessingConfig())
+    assert torch.equal(d.x_train[:, 1], torch.zeros(len(d.y_train)))
+    assert torch.equal(d.x_val[:, 1], torch.zeros(len(d.y_val)))
+    assert d.scale[0, 1].item() == 1.0
+    assert torch.equal(d.preprocess(torch.tensor([[0.5, 14.62]]))[:, 1], torch.zeros(1))
+
+    def trained(points):
+        t, _ = run(cfg(dataset={"name": "custom", "points": points}, model={"hidden": [8]}, training={"epochs": 10}))
+        return t
+
+    t = trained(_constant_column_points())
+    assert t.history[-1]["val_acc"] == 1.0
+    zeroed = trained(_constant_column_points(0.0))  # the same data with the column set to 0
+    assert [h["val_loss"] for h in t.history] == [h["val_loss"] for h in zeroed.history]
+    assert zeroed.history[-1]["val_acc"] == 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_standardization_matches_scikit_learn(seed):
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    cols = [
+        rng.normal(0, 1, n),  # ordinary
+        np.full(n, 14.62),  # constant
+        np.full(n, 1e30),  # huge constant
+        rng.normal(0, 1e30, n),  # huge spread
+        14.62 + rng.integers(0, 2, n) * np.spacing(np.float32(14.62)),  # one float32 step apart: not constant
+        rng.normal(5e3, 1e-3, n),  # small spread on a large mean
+    ]
+    labels = np.arange(n) % 2
+    points = np.column_stack([*cols, labels]).tolist()
+    d = load(DatasetConfig(name="custom", points=points, seed=seed), PreprocessingConfig())
+    raw = d.raw_train.double().numpy()
+    ref = StandardScaler().fit(raw)
+    np.testing.assert_allclose(d.shift[0].numpy(), ref.mean_, rtol=1e-12)
+    np.testing.assert_array_equal(d.scale[0].numpy() == 1.0, ref.scale_ == 1.0)
+    np.testing.assert_allclose(d.scale[0].numpy(), ref.scale_, rtol=1e-12)
+    expected = ref.transform(raw).astype(np.float32)
+    np.testing.assert_allclose(d.x_train.numpy(), expected, rtol=1e-6, atol=1e-6)
+    assert torch.isfinite(d.x_train).all() and torch.isfinite(d.x_val).all()
+    assert (d.x_train[:, 1] == 0).all() and (d.x_train[:, 2] == 0).all()
+    assert d.x_train[:, 4].abs().max().item() > 0.5  # a real (if tiny) difference is kept
+
+
+def test_one_training_sample_standardizes_to_zeros_not_nan():
+    d = load(DatasetConfig(name="sine", n_samples=10, val_fraction=0.9), PreprocessingConfig())
+    assert len(d.y_train) == 1
+    assert torch.equal(d.x_train, torch.zeros(1, 1)) and torch.equal(d.scale, torch.ones(1, 1, dtype=torch.float64))
+    assert torch.isfinite(d.x_val).all()
+    t, _ = run(cfg(dataset={"name": "sine", "n_samples": 10, "val_fraction": 0.9}, training={"epochs": 3}))
+    assert t.status == "completed" and all(h["train_loss"] is not None for h in t.history)
+
+
+def test_image_mean_is_computed_in_float64():
+    d = load(DatasetConfig(name="digits", classes=[0, 1]), PreprocessingConfig())
+    expected = d.raw_train.double().mean(0, keepdim=True)
+    assert d.shift.dtype == torch.float64 and torch.equal(d.shift, expected)
+    corner = d.raw_train[:, 0, 0, 0]  # the top-left pixel is blank in every digit: stays exactly 0
+    assert torch.equal(corner, torch.zeros_like(corner)) and torch.equal(d.x_train[:, 0, 0, 0], corner)
+
+
+def test_huge_custom_values_keep_finite_bounds_and_inputs():
+    big = 3.0e38
+    pts = [[big, -big, 0], [big * 0.9, -big, 0], [-big, big, 1], [-big * 0.9, big * 0.5, 1]] * 3
+    d = load(DatasetConfig(name="custom", points=pts), PreprocessingConfig())
+    assert torch.isfinite(d.x_train).all() and torch.isfinite(d.x_val).all()
+    assert all(math.isfinite(v) for b in d.bounds() for v in b)
+
+
+def test_a_split_batch_norm_cannot_train_is_refused_before_training():
+    from nnplayground.engine import Trainer
+    from nnplayground.engine.config import ConfigError
+    from nnplayground.engine.datasets import check_trainable, split_sizes
+
+    issue = {
+        "dataset": {"name": "sine", "n_samples": 10, "val_fraction": 0.9},
+        "preprocessing": {"standardize": False},
+        "model": {"batch_norm": True},
+        "training": {"epochs": 3},
+    }
+    with pytest.raises(ConfigError) as e:
+        Trainer(issue)
+    assert e.value.field == "dataset.val_fraction" and "leaves 1 of 10" in e.value.message
+    c = cfg(**issue)
+    assert split_sizes(c.dataset)[:2] == (1, 9)
+    with pytest.raises(ConfigError):
+        check_trainable(c)
+    # two training samples are enough (the trainer drops a last batch of one)
+    ok = cfg(**{**issue, "dataset": {"name": "sine", "n_samples": 20, "val_fraction": 0.9}})
+    assert split_sizes(ok.dataset)[:2] == (2, 18)
+    t, _ = run(ok)
+    assert t.status == "completed"
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        {"name": "spiral", "n_samples": 37, "val_fraction": 0.3},
+        {"name": "xor", "n_samples": 11, "val_fraction": 0.9},
+        {"name": "wine", "n_samples": 10, "val_fraction": 0.9, "seed": 4},
+        {"name": "digits", "classes": [1, 7], "per_class": 1},
+        {"name": "sine", "n_samples": 10, "val_fraction": 0.05},
+        {"name": "custom", "points": [[0, 0], [1, 0], [2, 1], [3, 1], [4, 2], [5, 2]], "val_fraction": 0.9},
+    ],
+)
+def test_split_sizes_match_the_loaded_data(dataset):
+    from nnplayground.engine.datasets import split_sizes
+
+    c = DatasetConfig(**dataset)
+    d = load(c, PreprocessingConfig())
+    assert split_sizes(c) == (len(d.y_train), len(d.y_val), d.input_shape, d.n_classes)
+    assert len(d.y_train) >= 1 and len(d.y_val) >= 1

@@ -49,7 +49,7 @@ def test_lr_10_on_default_spiral_ends_diverged_with_null_losses_and_the_hint():
     d = _marker(ev, "diverged")
     assert d["epoch"] == 1 and d["cause"] == "learning_rate"
     assert d["message"].startswith("The loss became NaN/infinite at epoch 1 with learning rate 10.")
-    assert "It was finite at epoch 0 (train loss 0.8316)" in d["message"]
+    assert "It was finite at epoch 0 (train loss 0.8321)" in d["message"]
     assert "The learning rate is probably too high for this model and data: try a smaller one." in d["message"]
     assert d["evidence"]["lr"] == 10 and d["evidence"]["last_finite_epoch"] == 0
     assert ev[-1]["message"] == d["message"] == t.summary()["message"]

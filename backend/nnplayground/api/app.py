@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..engine.config import error_location
 from ..jsonutil import dumps_bytes
 from ..service.artifacts import Models
 from ..service.classroom import Classroom
@@ -37,10 +38,10 @@ def _loc(loc) -> str:
 def validation_detail(errors) -> list[dict]:
     out = []
     for e in errors:
-        loc = list(e.get("loc", ()))
+        loc, msg = error_location(e)
+        loc = list(loc)
         where = loc[0] if loc else "body"
         field = _loc(loc[1:] if where in ("body", "query", "path") else loc)
-        msg = e.get("msg", "invalid value")
         if where in ("query", "path"):
             field = f"{where}.{field}"
         out.append({"field": field, "message": msg})

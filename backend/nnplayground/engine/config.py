@@ -4,6 +4,7 @@ add fields, never rename them."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,6 +24,26 @@ MAX_CUSTOM_ROWS = 5000
 MAX_CUSTOM_FEATURES = 64
 # Python's json reads the tokens Infinity and NaN: every float that comes from outside must be finite.
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+MAX_ABS_VALUE = 3.4028234663852886e38  # float32's largest finite value: the engine computes in float32
+
+
+class ConfigError(ValueError):
+    """A configuration that validates field by field but cannot be trained as a whole (for instance a
+    split that leaves batch normalization one training sample). `field` is the dotted path to change."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def error_location(error: dict) -> tuple[tuple, str]:
+    """(loc, message) of one pydantic error dict, with a cross-field ConfigError placed at the field it
+    names (pydantic itself puts a model validator's error on the whole model)."""
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigError):
+        return (*error.get("loc", ()), *cause.field.split(".")), cause.message
+    return tuple(error.get("loc", ())), error.get("msg", "invalid value")
 
 
 class _Section(BaseModel):
@@ -87,24 +108,26 @@ class DatasetConfig(_Section):
             return self
         rows = self.points
         if not rows:
-            raise ValueError("points: a custom data set needs rows of [features..., label]")
+            raise ConfigError("points", "a custom data set needs rows of [features..., label]")
         if len(rows) > MAX_CUSTOM_ROWS:
-            raise ValueError(f"points: at most {MAX_CUSTOM_ROWS} rows, got {len(rows)}")
+            raise ConfigError("points", f"at most {MAX_CUSTOM_ROWS} rows, got {len(rows)}")
         width = len(rows[0])
         if not 2 <= width <= MAX_CUSTOM_FEATURES + 1:
-            raise ValueError(f"points: each row needs 1 to {MAX_CUSTOM_FEATURES} features and a label")
+            raise ConfigError("points", f"each row needs 1 to {MAX_CUSTOM_FEATURES} features and a label")
         counts: dict[int, int] = {}
         for i, r in enumerate(rows):
             if len(r) != width:
-                raise ValueError(f"points: row {i} has {len(r)} values, row 0 has {width}")
+                raise ConfigError("points", f"row {i} has {len(r)} values, row 0 has {width}")
+            if not all(math.isfinite(v) and abs(v) <= MAX_ABS_VALUE for v in r):
+                raise ConfigError("points", f"row {i} has a value that is not a finite number within +-3.4e38")
             label = r[-1]
             if label != int(label) or not 0 <= label < 10:
-                raise ValueError(f"points: row {i} label {label} is not a class number 0-9")
+                raise ConfigError("points", f"row {i} label {label} is not a class number 0-9")
             counts[int(label)] = counts.get(int(label), 0) + 1
         if len(counts) < 2:
-            raise ValueError("points: need at least two classes")
+            raise ConfigError("points", "need at least two classes")
         if min(counts.values()) < 2:
-            raise ValueError("points: every class needs at least 2 samples")
+            raise ConfigError("points", "every class needs at least 2 samples")
         return self
 
 
@@ -178,7 +201,7 @@ class ModelConfig(_Section):
         for name in ("activations", "dropouts"):
             v = getattr(self, name)
             if v is not None and len(v) != len(self.hidden):
-                raise ValueError(f"{name}: needs one entry per hidden layer ({len(self.hidden)}), got {len(v)}")
+                raise ConfigError(name, f"needs one entry per hidden layer ({len(self.hidden)}), got {len(v)}")
         return self
 
     def layer_activation(self, i: int) -> str:
@@ -381,11 +404,11 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _consistent(self):
         if self.model.arch == "cnn" and self.dataset.name != "digits":
-            raise ValueError("model.arch: a CNN needs image data (dataset.name = 'digits')")
+            raise ConfigError("model.arch", "a CNN needs image data (dataset.name = 'digits')")
         if self.transfer is not None and self.transfer.source.startswith("builtin:") and self.dataset.name != "digits":
-            raise ValueError("transfer.source: the built-in source was trained on digits; use dataset 'digits'")
+            raise ConfigError("transfer.source", "the built-in source was trained on digits; use dataset 'digits'")
         if self.model.batch_norm and self.training.batch_size < 2:
-            raise ValueError("training.batch_size: batch normalization needs at least 2 samples per batch")
+            raise ConfigError("training.batch_size", "batch normalization needs at least 2 samples per batch")
         return self
 
     def uses_cnn(self) -> bool:

@@ -3,13 +3,15 @@ points. Nothing is fetched from the network. Preprocessing statistics come from 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from .config import TWO_D, DatasetConfig, PreprocessingConfig
+from .config import TWO_D, ConfigError, DatasetConfig, PreprocessingConfig, RunConfig
 
 
 @dataclass
@@ -24,7 +26,7 @@ class Data:
     raw_val: torch.Tensor
     n_classes: int  # 1 output for regression
     input_shape: tuple[int, ...]
-    shift: torch.Tensor  # preprocessing: x = (raw - shift) / scale
+    shift: torch.Tensor  # preprocessing: x = (raw - shift) / scale, both float64 (1, *input_shape)
     scale: torch.Tensor
     class_names: list[str] = field(default_factory=list)
 
@@ -37,16 +39,22 @@ class Data:
         return math.prod(self.input_shape)
 
     def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
-        """Apply the training-split preprocessing to new raw inputs (prediction, surfaces)."""
-        raw = raw.reshape(-1, *self.input_shape).to(self.shift.dtype)
-        return (raw - self.shift) / self.scale
+        """Apply the training-split preprocessing to raw inputs (N, *input_shape) -> float32 model inputs.
+        Raw values are first rounded to float32 (the precision the data set is stored in), then shifted and
+        scaled in float64, so new inputs go through exactly the arithmetic of the training split."""
+        raw = raw.reshape(-1, *self.input_shape).to(self.raw_train.dtype).double()
+        return ((raw - self.shift) / self.scale).to(self.raw_train.dtype)
 
     def bounds(self, margin: float = 0.1) -> list[list[float]]:
         """Bounding box of all raw inputs, per feature, with a margin: the decision surface's extent."""
-        allx = torch.cat([self.raw_train, self.raw_val]).reshape(-1, self.n_features)
+        # float64: the span of huge float32 values (custom columns near 3e38) overflows float32
+        allx = torch.cat([self.raw_train, self.raw_val]).reshape(-1, self.n_features).double()
         lo, hi = allx.min(0).values, allx.max(0).values
         pad = (hi - lo).clamp_min(1e-6) * margin
-        return [[round(float(a), 4), round(float(b), 4)] for a, b in zip(lo - pad, hi + pad, strict=True)]
+        # the plane is sampled in float32: keep its edges inside the float32 range
+        big = float(torch.finfo(self.raw_train.dtype).max)
+        lo, hi = (lo - pad).clamp(-big, big), (hi + pad).clamp(-big, big)
+        return [[round(float(a), 4), round(float(b), 4)] for a, b in zip(lo, hi, strict=True)]
 
     def summary(self) -> dict:
         counts = None
@@ -134,27 +142,34 @@ def _split(n: int, val_fraction: float, rng, stratify: np.ndarray | None):
     return rng.permutation(np.concatenate(tr)), rng.permutation(np.concatenate(va))
 
 
-def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> Data:
-    rng = np.random.default_rng(cfg.seed)
+@functools.lru_cache(maxsize=2)
+def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """scikit-learn's bundled wine or digits (data, target, target names), read from disk once per process:
+    admission sizes the split of every new configuration on the server's event loop."""
+    from sklearn.datasets import load_digits, load_wine
+
+    d = {"wine": load_wine, "digits": load_digits}[name]()
+    d.data.flags.writeable = d.target.flags.writeable = False  # shared by every caller
+    return d.data, d.target, list(d.target_names)
+
+
+def _arrays(cfg: DatasetConfig, rng) -> tuple[np.ndarray, np.ndarray, str, tuple[int, ...] | None, list[str]]:
+    """The whole data set as float64 numpy arrays: (x, y, task, image shape or None, class names)."""
     task, shape, names = "classification", None, []
     if cfg.name in _GENERATORS:
         x, y = _GENERATORS[cfg.name](cfg.n_samples, cfg.noise, rng)
         if cfg.name == "sine":
             task = "regression"
     elif cfg.name == "wine":
-        from sklearn.datasets import load_wine
-
-        d = load_wine()
-        x, y = d.data, d.target.astype(float)
-        names = [str(n) for n in d.target_names]
+        data, target, target_names = _bundled("wine")
+        x, y = data.copy(), target.astype(float)
+        names = [str(n) for n in target_names]
         if cfg.n_samples < len(y):
             keep = np.sort(rng.choice(len(y), cfg.n_samples, replace=False))
             x, y = x[keep], y[keep]
     elif cfg.name == "digits":
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        x, y = d.data / 16.0, d.target.astype(float)  # pixels in [0, 1]
+        data, target, _ = _bundled("digits")
+        x, y = data / 16.0, target.astype(float)  # pixels in [0, 1]
         classes = sorted(cfg.classes) if cfg.classes else list(range(10))
         keep = np.isin(y, classes)
         x, y = x[keep], np.searchsorted(classes, y[keep]).astype(float)  # relabel to 0..k-1
@@ -166,34 +181,65 @@ def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> D
         present = sorted(set(y.astype(int).tolist()))
         y = np.searchsorted(present, y).astype(float)
         names = [str(c) for c in present]
-
     if cfg.name in TWO_D:
         names = ["0", "1"]
+    return x, y, task, shape, names
+
+
+def _train_val(cfg: DatasetConfig, y: np.ndarray, task: str, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and validation samples (the split, then the per-class cap)."""
     strat = y.astype(int) if task == "classification" else None
     tr, va = _split(len(y), cfg.val_fraction, rng, strat)
     if cfg.per_class is not None and task == "classification":
         tr = np.concatenate([tr[y[tr] == c][: cfg.per_class] for c in np.unique(y[tr])])
         tr = rng.permutation(tr)
+    return tr, va
+
+
+def _standardization(raw_tr: np.ndarray, image: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(shift, scale) of x = (raw - shift) / scale from the training split, as scikit-learn's
+    StandardScaler computes them: in float64, population standard deviation, and scale 1 for a column
+    whose variance is zero or within the round-off of its mean (so a constant column becomes exactly 0
+    and one training sample gives zeros, not NaN). Images only subtract the mean image."""
+    n = len(raw_tr)
+    flat = raw_tr.reshape(n, -1).astype(np.float64)
+    shift = flat.mean(0)
+    scale = np.ones_like(shift)
+    if not image:
+        var = flat.var(0)
+        eps = np.finfo(np.float64).eps
+        # scikit-learn's _is_constant_feature: the worst-case round-off of the mean/variance computation
+        constant = var <= n * eps * var + (n * shift * eps) ** 2
+        scale = np.where(constant, 1.0, np.sqrt(var))
+        # exact zeros for constant columns: shift by the value itself, not by a rounded mean
+        shift = np.where(constant & (np.ptp(flat, 0) == 0), flat[0], shift)
+    return shift.reshape(1, *raw_tr.shape[1:]), scale.reshape(1, *raw_tr.shape[1:])
+
+
+def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> Data:
+    rng = np.random.default_rng(cfg.seed)
+    x, y, task, shape, names = _arrays(cfg, rng)
+    tr, va = _train_val(cfg, y, task, rng)
 
     shape = shape or (x.shape[1],)
+    # Raw inputs live in `dtype` (what the model sees); statistics come from those very values in float64.
     raw = torch.tensor(x, dtype=dtype).reshape(-1, *shape)
     yt = torch.tensor(y, dtype=torch.long if task == "classification" else dtype)
     raw_tr, raw_va = raw[tr], raw[va]
-    shift = torch.zeros((1, *shape), dtype=dtype)
-    scale = torch.ones((1, *shape), dtype=dtype)
+    shift = torch.zeros((1, *shape), dtype=torch.float64)
+    scale = torch.ones((1, *shape), dtype=torch.float64)
     if pre.standardize:
-        shift = raw_tr.mean(0, keepdim=True)
-        if len(shape) == 1:  # tabular and 2-D: z-score; images: subtract the mean image only
-            scale = raw_tr.std(0, keepdim=True).clamp_min(1e-8)
+        s, c = _standardization(raw_tr.double().numpy(), image=len(shape) > 1)
+        shift, scale = torch.from_numpy(s), torch.from_numpy(c)
     n_classes = int(yt.max()) + 1 if task == "classification" else 1
     if task == "classification" and not names:
         names = [str(c) for c in range(n_classes)]
-    return Data(
+    data = Data(
         name=cfg.name,
         task=task,
-        x_train=(raw_tr - shift) / scale,
+        x_train=raw_tr,
         y_train=yt[tr],
-        x_val=(raw_va - shift) / scale,
+        x_val=raw_va,
         y_val=yt[va],
         raw_train=raw_tr,
         raw_val=raw_va,
@@ -203,6 +249,75 @@ def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> D
         scale=scale,
         class_names=names,
     )
+    data.x_train, data.x_val = data.preprocess(raw_tr), data.preprocess(raw_va)
+    return data
+
+
+class Split(NamedTuple):
+    """The shape of a loaded data set: sample counts of each side, model input shape, model outputs."""
+
+    n_train: int
+    n_val: int
+    input_shape: tuple[int, ...]
+    n_out: int
+
+
+def split_sizes(cfg: DatasetConfig) -> Split:
+    """What `load` will produce, without preprocessing or tensors. The split keeps at least one sample on
+    each side (of each class, for classification)."""
+    if cfg.name == "custom":  # large, and admitted off the event loop anyway: not worth caching
+        return _split_sizes(cfg)
+    return _cached_split_sizes(cfg.model_dump_json())
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_split_sizes(cfg_json: str) -> Split:
+    return _split_sizes(DatasetConfig.model_validate_json(cfg_json))
+
+
+def _split_sizes(cfg: DatasetConfig) -> Split:
+    rng = np.random.default_rng(cfg.seed)
+    x, y, task, shape, _ = _arrays(cfg, rng)
+    tr, va = _train_val(cfg, y, task, rng)
+    n_out = int(y.max()) + 1 if task == "classification" else 1
+    return Split(len(tr), len(va), shape or (x.shape[1],), n_out)
+
+
+def check_trainable(cfg: RunConfig, split: Split | None = None, source_config: dict | None = None) -> None:
+    """The rules a configuration must meet as a whole before training starts, shared by the engine
+    (`Trainer`) and the server's admission (HTTP 422). `split` describes the data when it is already
+    loaded; `source_config` is a transfer source's run configuration. Raises ConfigError naming the
+    field to change.
+
+    - Batch normalization in training mode needs at least 2 samples in every batch (one sample has no
+      batch variance); the trainer already drops a last batch of one, so the training split needs 2.
+    - A transfer source must have learned inputs of this data set's shape, and `continue`, which keeps
+      the source's output layer, as many classes (outputs) as this data set has.
+    Everything else holds by construction: the split leaves at least one sample on each side (per
+    class), standardization gives scale 1 to zero-variance columns (one training sample included),
+    custom points need 2 samples of each of at least 2 classes, digits need 2 classes."""
+    split = split or split_sizes(cfg.dataset)
+    if cfg.model.batch_norm and split.n_train < 2:
+        raise ConfigError(
+            "dataset.val_fraction",
+            f"batch normalization needs at least 2 training samples, but this split leaves {split.n_train} of "
+            f"{split.n_train + split.n_val} for training; lower dataset.val_fraction, raise dataset.n_samples "
+            "or switch model.batch_norm off",
+        )
+    if cfg.transfer is not None and source_config is not None and cfg.transfer.strategy != "scratch":
+        source = split_sizes(DatasetConfig.model_validate(source_config.get("dataset", {})))
+        if source.input_shape != split.input_shape:
+            raise ConfigError(
+                "transfer.source",
+                f"the source learned inputs of shape {list(source.input_shape)}, this data set has "
+                f"{list(split.input_shape)}",
+            )
+        if cfg.transfer.strategy == "continue" and source.n_out != split.n_out:
+            raise ConfigError(
+                "transfer.strategy",
+                f"'continue' keeps the source's output layer of {source.n_out} outputs, this data set needs "
+                f"{split.n_out}; use another strategy",
+            )
 
 
 def view(cfg: DatasetConfig, pre: PreprocessingConfig, max_points: int = 2000, max_images: int = 48) -> dict:

@@ -48,7 +48,7 @@ def resolve_device(name: str, heavy: bool = True) -> torch.device:
 class Trainer:
     def __init__(self, config: RunConfig | dict, source_loader: transfer.SourceLoader | None = None):
         cfg = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
-        source_state = None
+        source_config = source_state = None
         if cfg.transfer is not None:
             source_config, source_state = transfer.resolve(cfg.transfer, source_loader)
             cfg = transfer.adopt_architecture(cfg, source_config)
@@ -57,6 +57,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.training.seed)  # weights, shuffling, augmentation
 
         data = datasets.load(cfg.dataset, cfg.preprocessing)
+        split = datasets.Split(len(data.y_train), len(data.y_val), data.input_shape, data.n_classes)
+        datasets.check_trainable(cfg, split, source_config)  # before any training step
         self.data = data
         self.regression = data.task == "regression"
         self.model = models.build(cfg.model, data.input_shape, data.n_classes, cfg.uses_cnn())
@@ -320,7 +322,9 @@ class Trainer:
             return loss, math.nan
         if self.regression:
             var = torch.var(y, unbiased=False).item()
-            score = 1.0 - torch.mean((out.squeeze(-1) - y) ** 2).item() / max(var, 1e-12)
+            if var == 0:  # R^2 compares with the targets' spread: undefined for one sample (scikit-learn: NaN)
+                return loss, math.nan
+            score = 1.0 - torch.mean((out.squeeze(-1) - y) ** 2).item() / var
         else:
             score = (out.argmax(-1) == y).float().mean().item()
         return loss, score
@@ -386,7 +390,9 @@ class Trainer:
         # Epoch 0 (the initial weights) is every comparison's baseline: the first best epoch, the
         # reference early stopping and the plateau schedule count epochs without improvement from.
         es = self.config.early_stopping
-        monitored = val_loss if es.monitor == "val_loss" else val_score
+        # without early stopping the best epoch is the lowest validation loss, whatever `monitor` says
+        monitor = es.monitor if self.stopper is not None else "val_loss"
+        monitored = val_loss if monitor == "val_loss" else val_score
         stop = False
         if self.stopper is not None:  # the best epoch is the one early stopping would restore
             stop = self.stopper.update(epoch, monitored)
@@ -396,7 +402,7 @@ class Trainer:
         if improved:
             self.best_val_loss, self.best_epoch = val_loss, epoch
             self.checkpoints.pin("best", epoch)
-            out.append(events.marker(epoch, "best", val_loss=val_loss, monitor=es.monitor, value=monitored))
+            out.append(events.marker(epoch, "best", val_loss=val_loss, monitor=monitor, value=monitored))
         if epoch == 0:
             self.schedule.baseline(val_loss)
             return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .config import RunConfig, TransferConfig, merge
+from .config import ConfigError, ModelConfig, RunConfig, TransferConfig, merge
 from .models import Net
 
 BUILTIN_DIGITS = "builtin:digits-0-4"
@@ -61,10 +61,20 @@ def resolve(cfg: TransferConfig, loader: SourceLoader | None) -> tuple[dict, dic
 
 
 def adopt_architecture(target: RunConfig, source_config: dict) -> RunConfig:
-    """The target keeps its own data, dropout and training settings but must have the source's layers."""
-    src_model = dict(source_config.get("model", {}))
+    """The target keeps its own data, dropout and training settings but must have the source's layers:
+    every architecture field of the source's model section, defaults included (a per-layer list of the
+    target must not outlive the layers it described). Raises ConfigError when the target's per-layer
+    dropouts do not fit the source's hidden layers."""
+    src_model = ModelConfig.model_validate(source_config.get("model", {})).model_dump(mode="json")
     for key in ("dropout", "dropouts"):
-        src_model.pop(key, None)
+        src_model.pop(key)
+    dropouts = target.model.dropouts
+    if dropouts is not None and len(dropouts) != len(src_model["hidden"]):
+        raise ConfigError(
+            "model.dropouts",
+            f"needs one entry per hidden layer of the transfer source ({len(src_model['hidden'])}), "
+            f"got {len(dropouts)}",
+        )
     merged = merge(target.model_dump(mode="json"), {"model": src_model})
     return RunConfig.model_validate(merged)
 

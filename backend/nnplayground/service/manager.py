@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..engine.choices import DATASETS
-from ..engine.config import RunConfig
+from ..engine.config import ConfigError, RunConfig
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
 from .jsonutil import dumps
@@ -143,7 +143,9 @@ class RunManager:
                 "best_epoch": row["best_epoch"],
                 "best_val_loss": row["best_val_loss"],
             }
-        positions = self.executor.positions() if positions is None and row["status"] == "queued" else positions
+        positions = (
+            self.executor.positions() if positions is None and row["status"] == "queued" else positions
+        )
         out = {
             "id": row["id"],
             "status": row["status"],
@@ -162,7 +164,9 @@ class RunManager:
         if full:
             out["config"] = info["config"] if info else config
             out["submitted_config"] = config
-            out["model"] = {k: info[k] for k in ("n_params", "layers", "dataset", "device", "frozen")} if info else None
+            out["model"] = (
+                {k: info[k] for k in ("n_params", "layers", "dataset", "device", "frozen")} if info else None
+            )
             out["has_final_model"] = bool(row["has_final"])
             out["worker_pid"] = self.pids.get(row["id"])
         return out
@@ -236,7 +240,7 @@ class RunManager:
         )
 
     def _check_limits(self, cfg: RunConfig) -> tuple[dict, bytes] | None:
-        from ..engine import transfer
+        from ..engine import datasets, transfer
         from ..engine.trainer import resolve_device
 
         s = self.settings
@@ -250,7 +254,7 @@ class RunManager:
             resolve_device(cfg.training.device)
         except ValueError as e:
             raise field_error("training.device", str(e).split(": ", 1)[-1]) from None
-        source = None
+        source = src_config = None
         model_cfg = cfg
         if cfg.transfer is not None:
             src = cfg.transfer.source
@@ -279,11 +283,19 @@ class RunManager:
                 source = (src_config, blob)
             try:
                 model_cfg = transfer.adopt_architecture(cfg, src_config)
+            except ConfigError as e:
+                raise field_error(e.field, e.message) from None
             except ValueError as e:
                 raise field_error("transfer.source", str(e)) from None
+        try:  # the same whole-config rules the engine applies, decided before the run is queued
+            datasets.check_trainable(model_cfg, source_config=src_config)
+        except ConfigError as e:
+            raise field_error(e.field, e.message) from None
         n_params = count_params(model_cfg)
         if n_params > s.max_params:
-            raise field_error("model.hidden", f"the model has {n_params} parameters; at most {s.max_params} here")
+            raise field_error(
+                "model.hidden", f"the model has {n_params} parameters; at most {s.max_params} here"
+            )
         self._check_cost(cfg, model_cfg)
         return source
 

@@ -3,8 +3,8 @@ training loop with nothing from nnplayground, so a student can read, run and cha
 
 The script is the Jinja2 template templates/export_script.py.j2, fed from the engine: the optimizer,
 schedule, activation and initializer come from the option registry (engine/choices.py: the same
-class and constructor arguments the engine builds), and the data generators, the split, the course's
-momentum, the weight-decay penalty, early stopping and augmentation are the engine's own source
+class and constructor arguments the engine builds), and the data generators, the split, the standardization,
+the course's momentum, the weight-decay penalty, early stopping and augmentation are the engine's own source
 (inspect.getsource), so the script cannot drift from what the playground does. Without dropout the
 script reproduces the run's losses (tests/service/test_export_script.py runs it for every registered
 choice); with dropout the random masks differ (the playground's telemetry draws random numbers too)."""
@@ -84,6 +84,7 @@ def script(run_id: str, cfg: dict) -> str:
         "config_text": pprint.pformat(cfg, width=100, sort_dicts=False),
         "generator": {"name": generator.__name__, "source": _src(generator)} if generator else None,
         "split_source": _src(datasets._split),
+        "standardization_source": _src(datasets._standardization),
         "digit_classes": sorted(d.classes) if d.classes else list(range(10)),
         "points_json": json.dumps(d.points) if d.points is not None else "None",
         "image_shape": repr(dataset.input_shape(d)) if image else None,
