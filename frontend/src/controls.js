@@ -2,41 +2,24 @@ import { fieldDescription, fieldLabel, fieldMessage, t } from "./i18n.js";
 
 // Controls generated from GET /api/catalog: one widget per configuration field, with the bounds,
 // default and description the pydantic models declare. A new engine option shows up here without
-// UI code. The only UI knowledge below is which fields matter when (RELEVANT); labels are in i18n.js.
+// UI code. Which fields matter when comes from the schema too (`relevant_when`, declared in the
+// engine's option registry, engine/choices.py); labels are in i18n.js.
 
 const SKIP = new Set(["dataset.points", "model.hidden"]); // drawn points and the layer widget
-const is = (path, ...values) => (cfg) => values.includes(get(cfg, path));
-const RELEVANT = {
-  "dataset.noise": (c) => !["wine", "digits", "custom"].includes(c.dataset.name),
-  "dataset.n_samples": (c) => !["digits", "custom"].includes(c.dataset.name),
-  "dataset.classes": is("dataset.name", "digits"),
-  "dataset.per_class": (c) => c.dataset.name !== "sine",
-  "augmentation.rotation_deg": is("dataset.name", "digits"),
-  "augmentation.scale": is("dataset.name", "digits"),
-  "augmentation.shift": is("dataset.name", "digits"),
-  "model.arch": is("dataset.name", "digits"),
-  "model.conv_channels": (c) => c.dataset.name === "digits" && c.model.arch !== "mlp",
-  "model.leaky_slope": (c) => c.model.activation === "leaky_relu" || (c.model.activations || []).includes("leaky_relu"),
-  "model.bn_alpha": (c) => c.model.batch_norm,
-  "init.std": is("init.scheme", "normal", "constant"),
-  "init.xavier_mode": is("init.scheme", "xavier"),
-  "optimizer.momentum": is("optimizer.name", "momentum", "nesterov"),
-  "optimizer.betas": is("optimizer.name", "adam", "adamw"),
-  "optimizer.rho": is("optimizer.name", "rmsprop"),
-  "optimizer.eps": is("optimizer.name", "adagrad", "rmsprop", "adam", "adamw"),
-  "optimizer.decay_biases": (c) => c.optimizer.weight_decay > 0,
-  "schedule.step_size": is("schedule.name", "step"),
-  "schedule.gamma": is("schedule.name", "step", "exponential"),
-  "schedule.factor": is("schedule.name", "plateau"),
-  "schedule.patience": is("schedule.name", "plateau"),
-  "schedule.min_lr": is("schedule.name", "plateau", "cosine"),
-  "early_stopping.monitor": (c) => c.early_stopping.enabled,
-  "early_stopping.patience": (c) => c.early_stopping.enabled,
-  "early_stopping.min_delta": (c) => c.early_stopping.enabled,
-  "early_stopping.restore_best": (c) => c.early_stopping.enabled,
-  "transfer.k": (c) => c.transfer && c.transfer.strategy === "finetune_last_k",
-  "transfer.feature_lr_scale": (c) => c.transfer && ["finetune_all", "finetune_last_k"].includes(c.transfer.strategy),
-};
+
+// A `relevant_when` condition: {path: condition, ...}, all of which must hold; a condition is a
+// list of values (a list value: one of its items is one of them), {not: [...]} or {gt: n};
+// {any: [cond, ...]} holds when one of them does. engine/choices.py's relevant() is the same rule.
+export function relevant(cond, cfg) {
+  if (!cond) return true;
+  if (cond.any) return cond.any.some((c) => relevant(c, cfg));
+  return Object.entries(cond).every(([path, want]) => {
+    const v = get(cfg, path);
+    if (Array.isArray(want)) return Array.isArray(v) ? v.some((x) => want.includes(x)) : want.includes(v);
+    if (want.not) return !want.not.includes(v);
+    return typeof v === "number" && v > want.gt;
+  });
+}
 
 function get(obj, path) {
   return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
@@ -198,7 +181,7 @@ export class Controls {
       write = (v) => { input.value = v ?? ""; };
     }
     row.append(input, err);
-    this.widgets.set(path, { row, write, fail, relabel: () => {
+    this.widgets.set(path, { row, write, fail, when: f.relevant_when, relabel: () => {
       name.textContent = fieldLabel(path);
       row.title = fieldDescription(path, f.description);
     } });
@@ -228,8 +211,7 @@ export class Controls {
       if (w.row) {
         const section = p.split(".")[0];
         const sectionOff = this.catalog.sections[section].optional && cfg[section] == null;
-        const relevant = RELEVANT[p] ? RELEVANT[p](cfg) : true;
-        w.row.hidden = sectionOff || !relevant;
+        w.row.hidden = sectionOff || !relevant(w.when, cfg);
       }
       const active = document.activeElement;
       if (!(w.row && w.row.contains(active) && active.tagName === "INPUT" && active.type !== "checkbox")) w.write(value);

@@ -2,11 +2,15 @@
 // over its contour map. Click the plot to move the start point.
 import { api } from "./api.js";
 import { PALETTE } from "./charts.js";
+import { relevant } from "./controls.js";
 import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
-const NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
+// The optimizers and which of them read momentum or betas come from the catalog (the engine's registry).
+let NAMES = [];
+let FIELDS = {};
+const reads = (field, name) => relevant(FIELDS[field].relevant_when, { optimizer: { name } });
 const PRESETS = {
   rosenbrock: { start: [-1.5, 2], steps: 600, opts: [["sgd", 0.001], ["momentum", 0.001], ["nesterov", 0.001], ["rmsprop", 0.01], ["adam", 0.05]] },
   quadratic: { start: [-2.5, 2], steps: 60, opts: [["sgd", 0.075], ["momentum", 0.075], ["nesterov", 0.075], ["rmsprop", 0.05], ["adam", 0.3]] },
@@ -41,7 +45,7 @@ function renderTable() {
     lr.onchange = () => { o.lr = Number(lr.value); run(); };
     tr.insertCell().append(lr);
     const a = Object.assign(document.createElement("input"), { type: "number", step: "any", min: 0, max: 0.999 });
-    const uses = ["momentum", "nesterov"].includes(o.name) ? "momentum" : ["adam", "adamw"].includes(o.name) ? "beta1" : null;
+    const uses = reads("momentum", o.name) ? "momentum" : reads("betas", o.name) ? "beta1" : null;
     a.disabled = !uses;
     a.value = uses ? o[uses] : "";
     a.onchange = () => { o[uses] = Number(a.value); run(); };
@@ -196,5 +200,10 @@ $("run").onclick = run;
 $("btn-lang").onclick = () => { setLang(lang() === "en" ? "es" : "en"); applyI18n(); $("btn-lang").textContent = lang().toUpperCase(); };
 $("btn-lang").textContent = lang().toUpperCase();
 applyI18n();
-loadPreset("rosenbrock");
-run().then(() => { document.body.dataset.ready = "1"; });
+api("/api/catalog").then(async (catalog) => {
+  NAMES = catalog.choices.optimizers;
+  FIELDS = catalog.sections.optimizer.fields;
+  loadPreset("rosenbrock");
+  await run();
+  document.body.dataset.ready = "1";
+});

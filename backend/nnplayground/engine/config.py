@@ -9,13 +9,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "sine", "wine", "digits", "custom"]
-Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
-InitScheme = Literal["zeros", "constant", "normal", "xavier", "he", "pytorch_default"]
-OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
-ScheduleName = Literal["constant", "step", "exponential", "plateau", "cosine"]
+from .choices import ACTIVATIONS, DATASETS, INITIALIZERS, OPTIMIZERS, SCHEDULES, used_by, users
 
-TWO_D = ("circle", "xor", "gauss", "spiral", "moons")
+# The choices come from the option registry (choices.py); Literal keeps them in the JSON schema.
+DatasetName = Literal[tuple(DATASETS)]
+Activation = Literal[tuple(ACTIVATIONS)]
+InitScheme = Literal[tuple(INITIALIZERS)]
+OptimizerName = Literal[tuple(OPTIMIZERS)]
+ScheduleName = Literal[tuple(SCHEDULES)]
+
+TWO_D = tuple(name for name, d in DATASETS.items() if d.plane)
+IMAGE_DATASETS = [name for name, d in DATASETS.items() if d.image]
 MAX_CUSTOM_ROWS = 5000
 MAX_CUSTOM_FEATURES = 64
 # Python's json reads the tokens Infinity and NaN: every float that comes from outside must be finite.
@@ -49,14 +53,36 @@ class _Section(BaseModel):
 
 class DatasetConfig(_Section):
     name: DatasetName = Field("spiral", description="Which data set to learn.")
-    n_samples: int = Field(500, ge=10, le=20000, description="Samples generated (capped by real data sets).")
-    noise: float = Field(0.1, ge=0.0, le=1.0, description="Label/feature noise, as a fraction of the data scale.")
+    n_samples: int = Field(
+        500,
+        ge=10,
+        le=20000,
+        description="Samples generated (capped by real data sets).",
+        json_schema_extra=used_by("dataset.name", DATASETS, "n_samples"),
+    )
+    noise: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Label/feature noise, as a fraction of the data scale.",
+        json_schema_extra=used_by("dataset.name", DATASETS, "noise"),
+    )
     val_fraction: float = Field(0.5, gt=0.0, le=0.9, description="Share of the samples held out for validation.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the generator and of the split.")
     classes: list[Annotated[int, Field(ge=0, le=9)]] | None = Field(
-        None, min_length=2, max_length=10, description="digits: keep only these digit classes."
+        None,
+        min_length=2,
+        max_length=10,
+        description="digits: keep only these digit classes.",
+        json_schema_extra=used_by("dataset.name", DATASETS, "classes"),
     )
-    per_class: int | None = Field(None, ge=1, le=500, description="digits: at most this many training samples a class.")
+    per_class: int | None = Field(
+        None,
+        ge=1,
+        le=500,
+        description="digits: at most this many training samples a class.",
+        json_schema_extra=used_by("dataset.name", DATASETS, "per_class"),
+    )
     points: list[list[Finite]] | None = Field(
         None, description="custom: rows of feature values followed by an integer class label (finite numbers)."
     )
@@ -111,29 +137,63 @@ class PreprocessingConfig(_Section):
     )
 
 
+_IMAGES = {"relevant_when": {"dataset.name": IMAGE_DATASETS}}
+
+
 class AugmentationConfig(_Section):
     noise_std: float = Field(0.0, ge=0.0, le=2.0, description="Gaussian noise added to training inputs each epoch.")
-    rotation_deg: float = Field(0.0, ge=0.0, le=45.0, description="Images: random rotation up to this many degrees.")
-    scale: float = Field(0.0, ge=0.0, le=0.5, description="Images: random zoom by up to this fraction.")
-    shift: float = Field(0.0, ge=0.0, le=0.5, description="Images: random translation up to this fraction.")
+    rotation_deg: float = Field(
+        0.0, ge=0.0, le=45.0, description="Images: random rotation up to this many degrees.", json_schema_extra=_IMAGES
+    )
+    scale: float = Field(
+        0.0, ge=0.0, le=0.5, description="Images: random zoom by up to this fraction.", json_schema_extra=_IMAGES
+    )
+    shift: float = Field(
+        0.0, ge=0.0, le=0.5, description="Images: random translation up to this fraction.", json_schema_extra=_IMAGES
+    )
 
 
 class ModelConfig(_Section):
-    arch: Literal["auto", "mlp", "cnn"] = Field("auto", description="auto: a CNN for images, an MLP otherwise.")
+    arch: Literal["auto", "mlp", "cnn"] = Field(
+        "auto", description="auto: a CNN for images, an MLP otherwise.", json_schema_extra=_IMAGES
+    )
     hidden: list[Annotated[int, Field(ge=1, le=256)]] = Field(
         default_factory=lambda: [8, 8], max_length=8, description="Hidden layer widths, input side first."
     )
     activation: Activation = Field("relu", description="Activation of every hidden layer.")
     activations: list[Activation] | None = Field(None, description="Optional per-layer activations.")
-    leaky_slope: float = Field(0.01, ge=0.0, le=1.0, description="Slope of leaky_relu for negative inputs.")
+    leaky_slope: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="Slope of leaky_relu for negative inputs.",
+        json_schema_extra={
+            "relevant_when": {
+                "any": [
+                    {"model.activation": users(ACTIVATIONS, "leaky_slope")},
+                    {"model.activations": users(ACTIVATIONS, "leaky_slope")},
+                ]
+            }
+        },
+    )
     batch_norm: bool = Field(False, description="Normalize pre-activations (Linear -> BN -> activation).")
-    bn_alpha: float = Field(0.9, ge=0.0, lt=1.0, description="Running statistics: mu = alpha*mu + (1-alpha)*mu_batch.")
+    bn_alpha: float = Field(
+        0.9,
+        ge=0.0,
+        lt=1.0,
+        description="Running statistics: mu = alpha*mu + (1-alpha)*mu_batch.",
+        json_schema_extra={"relevant_when": {"model.batch_norm": [True]}},
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Probability of switching a hidden unit off.")
     dropouts: list[Annotated[float, Field(ge=0.0, lt=1.0)]] | None = Field(
         None, description="Optional per-layer dropout probabilities."
     )
     conv_channels: list[Annotated[int, Field(ge=1, le=64)]] = Field(
-        default_factory=lambda: [8, 16], min_length=1, max_length=3, description="CNN: channels of each conv block."
+        default_factory=lambda: [8, 16],
+        min_length=1,
+        max_length=3,
+        description="CNN: channels of each conv block.",
+        json_schema_extra={"relevant_when": {"dataset.name": IMAGE_DATASETS, "model.arch": {"not": ["mlp"]}}},
     )
 
     @model_validator(mode="after")
@@ -153,30 +213,68 @@ class ModelConfig(_Section):
 
 class InitConfig(_Section):
     scheme: InitScheme = Field("he", description="How weights start.")
-    std: float = Field(0.01, ge=0.0, le=10.0, description="normal: standard deviation; constant: the value.")
-    xavier_mode: Literal["fan_in", "fan_avg"] = Field(
-        "fan_in", description="xavier: variance 1/fan_in (course) or 2/(fan_in+fan_out) (Glorot)."
+    std: float = Field(
+        0.01,
+        ge=0.0,
+        le=10.0,
+        description="normal: standard deviation; constant: the value.",
+        json_schema_extra=used_by("init.scheme", INITIALIZERS, "std"),
     )
+    xavier_mode: Literal["fan_in", "fan_avg"] = Field(
+        "fan_in",
+        description="xavier: variance 1/fan_in (course) or 2/(fan_in+fan_out) (Glorot).",
+        json_schema_extra=used_by("init.scheme", INITIALIZERS, "xavier_mode"),
+    )
+
+
+def _opt(field: str, text: str) -> str:
+    return f"{'/'.join(users(OPTIMIZERS, field))}: {text}"
+
+
+def _opt_extra(field: str) -> dict:
+    return {"json_schema_extra": used_by("optimizer.name", OPTIMIZERS, field)}
 
 
 class OptimizerConfig(_Section):
     name: OptimizerName = Field("sgd", description="Update rule.")
     lr: float = Field(0.03, gt=0.0, le=10.0, description="Learning rate (delta in the course's notation).")
-    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum/nesterov: alpha of V = alpha*V + (1-alpha)*g.")
-    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
-        (0.9, 0.999), description="adam/adamw: decay of the first and second moment averages."
+    momentum: float = Field(
+        0.9,
+        ge=0.0,
+        lt=1.0,
+        description=_opt("momentum", "alpha of V = alpha*V + (1-alpha)*g."),
+        **_opt_extra("momentum"),
     )
-    rho: float = Field(0.9, ge=0.0, lt=1.0, description="rmsprop: decay of the squared-gradient average.")
-    eps: float = Field(1e-8, gt=0.0, le=1.0, description="adaptive optimizers: numerical safety term.")
+    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        (0.9, 0.999), description=_opt("betas", "decay of the first and second moment averages."), **_opt_extra("betas")
+    )
+    rho: float = Field(
+        0.9, ge=0.0, lt=1.0, description=_opt("rho", "decay of the squared-gradient average."), **_opt_extra("rho")
+    )
+    eps: float = Field(1e-8, gt=0.0, le=1.0, description=_opt("eps", "numerical safety term."), **_opt_extra("eps"))
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="lambda of the penalty (1/2)*lambda*||w||^2.")
-    decay_biases: bool = Field(False, description="Also penalize biases and batch-norm parameters.")
+    decay_biases: bool = Field(
+        False,
+        description="Also penalize biases and batch-norm parameters.",
+        json_schema_extra={"relevant_when": {"optimizer.weight_decay": {"gt": 0}}},
+    )
+
+
+def _sched_extra(field: str) -> dict:
+    return {"json_schema_extra": used_by("schedule.name", SCHEDULES, field)}
 
 
 class ScheduleConfig(_Section):
     name: ScheduleName = Field("constant", description="How the learning rate changes over epochs.")
-    step_size: int = Field(10, ge=1, le=5000, description="step: epochs between reductions.")
-    gamma: float = Field(0.5, gt=0.0, le=1.0, description="step/exponential: multiplier per step/epoch.")
-    factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: multiplier when validation loss stalls.")
+    step_size: int = Field(
+        10, ge=1, le=5000, description="step: epochs between reductions.", **_sched_extra("step_size")
+    )
+    gamma: float = Field(
+        0.5, gt=0.0, le=1.0, description="step/exponential: multiplier per step/epoch.", **_sched_extra("gamma")
+    )
+    factor: float = Field(
+        0.5, gt=0.0, lt=1.0, description="plateau: multiplier when validation loss stalls.", **_sched_extra("factor")
+    )
     patience: int = Field(
         5,
         ge=0,
@@ -189,8 +287,11 @@ class ScheduleConfig(_Section):
             "epoch more. Patience 2: best at epoch 0, epochs 1 and 2 no better -> cut after epoch 2, epoch 3 "
             "trains with the new LR. 0 acts like 1."
         ),
+        **_sched_extra("patience"),
     )
-    min_lr: float = Field(0.0, ge=0.0, le=1.0, description="plateau/cosine: floor of the learning rate.")
+    min_lr: float = Field(
+        0.0, ge=0.0, le=1.0, description="plateau/cosine: floor of the learning rate.", **_sched_extra("min_lr")
+    )
 
 
 class TrainingConfig(_Section):
@@ -202,10 +303,15 @@ class TrainingConfig(_Section):
     )
 
 
+_ES_ON = {"relevant_when": {"early_stopping.enabled": [True]}}
+
+
 class EarlyStoppingConfig(_Section):
     enabled: bool = Field(False, description="Stop when the monitored metric stops improving.")
     monitor: Literal["val_loss", "val_acc"] = Field(
-        "val_loss", description="Metric watched; it also decides the run's best epoch while early stopping is on."
+        "val_loss",
+        description="Metric watched; it also decides the run's best epoch while early stopping is on.",
+        json_schema_extra=_ES_ON,
     )
     patience: int = Field(
         10,
@@ -216,9 +322,14 @@ class EarlyStoppingConfig(_Section):
             "epoch 0 (the initial weights). Keras's convention (EarlyStopping), the same as schedule.patience. "
             "Patience 2: best at epoch 0, epochs 1 and 2 no better -> stop after epoch 2. 0 acts like 1."
         ),
+        json_schema_extra=_ES_ON,
     )
     min_delta: float = Field(
-        0.0, ge=0.0, le=10.0, description="Improvement means beating the best value by more than this."
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="Improvement means beating the best value by more than this.",
+        json_schema_extra=_ES_ON,
     )
     restore_best: bool = Field(
         True,
@@ -226,6 +337,7 @@ class EarlyStoppingConfig(_Section):
             "When the run ends (early stop, last epoch or stopped by the user; not after a divergence), hand "
             "back the weights of the best epoch: the run's reported best_epoch."
         ),
+        json_schema_extra=_ES_ON,
     )
 
 
@@ -237,8 +349,20 @@ class TransferConfig(_Section):
         "freeze_features",
         description="Which layers keep the source weights fixed; 'continue' resumes the source run's model as is.",
     )
-    k: int = Field(1, ge=1, le=12, description="finetune_last_k: how many layers, counted from the output, train.")
-    feature_lr_scale: float = Field(0.1, gt=0.0, le=1.0, description="LR multiplier for unfrozen feature layers.")
+    k: int = Field(
+        1,
+        ge=1,
+        le=12,
+        description="finetune_last_k: how many layers, counted from the output, train.",
+        json_schema_extra={"relevant_when": {"transfer.strategy": ["finetune_last_k"]}},
+    )
+    feature_lr_scale: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="LR multiplier for unfrozen feature layers.",
+        json_schema_extra={"relevant_when": {"transfer.strategy": ["finetune_all", "finetune_last_k"]}},
+    )
     epoch: int | None = Field(
         None, ge=0, le=5000, description="A run id source: start from this epoch's checkpoint (null = its final model)."
     )
@@ -288,7 +412,7 @@ class RunConfig(_Section):
         return self
 
     def uses_cnn(self) -> bool:
-        return self.model.arch == "cnn" or (self.model.arch == "auto" and self.dataset.name == "digits")
+        return self.model.arch == "cnn" or (self.model.arch == "auto" and DATASETS[self.dataset.name].image)
 
 
 def merge(base: dict, override: dict) -> dict:

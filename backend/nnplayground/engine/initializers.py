@@ -4,11 +4,10 @@ variance from the number of inputs n so that pre-activations neither explode nor
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from .choices import INITIALIZERS
 from .config import InitConfig
 
 
@@ -19,31 +18,24 @@ def fans(weight: torch.Tensor) -> tuple[int, int]:
 
 def weight_std(cfg: InitConfig, weight: torch.Tensor) -> float | None:
     """Standard deviation of the normal used for this weight, or None where the scheme is not normal."""
-    fan_in, fan_out = fans(weight)
-    if cfg.scheme == "normal":
-        return cfg.std
-    if cfg.scheme == "xavier":
-        var = 1.0 / fan_in if cfg.xavier_mode == "fan_in" else 2.0 / (fan_in + fan_out)
-        return math.sqrt(var)
-    if cfg.scheme == "he":
-        return math.sqrt(2.0 / fan_in)
-    return None
+    std = INITIALIZERS[cfg.scheme].std
+    return std(cfg, *fans(weight)) if std else None
 
 
 @torch.no_grad()
 def initialize(model: nn.Module, cfg: InitConfig, gen: torch.Generator) -> None:
-    """Initialize every Linear/Conv layer; biases start at zero (constant scheme: the given value).
-    `pytorch_default` keeps what PyTorch's constructors drew (Kaiming-uniform with a=sqrt(5))."""
-    if cfg.scheme == "pytorch_default":
+    """Initialize every Linear/Conv layer as the scheme (choices.INITIALIZERS) says: one value for
+    weights and biases, or normal weights and zero biases. `pytorch_default` keeps what PyTorch's
+    constructors drew (Kaiming-uniform with a=sqrt(5))."""
+    choice = INITIALIZERS[cfg.scheme]
+    if choice.fill is None and choice.std is None:
         return
     for m in model.modules():
         if not isinstance(m, nn.Linear | nn.Conv2d):
             continue
-        if cfg.scheme == "zeros":
-            m.weight.zero_()
-        elif cfg.scheme == "constant":
-            m.weight.fill_(cfg.std)
+        if choice.fill is not None:
+            m.weight.fill_(choice.fill(cfg))
         else:
-            m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * weight_std(cfg, m.weight))
+            m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * choice.std(cfg, *fans(m.weight)))
         if m.bias is not None:
-            m.bias.fill_(cfg.std if cfg.scheme == "constant" else 0.0)
+            m.bias.fill_(choice.fill(cfg) if choice.fill is not None else 0.0)

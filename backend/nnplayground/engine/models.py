@@ -7,17 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .choices import ACTIVATIONS
 from .config import ModelConfig
-
-
-def make_activation(name: str, leaky_slope: float) -> nn.Module:
-    return {
-        "sigmoid": nn.Sigmoid,
-        "tanh": nn.Tanh,
-        "relu": nn.ReLU,
-        "leaky_relu": lambda: nn.LeakyReLU(leaky_slope),
-        "linear": nn.Identity,
-    }[name]()
 
 
 class Block(nn.Module):
@@ -32,7 +23,7 @@ class Block(nn.Module):
         # PyTorch's running-average momentum weighs the *new* batch: momentum = 1 - alpha.
         bn_cls = nn.BatchNorm2d if conv else nn.BatchNorm1d
         self.bn = bn_cls(width, momentum=1.0 - cfg.bn_alpha) if cfg.batch_norm else None
-        self.act = make_activation(activation, cfg.leaky_slope)
+        self.act = ACTIVATIONS[activation].build(cfg)
         self.pool = nn.MaxPool2d(2) if pool else None
         # Inverted dropout: kept units are scaled by 1/(1-p) in training so evaluation needs no change.
         drop_cls = nn.Dropout2d if conv else nn.Dropout

@@ -1,72 +1,27 @@
-"""Optimizers and learning-rate schedules.
+"""Optimizers and learning-rate schedules, built from the option registry (choices.py).
 
-Momentum follows the course literally: a velocity that is an exponential average of gradients,
-    V_t = alpha * V_{t-1} + (1 - alpha) * grad,   V_0 = 0,   W <- W - lr * V_t.
-PyTorch's SGD(momentum=...) is a different rule (V_t = mu*V_{t-1} + grad, buffer started at the first
-gradient, no (1 - alpha) factor), so the course's version is written out here."""
+Momentum follows the course literally (momentum.EMAMomentum): a velocity that is an exponential
+average of gradients, V_t = alpha * V_{t-1} + (1 - alpha) * grad, not PyTorch's SGD momentum."""
 
 from __future__ import annotations
 
 import torch
 from torch.optim import lr_scheduler
 
+from .choices import OPTIMIZERS, SCHEDULES
 from .config import OptimizerConfig, ScheduleConfig
+from .momentum import EMAMomentum
 
-
-class EMAMomentum(torch.optim.Optimizer):
-    """The course's momentum. `nesterov=True` steps along the look-ahead alpha*V_t + (1-alpha)*grad."""
-
-    def __init__(self, params, lr: float, alpha: float = 0.9, nesterov: bool = False):
-        super().__init__(params, {"lr": lr, "alpha": alpha, "nesterov": nesterov})
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            grads = [p.grad for p in params]
-            vel = []
-            for p in params:
-                state = self.state[p]
-                if "velocity" not in state:
-                    state["velocity"] = torch.zeros_like(p)  # V_0 = 0
-                vel.append(state["velocity"])
-            a = group["alpha"]
-            torch._foreach_mul_(vel, a)
-            torch._foreach_add_(vel, grads, alpha=1 - a)
-            if group["nesterov"]:
-                look = torch._foreach_mul(vel, a)
-                torch._foreach_add_(look, grads, alpha=1 - a)
-                torch._foreach_add_(params, look, alpha=-group["lr"])
-            else:
-                torch._foreach_add_(params, vel, alpha=-group["lr"])
-        return loss
+__all__ = ["EMAMomentum", "Schedule", "build_optimizer", "decay_growth"]
 
 
 def build_optimizer(cfg: OptimizerConfig, groups: list[dict]) -> torch.optim.Optimizer:
     """`groups` are torch param groups, each possibly with its own "lr". The weight-decay penalty is
-    added to the loss by the trainer (the course's formulation); only AdamW decays inside the step,
-    decoupled from the gradient, which is the point of AdamW."""
-    if cfg.name == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr)
-    if cfg.name in ("momentum", "nesterov"):
-        return EMAMomentum(groups, lr=cfg.lr, alpha=cfg.momentum, nesterov=cfg.name == "nesterov")
-    if cfg.name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=cfg.lr, eps=cfg.eps)
-    if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=cfg.lr, alpha=cfg.rho, eps=cfg.eps)
-    if cfg.name == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
-    if cfg.name == "adamw":
-        for g in groups:
-            g.setdefault("weight_decay", cfg.weight_decay if g.get("decay", True) else 0.0)
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
-    raise ValueError(f"optimizer.name: unknown optimizer {cfg.name!r}")
+    added to the loss by the trainer (the course's formulation); only optimizers with decoupled decay
+    (AdamW) decay inside the step, decoupled from the gradient, which is their point."""
+    if cfg.name not in OPTIMIZERS:
+        raise ValueError(f"optimizer.name: unknown optimizer {cfg.name!r}")
+    return OPTIMIZERS[cfg.name].build(cfg, groups)
 
 
 def decay_growth(cfg: OptimizerConfig, lr: float, penalty_in_loss: bool, steps: int = 32) -> float:
@@ -95,28 +50,10 @@ class Schedule:
     def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epochs: int):
         self.cfg = cfg
         self.optimizer = optimizer
-        if cfg.name == "constant":
-            self.sched = None
-        elif cfg.name == "step":
-            self.sched = lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-        elif cfg.name == "exponential":
-            self.sched = lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
-        elif cfg.name == "plateau":
-            # Keras's convention, shared with early stopping: cut on the `patience`-th consecutive epoch
-            # without improvement. torch cuts once num_bad_epochs > its patience, hence the -1.
-            # eps=0: torch's default (1e-8) silently skips every cut of a learning rate below ~2e-8.
-            self.sched = lr_scheduler.ReduceLROnPlateau(
-                optimizer,
-                mode="min",
-                factor=cfg.factor,
-                patience=max(cfg.patience - 1, 0),
-                min_lr=cfg.min_lr,
-                eps=0.0,
-            )
-        elif cfg.name == "cosine":
-            self.sched = lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr)
-        else:
+        if cfg.name not in SCHEDULES:
             raise ValueError(f"schedule.name: unknown schedule {cfg.name!r}")
+        choice = SCHEDULES[cfg.name]
+        self.sched = choice.cls(optimizer, **choice.kwargs(cfg, epochs)) if choice.cls else None
 
     @property
     def lr(self) -> float:

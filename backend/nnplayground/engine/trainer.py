@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from . import augmentation, datasets, events, initializers, models, telemetry, transfer
 from .checkpoints import CheckpointStore
+from .choices import OPTIMIZERS
 from .config import RunConfig
 from .optimizers import Schedule, build_optimizer, decay_growth
 from .regularization import EarlyStopping, decayed_params, l2_penalty
@@ -80,8 +81,9 @@ class Trainer:
         self.decayed = decayed_params(self.model, opt.decay_biases)
         decayed_ids = {id(p) for p in self.decayed}
         # One param group per distinct treatment (fewer groups = fewer optimizer kernels per step):
-        # feature layers of a transfer may train with a scaled LR, and only AdamW decays inside its step.
-        split_decay = opt.name == "adamw"
+        # feature layers of a transfer may train with a scaled LR, and only decoupled decay (AdamW)
+        # happens inside the step.
+        split_decay = OPTIMIZERS[opt.name].decoupled_decay
         groups: dict[tuple[bool, bool], list] = {}
         for name, params in self.model.layer_params().items():
             for p in params:
@@ -97,7 +99,7 @@ class Trainer:
         self.optimizer = build_optimizer(opt, param_groups)
         self.schedule = Schedule(cfg.schedule, self.optimizer, cfg.training.epochs)
         # AdamW decays inside its step; everything else minimises loss + (1/2)*lambda*||w||^2.
-        self.penalty_in_loss = opt.weight_decay > 0 and opt.name != "adamw"
+        self.penalty_in_loss = opt.weight_decay > 0 and not OPTIMIZERS[opt.name].decoupled_decay
 
         self.tel = cfg.telemetry
         self.batch_size = min(cfg.training.batch_size, len(self.y_train))
@@ -493,7 +495,7 @@ class Trainer:
         # (a decay that applies to no parameter, e.g. every weight frozen, cannot be the cause)
         growth = decay_growth(opt, lr, self.penalty_in_loss) if lam > 0 and self.decayed else 0.0
         if growth > 1:
-            linear = opt.name in ("sgd", "adamw")  # their decay step is exactly w <- (1 - lr*lambda) w
+            linear = OPTIMIZERS[opt.name].linear_decay  # its decay step is exactly w <- (1 - lr*lambda) w
             evidence = {"lr": lr, "weight_decay": lam, "decay_growth": growth}
             if linear:
                 evidence["step_factor"] = 1 - lr * lam

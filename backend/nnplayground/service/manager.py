@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ..engine.choices import DATASETS
 from ..engine.config import ConfigError, RunConfig
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
@@ -591,7 +592,6 @@ class RunManager:
 STEP_COST = 2_000_000
 """Multiply-adds one optimizer step costs beyond its arithmetic (Python, autograd and optimizer
 overhead, ~0.4 ms on one core of a 2-core laptop): what makes batch size 1 on 20,000 samples slow."""
-REAL_SIZES = {"wine": 178, "digits": 1797}
 
 
 def epoch_cost(cfg: RunConfig) -> dict[str, float]:
@@ -607,7 +607,7 @@ def epoch_cost(cfg: RunConfig) -> dict[str, float]:
     Worst epoch, not an average: a view drawn every 10 epochs still costs what it costs then."""
     d, t, tel = cfg.dataset, cfg.training, cfg.telemetry
     n = len(d.points) if d.name == "custom" and d.points else d.n_samples
-    n = min(n, REAL_SIZES.get(d.name, n))
+    n = min(n, DATASETS[d.name].size or n)
     n_val = max(1, round(n * d.val_fraction))
     n_train = max(1, n - n_val)
     m = _figures(cfg)[1]
@@ -622,10 +622,9 @@ def epoch_cost(cfg: RunConfig) -> dict[str, float]:
     if tel.surface_every:
         dropout = cfg.model.dropout > 0 or any(p > 0 for p in (cfg.model.dropouts or []))
         mc = tel.mc_samples if dropout and tel.mc_samples > 1 else 0
-        from ..engine.config import TWO_D
-
-        plane = d.name in TWO_D or (d.name == "custom" and d.points and len(d.points[0]) == 3)
-        points = tel.surface_resolution**2 if plane else 200 if d.name == "sine" else 48
+        choice = DATASETS[d.name]
+        plane = choice.input_shape(d) == (2,)  # a custom data set with two features too
+        points = tel.surface_resolution**2 if plane else 200 if choice.task == "regression" else 48
         terms["view"] = float(points * m * (1 + mc))
     return terms
 
@@ -637,19 +636,8 @@ def count_params(cfg: RunConfig) -> int:
 
 def _figures(cfg: RunConfig) -> tuple[int, int]:
     """(parameters, multiply-adds of one forward pass of one sample) of the model `cfg` builds."""
-    from ..engine.config import TWO_D
-
-    d = cfg.dataset
-    if d.name in TWO_D:
-        shape, n_out = (2,), 2
-    elif d.name == "sine":
-        shape, n_out = (1,), 1
-    elif d.name == "wine":
-        shape, n_out = (13,), 3
-    elif d.name == "digits":
-        shape, n_out = (1, 8, 8), len(d.classes) if d.classes else 10
-    else:
-        shape, n_out = (len(d.points[0]) - 1,), len({int(r[-1]) for r in d.points})
+    choice = DATASETS[cfg.dataset.name]
+    shape, n_out = choice.input_shape(cfg.dataset), choice.n_out(cfg.dataset)
     return _count(cfg.model.model_dump_json(), shape, n_out, cfg.uses_cnn())
 
 

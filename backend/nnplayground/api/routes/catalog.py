@@ -1,6 +1,7 @@
 """GET /api/catalog: every choice and bound the engine offers, generated from the pydantic config
-models (RunConfig's JSON schema), so that the UI builds its controls from the same source of truth
-as the engine validates against."""
+models (RunConfig's JSON schema, whose choices and field relevance come from the option registry,
+engine/choices.py), so that the UI builds its controls from the same source of truth as the engine
+validates against."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def _describe(prop: dict, defs: dict) -> dict:
     for key, name in _BOUNDS.items():
         if key in prop:
             out[name] = prop[key]
-    for key in ("default", "description", "title"):
+    # relevant_when: when the field matters (choices.py), so the UI shows its control only then
+    for key in ("default", "description", "title", "relevant_when"):
         if key in prop:
             out[key] = prop[key]
     return out
