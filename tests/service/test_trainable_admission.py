@@ -2,7 +2,6 @@
 admission (before any worker sees it), by the same rule the engine applies; and the standalone script
 export preprocesses exactly as the engine does (item 5's float64, zero-variance-safe standardization)."""
 
-import numpy as np
 import pytest
 import torch
 from nnplayground.engine import RunConfig
@@ -62,8 +61,9 @@ def test_custom_values_beyond_float32_are_refused(client, bad):
 )
 def test_exported_script_preprocesses_exactly_like_the_engine(dataset, standardize):
     cfg = RunConfig.model_validate({"dataset": dataset, "preprocessing": {"standardize": standardize}})
-    source, _, _ = scriptgen._data_section(cfg.model_dump(mode="json"))
-    ns = {"np": np, "torch": torch}
+    # the exported script up to its model section: the imports, the copied data code and load_data()
+    source = scriptgen.script("x", cfg.model_dump(mode="json")).split("# ---- model")[0]
+    ns = {"__name__": "exported"}
     exec(compile(source, "exported", "exec"), ns)
     x_train, y_train, x_val, y_val = ns["load_data"]()
     d = load(cfg.dataset, cfg.preprocessing)
