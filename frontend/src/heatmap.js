@@ -24,12 +24,15 @@ function hexRgb(hex) {
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
 }
 
+const NONFINITE = [200, 200, 200];
+
 export function paintGrid(ctx, values, res, w, h, color) {
   const img = ctx.createImageData(res, res);
   for (let r = 0; r < res; r++) {
     for (let c = 0; c < res; c++) {
       const v = values[(res - 1 - r) * res + c]; // grid rows go up in y; canvas rows go down
-      const [R, G, B] = color(v, (res - 1 - r) * res + c);
+      // a diverged model's cells are null: grey, not the colour of class 0 (null < 0.5 in JS)
+      const [R, G, B] = Number.isFinite(v) ? color(v, (res - 1 - r) * res + c) : NONFINITE;
       const o = (r * res + c) * 4;
       img.data[o] = R; img.data[o + 1] = G; img.data[o + 2] = B; img.data[o + 3] = 255;
     }

@@ -17,3 +17,19 @@ def test_a_diverged_run_shows_its_nonfinite_counts_without_errors(open_page):
     assert notes and any("NaN/inf" in n for n in notes), notes
     p.shot("diverged-run")
     assert not p.errors, p.errors
+
+
+def test_a_diverged_models_decision_surface_is_grey_not_class_0(open_page):
+    """Epoch 1 of the LR-10 spiral has a surface of nulls: JS reads null < 0.5 as true, so it was
+    painted the washed orange of class 0 everywhere, as if the model were sure of one class."""
+    p = open_page(config_hash(LR_10))
+    p.page.click("#btn-play")
+    p.wait_status("diverged")
+    p.page.wait_for_function("() => window.playground.output.surface && window.playground.output.surface.epoch === 1")
+    corners = p.js(
+        """() => { const c = document.querySelector('#output canvas'); const g = c.getContext('2d');
+               return [[3, 3], [c.width - 4, 3], [3, c.height - 4], [c.width - 4, c.height - 4]]
+                 .map(([x, y]) => [...g.getImageData(x, y, 1, 1).data.slice(0, 3)]); }"""
+    )
+    assert corners == [[200, 200, 200]] * 4, corners
+    assert not p.errors, p.errors
