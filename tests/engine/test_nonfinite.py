@@ -335,3 +335,22 @@ def test_every_view_and_probe_survive_a_poisoned_model(view, how):
     raw = t.data.raw_val[:2].reshape(2, -1).tolist()
     pred = t.predict(raw, mc_samples=3)
     assert strict_json(pred) == pred
+
+
+def _huge_points(scale: float) -> list[list[float]]:
+    # two separable clusters, x1 from -1.5 to 1.5 times `scale`, x2 a small wobble times `scale`
+    return [[(i - 19.5) / 13 * scale, ((i * 7) % 5 - 2) / 4 * scale, int(i >= 20)] for i in range(40)]
+
+
+def test_unstandardized_inputs_far_from_unit_scale_are_named_not_the_learning_rate():
+    """Points at +-1e30 with standardization off diverge at lr 0.03: the inputs' scale is the cause
+    (found by trying the issue's siblings: the hint used to blame the learning rate)."""
+    base = {"dataset": {"name": "custom", "points": _huge_points(1e30)}, "training": {"epochs": 10}}
+    t, ev = run(cfg(preprocessing={"standardize": False}, optimizer={"name": "sgd", "lr": 0.03}, **base))
+    d = _marker(ev, "diverged")
+    assert t.status == "diverged" and d["cause"] == "input_scale", d
+    assert d["evidence"]["max_abs_input"] == pytest.approx(1.5e30, rel=1e-6)
+    assert d["evidence"]["lr_times_s"] > 2 and "Switch standardization on" in d["message"]
+    # the same data standardized trains at the same learning rate
+    t, _ = run(cfg(optimizer={"name": "sgd", "lr": 0.03}, **base))
+    assert t.status == "completed"

@@ -10,7 +10,7 @@ constructors are the only place events are made, so this file is the schema (see
     surface     epoch, kind: decision | curve | images | confusion, + the view's data
     marker      epoch, kind, + details: best (val_loss, monitor, value) | lr_change (old, new) |
                 early_stop (best_epoch, reason) | restore_best (restored_epoch) |
-                diverged (cause: learning_rate | weight_decay | nonfinite_input | initial_overflow,
+                diverged (cause: learning_rate | weight_decay | input_scale | nonfinite_input | initial_overflow,
                 message, evidence)
 Numbers that are NaN/inf are None (JSON null) everywhere.
     run_end     status, summary, message

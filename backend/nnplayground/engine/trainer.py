@@ -447,6 +447,8 @@ class Trainer:
           initial_overflow  at epoch 0 with finite data: the initial model's outputs overflow;
           weight_decay      the decay term alone makes the weights grow at this epoch's learning
                             rate (`optimizers.decay_growth` > 1: for SGD, 1 - lr*lambda < -1);
+          input_scale       inputs not standardized and far from unit scale (mean squared norm s
+                            above 100 per feature) with lr*s > 2: any step size is too large for them;
           learning_rate     otherwise: the loss was finite at epoch 0 and the decay is stable, so
                             the gradient steps themselves blew the loss up.
         `evidence` holds the measured numbers the message quotes (JSON-safe)."""
@@ -522,6 +524,23 @@ class Trainer:
                 f"the learning rate.",
                 evidence,
             )
+        if not self.config.preprocessing.standardize:
+            # A gradient step on the first layer scales with the inputs' squared norm s (for a linear
+            # model under squared error the step is stable only while lr*s < 2). Inputs far from unit
+            # scale (s > 100 per feature) make any learning rate too large: that, not lr, is the cause.
+            x = self.x_train.double().flatten(1)
+            s, width = x.square().sum(1).mean().item(), x.shape[1]
+            if s > 100 * width and lr * s > 2:
+                largest = x.abs().max().item()
+                evidence = {"lr": lr, "mean_squared_input_norm": s, "max_abs_input": largest, "lr_times_s": lr * s}
+                return (
+                    "input_scale",
+                    f"{prefix}: the inputs are not standardized and reach |x| = {largest:.3g} (mean squared norm "
+                    f"s = {s:.3g}, about {width} on standardized inputs). A gradient step scales with s, so "
+                    f"lr*s = {lr * s:.3g} is far above 2 at learning rate {lr:g}. Switch standardization on "
+                    "(preprocessing.standardize), or rescale the data.",
+                    evidence,
+                )
         evidence = {"lr": lr, "initial_train_loss": first["train_loss"], "last_finite_epoch": last["epoch"]}
         trend = f"It was finite at epoch 0 (train loss {first['train_loss']:.4g})"
         if last is not first:
