@@ -48,8 +48,9 @@ def _interval(speed: float | None) -> float:
 def pack(ev: dict) -> Packed:
     kind = ev["type"]
     if kind == "epoch":
-        record = dumps({k: v for k, v in ev.items() if k != "type"})
-        return Packed(kind, ev["epoch"], '{"type":"epoch",' + record[1:], record)
+        fields = {k: v for k, v in ev.items() if k != "type"}
+        # a small dict: encoding it twice costs ~1 us, less than splicing the texts did to read
+        return Packed(kind, ev["epoch"], dumps({"type": "epoch", **fields}), dumps(fields))
     return Packed(kind, ev.get("epoch"), dumps(ev))
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...engine.config import Finite, RunConfig
+from ...jsonutil import dumps_bytes, raw_json
 from ...service.artifacts import EXPORT_FORMATS
 from ...service.manager import ApiError
 from ...service.store import STATUSES
@@ -127,7 +128,7 @@ def metrics(
     mgr = _manager(request)
     mgr.get(run_id)
     records = mgr.store.metrics(run_id, since)
-    return Response('{"epochs":[' + ",".join(t for _, t in records) + "]}", media_type=JSON)
+    return Response(dumps_bytes({"epochs": [raw_json(t) for _, t in records]}), media_type=JSON)
 
 
 def _view(kind: str, request: Request, run_id: str, epoch: int | None) -> Response:
