@@ -231,7 +231,6 @@ class RateLimit:
         if p.teacher:
             return await self.app(scope, receive, send)
         if self.per_address is not None and not self.per_address.take_request(address(conn)):
-
             limit = self.per_address.requests.amount
             resp = error_json(429, f"too many requests from this address: at most {limit} a minute; retry in 5 s")
             resp.headers["Retry-After"] = "5"
@@ -242,7 +241,6 @@ class RateLimit:
         delay = take_token(self.buckets, p.client, self.rate, self.burst, now)
         if delay > 0:
             wait = math.ceil(delay)
-
             resp = error_json(
                 429, f"too many requests: at most {self.per_minute} a minute per client; retry in {wait} s"
             )

@@ -138,7 +138,6 @@ class Guard:
         return await self.app(scope, receive, with_headers)
 
     async def _refuse(self, scope, receive, send, status: int, message: str):
-
         resp = error_json(status, message)
         resp.headers.update({k.decode(): v.decode() for k, v in HEADERS})
         resp.headers["content-security-policy"] = DOCS_CSP
