@@ -1,9 +1,13 @@
 """NNPLAYGROUND_* settings: read from the environment with types and bounds; `serve` options win; classroom
 mode's defaults fill only what neither sets."""
 
+import os
+import subprocess
+
 import pytest
 from nnplayground.service.settings import CLASSROOM_DEFAULTS, Settings
 from pydantic import ValidationError
+from service_helpers import nnplayground_command
 
 
 def test_environment_values_are_typed_and_options_win(monkeypatch):
@@ -52,3 +56,17 @@ def test_zero_workers_means_the_cores_and_limits_keep_their_keys():
     assert s.workers >= 1
     assert list(s.limits())[:3] == ["max_params", "max_epochs", "max_dataset_size"]
     assert "hidden-value" not in repr(Settings(teacher_secret="hidden-value", secret_key="hidden-value"))
+
+
+def test_serve_refuses_a_bad_value_naming_the_variable(tmp_path):
+    env = {**os.environ, "NNPLAYGROUND_MAX_EPOCHS": "0"}
+    proc = subprocess.run(
+        [*nnplayground_command(), "serve", "--db", str(tmp_path / "x.db"), "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "NNPLAYGROUND_MAX_EPOCHS" in proc.stderr and "greater than or equal to 1" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x.db").exists()
