@@ -85,7 +85,9 @@ class Settings(BaseSettings):
         0.01, ge=0, description="the slowest throttle a run may ask for, epochs/s (0 = unthrottled is allowed)"
     )
     max_epoch_cost: int = Field(
-        10_000_000_000, ge=1, description="estimated multiply-adds of one epoch (manager.epoch_cost), ~4 s of a core"
+        10_000_000_000,
+        ge=0,
+        description="estimated multiply-adds of one epoch (manager.epoch_cost), ~4 s of a core (0 = no limit)",
     )
     max_pause_seconds: int = Field(
         0, ge=0, description="a run paused longer than this is stopped, freeing its slot (0 = never)"
