@@ -127,14 +127,21 @@ def serve(
     import secrets
 
     import uvicorn
+    from pydantic import ValidationError
 
     from .api import create_app
     from .service.settings import Settings
 
-    settings = Settings.from_env(
-        db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue,
-        classroom=1 if classroom else None, bind_host=host,
-    )
+    try:
+        settings = Settings.from_env(
+            db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue,
+            classroom=True if classroom else None, bind_host=host,
+        )
+    except ValidationError as e:  # a bad NNPLAYGROUND_* value or option: say which, no traceback
+        for err in e.errors():
+            name = "NNPLAYGROUND_" + str(err["loc"][0]).upper()
+            typer.echo(f"nnplayground: {name} (or its serve option): {err['msg']}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
     if settings.classroom:
         if not settings.teacher_secret:

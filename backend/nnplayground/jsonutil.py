@@ -47,6 +47,13 @@ def dumps(obj) -> str:
     return dumps_bytes(obj).decode()
 
 
+def raw_json(text: str | bytes):
+    """Already-encoded JSON (a stored record, a packed event) to embed as is in what `dumps` writes, as an
+    orjson.Fragment: the text is neither parsed nor encoded again. It must be valid, strict JSON (every text
+    stored or packed here came from `dumps`)."""
+    return orjson.Fragment(text)
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 

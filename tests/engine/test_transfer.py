@@ -1,7 +1,7 @@
 import pytest
 import torch
 from nnplayground.engine import Trainer
-from nnplayground.engine.transfer import builtin_source
+from nnplayground.engine.trainer import builtin_source
 
 from .helpers import cfg
 

@@ -1,10 +1,30 @@
-"""Checkpoints and final weights travel and are stored as raw tensor bytes (cheaper than torch.save on
-every epoch); torch.save blobs from older databases still load, and exports are torch.save files."""
+"""Checkpoints and final weights travel and are stored as safetensors blobs (cheaper than torch.save on
+every epoch, no unpickling); the blobs older databases hold (the raw NNPSTATE1 format and torch.save files)
+still load, and exports are torch.save files."""
 
 import io
+import json
 
 import torch
 from nnplayground.service.worker import RAW_MAGIC, load_state, state_bytes, torch_bytes
+from safetensors.torch import load as safetensors_load
+
+
+def _old_raw_bytes(state: dict) -> bytes:
+    """The NNPSTATE1 format as the previous version wrote it (a copy of its writer, to make old blobs)."""
+    header, chunks, offset = [], [], 0
+    for name, value in state.items():
+        t = value.detach().to("cpu").contiguous()
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        pad = -offset % 8
+        if pad:
+            chunks.append(b"\0" * pad)
+            offset += pad
+        header.append([name, str(t.dtype).removeprefix("torch."), list(t.shape), offset, t.numel()])
+        chunks.append(data)
+        offset += len(data)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return RAW_MAGIC + len(head).to_bytes(4, "little") + head + b"".join(chunks)
 
 
 def _state() -> dict:
@@ -23,11 +43,25 @@ def _same(a: dict, b: dict) -> None:
         assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(a[k], b[k]), k
 
 
-def test_raw_round_trip_keeps_order_dtypes_and_values():
+def test_round_trip_keeps_order_dtypes_and_values():
     s = _state()
     blob = state_bytes(s)
-    assert blob.startswith(RAW_MAGIC)
+    assert not blob.startswith(RAW_MAGIC)
     _same(s, load_state(blob))
+
+
+def test_blobs_are_safetensors_files():
+    s = _state()
+    plain = safetensors_load(state_bytes(s))  # any safetensors reader opens them (names sorted there)
+    assert sorted(plain) == sorted(s)
+    assert all(torch.equal(plain[k], s[k]) for k in s)
+
+
+def test_old_raw_blobs_still_load_and_export():
+    s = _state()
+    old = _old_raw_bytes(s)
+    _same(s, load_state(old))
+    _same(s, torch.load(io.BytesIO(torch_bytes(old)), weights_only=True))
 
 
 def test_torch_save_blobs_still_load():

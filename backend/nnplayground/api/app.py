@@ -11,17 +11,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..engine.config import error_location
-from ..jsonutil import dumps_bytes
 from ..service.artifacts import Models
 from ..service.classroom import Classroom
 from ..service.manager import ApiError, RunManager
 from ..service.settings import Settings
 from .auth import AddressLimits, OriginCheck, RateLimit
+from .errors import StrictJSONResponse, error_json
 from .guard import Guard
 from .heavy import HeavyWork
 from .routes import catalog, data, health, landscape, presets, rooms, runs, ws
@@ -54,21 +53,6 @@ def validation_detail(errors) -> list[dict]:
             entry["ctx"] = ctx
         out.append(entry)
     return out
-
-
-class StrictJSONResponse(JSONResponse):
-    """Every JSON body through the one strict encoder: a non-finite float is null. (Starlette's own
-    encoder refuses NaN with a ValueError, which turned a diverged value into a 500.)"""
-
-    def render(self, content) -> bytes:
-        return dumps_bytes(content)
-
-
-def error_json(status: int, message: str, detail: list | None = None, **extra) -> JSONResponse:
-    body = {"error": message, "status": status, **extra}
-    if detail is not None:
-        body["detail"] = detail
-    return StrictJSONResponse(body, status_code=status)
 
 
 class BodyLimit:

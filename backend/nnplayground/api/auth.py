@@ -15,6 +15,7 @@ from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateL
 from starlette.requests import HTTPConnection
 
 from ..service.manager import ApiError
+from .errors import error_json
 
 CLIENT_COOKIE = "nnp_client"
 TEACHER_COOKIE = "nnp_teacher"
@@ -230,8 +231,6 @@ class RateLimit:
         if p.teacher:
             return await self.app(scope, receive, send)
         if self.per_address is not None and not self.per_address.take_request(address(conn)):
-            from .app import error_json
-
             limit = self.per_address.requests.amount
             resp = error_json(429, f"too many requests from this address: at most {limit} a minute; retry in 5 s")
             resp.headers["Retry-After"] = "5"
@@ -242,8 +241,6 @@ class RateLimit:
         delay = take_token(self.buckets, p.client, self.rate, self.burst, now)
         if delay > 0:
             wait = math.ceil(delay)
-            from .app import error_json
-
             resp = error_json(
                 429, f"too many requests: at most {self.per_minute} a minute per client; retry in {wait} s"
             )
@@ -286,3 +283,14 @@ class OriginCheck:
                 await send({"type": "websocket.close", "code": 4403, "reason": "origin not allowed"})
                 return
         return await self.app(scope, receive, send)
+
+
+def set_client_cookie(request: HTTPConnection, response) -> None:
+    """Give a browser its anonymous client token on its first visit."""
+    room = getattr(request.app.state, "classroom", None)
+    if room is None or room.identity.client_of(request.cookies.get(CLIENT_COOKIE)):
+        return
+    if not request.app.state.address_limits.may_mint(address(request)):
+        return  # this address had its tokens for the hour: the page works, creating needs a token
+    _, token = room.identity.new_token()
+    response.set_cookie(CLIENT_COOKIE, token, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 
 from .auth import origin_allowed
+from .errors import error_json
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -137,8 +138,6 @@ class Guard:
         return await self.app(scope, receive, with_headers)
 
     async def _refuse(self, scope, receive, send, status: int, message: str):
-        from .app import error_json
-
         resp = error_json(status, message)
         resp.headers.update({k.decode(): v.decode() for k, v in HEADERS})
         resp.headers["content-security-policy"] = DOCS_CSP

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__
-from .routes.rooms import set_client_cookie
+from .auth import set_client_cookie
 
 
 def web_root() -> Path:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from . import augmentation, datasets, events, initializers, models, telemetry, transfer
 from .checkpoints import CheckpointStore
 from .choices import OPTIMIZERS
-from .config import RunConfig
+from .config import RunConfig, TransferConfig
 from .optimizers import Schedule, build_optimizer, decay_growth
 from .regularization import EarlyStopping, decayed_params, l2_penalty
 from .telemetry import finite_or_none as _finite
@@ -50,7 +50,7 @@ class Trainer:
         cfg = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
         source_config = source_state = None
         if cfg.transfer is not None:
-            source_config, source_state = transfer.resolve(cfg.transfer, source_loader)
+            source_config, source_state = resolve_source(cfg.transfer, source_loader)
             cfg = transfer.adopt_architecture(cfg, source_config)
         self.config = cfg
         torch.manual_seed(cfg.training.seed)  # dropout masks
@@ -652,3 +652,28 @@ class Trainer:
         cm = torch.zeros(d.n_classes, d.n_classes, dtype=torch.long)
         cm.index_put_((self.y_val.cpu(), pred.cpu()), torch.ones(len(pred), dtype=torch.long), accumulate=True)
         return events.surface(epoch, "confusion", matrix=cm.tolist(), class_names=d.class_names, **net)
+
+
+def builtin_source() -> tuple[dict, dict[str, torch.Tensor]]:
+    """A CNN trained on digits 0-4, made deterministically on first use and cached on disk
+    (transfer.py keeps the cache file; the training is here because the source is trained by this same engine,
+    and transfer.py stays free of the trainer)."""
+    cached = transfer.cached_builtin()
+    if cached is not None:
+        return cached
+    trainer = Trainer(RunConfig.model_validate(transfer.BUILTIN_CONFIG))
+    for _ in trainer:
+        pass
+    state = {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
+    transfer.cache_builtin(state)
+    return transfer.BUILTIN_CONFIG, state
+
+
+def resolve_source(cfg: TransferConfig, loader: transfer.SourceLoader | None) -> tuple[dict, dict[str, torch.Tensor]]:
+    if cfg.source == transfer.BUILTIN_DIGITS:
+        return builtin_source()
+    if cfg.source.startswith("builtin:"):
+        raise ValueError(f"transfer.source: unknown built-in source {cfg.source!r} (known: {transfer.BUILTIN_DIGITS})")
+    if loader is None:
+        raise ValueError(f"transfer.source: run {cfg.source!r} cannot be looked up here")
+    return loader(cfg.source)

@@ -31,33 +31,25 @@ def cache_dir() -> Path:
     return Path(os.environ.get("NNPLAYGROUND_CACHE", Path.home() / ".cache" / "nnplayground"))
 
 
-def builtin_source() -> tuple[dict, dict[str, torch.Tensor]]:
-    """A CNN trained on digits 0-4, made deterministically on first use and cached on disk."""
-    path = cache_dir() / "builtin-digits-0-4.pt"
-    if path.exists():
-        blob = torch.load(path, weights_only=True)
-        return json.loads(blob["config"]), blob["state"]
-    from .trainer import Trainer  # the source is trained by the same engine
+def _builtin_path() -> Path:
+    return cache_dir() / "builtin-digits-0-4.pt"
 
-    trainer = Trainer(RunConfig.model_validate(BUILTIN_CONFIG))
-    for _ in trainer:
-        pass
-    state = {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
+
+def cached_builtin() -> tuple[dict, dict[str, torch.Tensor]] | None:
+    """The built-in source (config, state) from the disk cache, or None before it was first trained."""
+    path = _builtin_path()
+    if not path.exists():
+        return None
+    blob = torch.load(path, weights_only=True)
+    return json.loads(blob["config"]), blob["state"]
+
+
+def cache_builtin(state: dict[str, torch.Tensor]) -> None:
+    path = _builtin_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"config": json.dumps(BUILTIN_CONFIG), "state": state}, tmp)
     tmp.replace(path)  # atomic: two processes racing both write a complete file
-    return BUILTIN_CONFIG, state
-
-
-def resolve(cfg: TransferConfig, loader: SourceLoader | None) -> tuple[dict, dict[str, torch.Tensor]]:
-    if cfg.source == BUILTIN_DIGITS:
-        return builtin_source()
-    if cfg.source.startswith("builtin:"):
-        raise ValueError(f"transfer.source: unknown built-in source {cfg.source!r} (known: {BUILTIN_DIGITS})")
-    if loader is None:
-        raise ValueError(f"transfer.source: run {cfg.source!r} cannot be looked up here")
-    return loader(cfg.source)
 
 
 def adopt_architecture(target: RunConfig, source_config: dict) -> RunConfig:

@@ -2,8 +2,10 @@
 room is shown, the pushed lesson) kept in SQLite next to the runs, the room websockets' fan-out and
 the teacher's leaderboard.
 
-Identity: a client token is `<client id>.<signature>`, the signature an HMAC-SHA256 of the id under
-the server's key (`secret_key`, or a random one kept in the database so tokens survive a restart). A
+Identity: a client token is `<client id>.<signature>`, signed with itsdangerous (HMAC-SHA256 under a key
+derived from the server's key, `secret_key`, or a random one kept in the database so tokens survive a
+restart). Tokens of the earlier home-made format (a truncated HMAC of "client:<id>") are still accepted, so a
+student's cookie outlives the upgrade. A
 run's owner is stored as `tok:<client id>`. The teacher proves the role with the teacher secret (as a
 Bearer token) or with a session cookie from `POST /api/teacher/login`: a random token whose hash is
 kept in SQLite with its expiry and a tag of the secret it was opened under, so logout ends it and a new
@@ -25,6 +27,8 @@ import time
 import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable
+
+from itsdangerous import Signer
 
 from .jsonutil import dumps
 from .settings import Settings
@@ -100,6 +104,7 @@ class Identity:
 
     def __init__(self, key: bytes, teacher_secret: str):
         self._key = key
+        self._signer = Signer(key, salt="nnplayground.client-token", digest_method=hashlib.sha256)
         self._teacher = _digest(teacher_secret) if teacher_secret else None
         # names the secret in stored sessions without storing anything it could be recovered from
         self.secret_tag = (
@@ -111,16 +116,20 @@ class Identity:
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def new_token(self) -> tuple[str, str]:
+        """A fresh client id and its signed token."""
         cid = secrets.token_hex(12)
-        return cid, f"{cid}.{self._sign('client:' + cid)}"
+        return cid, self._signer.sign(cid).decode()
 
     def client_of(self, token: str | None) -> str | None:
-        """The client id of a valid token, else None."""
+        """The client id of a valid token (current or earlier format), else None."""
         if not token or len(token) > 200 or "." not in token:
             return None
         cid, sig = token.split(".", 1)
         if not re.fullmatch(r"[0-9a-f]{24}", cid):
             return None
+        if self._signer.validate(token):
+            return cid
+        # the format before itsdangerous (tokens in students' cookies when the server was upgraded)
         return cid if hmac.compare_digest(sig.encode(), self._sign("client:" + cid).encode()) else None
 
     def is_teacher_secret(self, value: str | None) -> bool:

@@ -22,6 +22,8 @@ import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from ..jsonutil import dumps, raw_json
+
 SendText = Callable[[str], Awaitable[None]]
 
 
@@ -60,19 +62,18 @@ class _Coalesced:
             self.others.append(text)
 
     def frame(self) -> str:
-        return (
-            '{"type":"coalesced","epochs":['
-            + ",".join(self.records)
-            + '],"markers":['
-            + ",".join(self.markers)
-            + '],"histograms":'
-            + (self.histograms or "null")
-            + ',"surface":'
-            + (self.surface or "null")
-            + f',"skipped_histograms":{self.skipped_histograms},"skipped_surfaces":{self.skipped_surfaces}'
-            + ',"events":['
-            + ",".join(self.others)
-            + "]}"
+        # the held texts are already JSON: embedded as fragments, never parsed again
+        return dumps(
+            {
+                "type": "coalesced",
+                "epochs": [raw_json(t) for t in self.records],
+                "markers": [raw_json(t) for t in self.markers],
+                "histograms": raw_json(self.histograms) if self.histograms else None,
+                "surface": raw_json(self.surface) if self.surface else None,
+                "skipped_histograms": self.skipped_histograms,
+                "skipped_surfaces": self.skipped_surfaces,
+                "events": [raw_json(t) for t in self.others],
+            }
         )
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from ..engine.choices import DATASETS
 from ..engine.config import ConfigError, RunConfig
+from ..jsonutil import dumps, raw_json
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
-from .jsonutil import dumps
 from .settings import Settings
 from .store import ACTIVE, TERMINAL, Store, run_brief
 
@@ -474,24 +474,18 @@ class RunManager:
         views_cap = 50
         thinned_views = len(hist) > views_cap or len(surf) > views_cap
         hist, surf = hist[-views_cap:], surf[-views_cap:]
-        text = (
-            '{"type":"snapshot","run":'
-            + dumps(self.resource(row))
-            + ',"since":'
-            + dumps(since)
-            + ',"thinned":'
-            + dumps(thinned)
-            + ',"thinned_views":'
-            + dumps(thinned_views)
-            + ',"epochs":['
-            + ",".join(t for _, t in records)
-            + '],"markers":['
-            + ",".join(markers)
-            + '],"histograms":['
-            + ",".join(hist)
-            + '],"surfaces":['
-            + ",".join(surf)
-            + "]}"
+        text = dumps(  # the stored texts are already JSON: embedded as fragments, never parsed again
+            {
+                "type": "snapshot",
+                "run": self.resource(row),
+                "since": since,
+                "thinned": thinned,
+                "thinned_views": thinned_views,
+                "epochs": [raw_json(t) for _, t in records],
+                "markers": [raw_json(t) for t in markers],
+                "histograms": [raw_json(t) for t in hist],
+                "surfaces": [raw_json(t) for t in surf],
+            }
         )
         return Snapshot(text, last, row["status"] in TERMINAL)
 

@@ -1,83 +1,134 @@
-"""Server settings and limits. Every field can be set by an environment variable
-NNPLAYGROUND_<FIELD> (upper case), and the `serve` command sets the common ones from its options."""
+"""Server settings and limits: the one place that names, bounds and documents each of them.
+
+Every field can be set by an environment variable NNPLAYGROUND_<FIELD> (upper case; `pydantic-settings`
+reads them, so booleans take 1/0/true/false/yes/no and a value out of its bounds is refused at start-up
+naming the variable), and the `serve` command sets the common ones from its options, which win over the
+environment. Classroom mode (`classroom`) changes the defaults of the fields in CLASSROOM_DEFAULTS that
+neither the environment nor an option sets."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-@dataclass
-class Settings:
-    db_path: str = "nnplayground.db"
-    workers: int = 0  # 0 = number of cores
-    slots_per_worker: int = 2  # runs one worker holds at once, alternating epochs (time slicing)
-    queue_bound: int = 64  # runs waiting for a slot; beyond this POST /api/runs answers 429
-    worker_nice: int = 5  # workers yield the CPU to the web tier first
-    # limits on what one request or run may ask for
-    max_params: int = 250_000
-    max_epochs: int = 5000
-    max_dataset_size: int = 20000
-    max_runs_per_client: int = 8  # queued + running + paused runs of one client at a time
-    max_message_size: int = 65536  # bytes of one websocket message from a client
-    max_body_bytes: int = 2_000_000  # bytes of one HTTP request body
-    max_predict_rows: int = 10000
-    # streaming and storage
-    ws_buffer_frames: int = 32  # frames queued per websocket before coalescing starts
-    ws_view_rate: int = 25  # histogram and surface frames per second per run sent live (0 = every one)
-    ws_message_rate: int = 10  # client messages per second on one websocket, bursts of twice that (0 = no limit)
-    snapshot_max_epochs: int = 1000  # records in a websocket snapshot before it is thinned
-    keep_views: int = 200  # histogram and surface events kept per run (older ones thinned)
-    max_checkpoint_bytes: int = 32 << 20  # stored checkpoints of one run; beyond, older ones are thinned
-    max_client_storage_bytes: int = 1 << 30  # checkpoints + final models of one client's runs (429 beyond)
-    wal_limit_bytes: int = 16 << 20  # the SQLite write-ahead log is truncated back to this size
-    bind_host: str = ""  # the address `serve --host` listens on (served as a Host name too)
-    allowed_hosts: str = ""  # Host names served besides localhost, IP addresses and --host ("*" = any)
-    trace_file: str = ""  # benchmarks: append "run epoch emitted_at" per epoch event
-    # classroom mode (`serve --classroom`): roles, rooms, fairness; see CLASSROOM_DEFAULTS
-    classroom: int = 0  # 1 = teacher role and rooms; ownership enforced on run control
-    teacher_secret: str = field(default="", repr=False)  # empty in classroom mode = a random one
-    secret_key: str = field(default="", repr=False)  # signs client tokens; empty = one kept in the db
-    allowed_origins: str = ""  # extra websocket origins (comma-separated); the server's own is allowed
-    cors_origins: str = ""  # origins answered with CORS headers (comma-separated); empty = CORS off
-    rate_limit_per_minute: int = 0  # API requests per client per minute (0 = no limit)
-    rate_limit_burst: int = 0  # requests a client may make at once (0 = a tenth of the minute's)
-    max_running_per_client: int = 0  # running + paused runs of one client (0 = only max_runs_per_client)
-    max_queued_per_client: int = 0  # queued runs of one client (0 = only max_runs_per_client)
-    max_run_seconds: int = 3600  # wall time of one run before it is stopped (0 = none)
-    max_room_members: int = 200  # students in one room
-    # what one request or one address may cost the server (issue 10; see docs/architecture.md, Limits)
-    min_speed: float = 0.01  # the slowest throttle a run may ask for, epochs/s (0 = unthrottled is allowed)
-    max_epoch_cost: int = 10_000_000_000  # estimated multiply-adds of one epoch (manager.epoch_cost), ~4 s of a core
-    max_pause_seconds: int = 0  # a run paused longer than this is stopped, freeing its slot (0 = never)
-    max_predict_passes: int = 100_000  # inputs x max(1, mc_samples) of one predict call
-    max_landscape_steps: int = 10_000  # steps x optimizers of one POST /api/landscape
-    max_heavy_requests: int = 1  # predictions, TorchScript exports, landscapes computed at once (web process)
-    client_tokens_per_hour: int = 300  # new client tokens per address an hour (POST /api/clients, first visits)
-    rate_limit_per_address: int = 0  # API requests per address a minute, all its clients together (0 = off)
-    max_queued_per_address: int = 0  # runs waiting for a worker from one address (0 = only queue_bound)
-    join_failures_per_minute: int = 30  # failed room joins (unknown or closed code) per address a minute
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NNPLAYGROUND_", extra="forbid", validate_default=True)
 
-    def __post_init__(self):
+    db_path: str = Field("nnplayground.db", description="the SQLite database file")
+    workers: int = Field(0, ge=0, description="worker processes (0 = number of cores)")
+    slots_per_worker: int = Field(
+        2, ge=1, description="runs one worker holds at once, alternating epochs (time slicing)"
+    )
+    queue_bound: int = Field(64, ge=1, description="runs waiting for a slot; beyond this POST /api/runs answers 429")
+    worker_nice: int = Field(
+        5, ge=0, le=19, description="niceness added to the workers: they yield the CPU to the web tier"
+    )
+    # limits on what one request or run may ask for
+    max_params: int = Field(250_000, ge=1, description="parameters of one run's model")
+    max_epochs: int = Field(5000, ge=1, description="epochs of one run")
+    max_dataset_size: int = Field(20000, ge=1, description="points of one run's data set")
+    max_runs_per_client: int = Field(8, ge=1, description="queued + running + paused runs of one client at a time")
+    max_message_size: int = Field(65536, ge=1, description="bytes of one websocket message from a client")
+    max_body_bytes: int = Field(2_000_000, ge=1, description="bytes of one HTTP request body")
+    max_predict_rows: int = Field(10000, ge=1, description="input rows of one predict call")
+    # streaming and storage
+    ws_buffer_frames: int = Field(32, ge=1, description="frames queued per websocket before coalescing starts")
+    ws_view_rate: int = Field(
+        25, ge=0, description="histogram and surface frames per second per run sent live (0 = every one)"
+    )
+    ws_message_rate: int = Field(
+        10, ge=0, description="client messages per second on one websocket, bursts of twice that (0 = no limit)"
+    )
+    snapshot_max_epochs: int = Field(1000, ge=1, description="records in a websocket snapshot before it is thinned")
+    keep_views: int = Field(200, ge=1, description="histogram and surface events kept per run (older ones thinned)")
+    max_checkpoint_bytes: int = Field(
+        32 << 20, ge=0, description="stored checkpoints of one run; beyond, older ones are thinned"
+    )
+    max_client_storage_bytes: int = Field(
+        1 << 30, ge=0, description="checkpoints + final models of one client's runs (429 beyond)"
+    )
+    wal_limit_bytes: int = Field(
+        16 << 20, ge=0, description="the SQLite write-ahead log is truncated back to this size"
+    )
+    bind_host: str = Field("", description="the address `serve --host` listens on (served as a Host name too)")
+    allowed_hosts: str = Field(
+        "", description="Host names served besides localhost, IP addresses and --host ('*' = any)"
+    )
+    trace_file: str = Field("", description="benchmarks: append 'run epoch emitted_at' per epoch event")
+    # classroom mode (`serve --classroom`): roles, rooms, fairness; see CLASSROOM_DEFAULTS
+    classroom: bool = Field(False, description="teacher role and rooms; ownership enforced on run control")
+    teacher_secret: str = Field("", repr=False, description="the teacher's key; empty in classroom mode = a random one")
+    secret_key: str = Field("", repr=False, description="signs client tokens; empty = one kept in the db")
+    allowed_origins: str = Field(
+        "", description="extra websocket origins (comma-separated); the server's own is allowed"
+    )
+    cors_origins: str = Field("", description="origins answered with CORS headers (comma-separated); empty = CORS off")
+    rate_limit_per_minute: int = Field(0, ge=0, description="API requests per client per minute (0 = no limit)")
+    rate_limit_burst: int = Field(
+        0, ge=0, description="requests a client may make at once (0 = a tenth of the minute's)"
+    )
+    max_running_per_client: int = Field(
+        0, ge=0, description="running + paused runs of one client (0 = only max_runs_per_client)"
+    )
+    max_queued_per_client: int = Field(0, ge=0, description="queued runs of one client (0 = only max_runs_per_client)")
+    max_run_seconds: int = Field(3600, ge=0, description="wall time of one run before it is stopped (0 = none)")
+    max_room_members: int = Field(200, ge=1, description="students in one room")
+    # what one request or one address may cost the server (issue 10; see docs/architecture.md, Limits)
+    min_speed: float = Field(
+        0.01, ge=0, description="the slowest throttle a run may ask for, epochs/s (0 = unthrottled is allowed)"
+    )
+    max_epoch_cost: int = Field(
+        10_000_000_000,
+        ge=0,
+        description="estimated multiply-adds of one epoch (manager.epoch_cost), ~4 s of a core (0 = no limit)",
+    )
+    max_pause_seconds: int = Field(
+        0, ge=0, description="a run paused longer than this is stopped, freeing its slot (0 = never)"
+    )
+    max_predict_passes: int = Field(100_000, ge=1, description="inputs x max(1, mc_samples) of one predict call")
+    max_landscape_steps: int = Field(10_000, ge=1, description="steps x optimizers of one POST /api/landscape")
+    max_heavy_requests: int = Field(
+        1, ge=1, description="predictions, TorchScript exports, landscapes computed at once (web process)"
+    )
+    client_tokens_per_hour: int = Field(
+        300, ge=0, description="new client tokens per address an hour (POST /api/clients, first visits)"
+    )
+    rate_limit_per_address: int = Field(
+        0, ge=0, description="API requests per address a minute, all its clients together (0 = off)"
+    )
+    max_queued_per_address: int = Field(
+        0, ge=0, description="runs waiting for a worker from one address (0 = only queue_bound)"
+    )
+    join_failures_per_minute: int = Field(
+        30, ge=0, description="failed room joins (unknown or closed code) per address a minute"
+    )
+
+    @model_validator(mode="after")
+    def _resolve_workers(self) -> Settings:
         if self.workers <= 0:
             self.workers = _default_workers()
+        return self
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
-        values = {}
-        for f in fields(cls):
-            raw = os.environ.get(f"NNPLAYGROUND_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = {"str": str, "float": float}.get(f.type, int)(raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if values.get("classroom"):
-            for k, v in CLASSROOM_DEFAULTS.items():
-                values.setdefault(k, v)
-        return cls(**values)
+        """The environment's settings, with `overrides` (the `serve` options; None = not given) winning over
+        it; in classroom mode CLASSROOM_DEFAULTS fill the fields neither of them sets.
+
+        Raises pydantic.ValidationError naming the field when a value is not of its type or out of bounds."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        settings = cls(**given)
+        if not settings.classroom:
+            return settings
+        # fields set by the environment or an option are in model_fields_set; the others take classroom's
+        unset = {k: v for k, v in CLASSROOM_DEFAULTS.items() if k not in settings.model_fields_set}
+        return cls(**unset, **given) if unset else settings
 
     def limits(self) -> dict:
         keys = (
@@ -106,7 +157,7 @@ class Settings:
             "max_queued_per_address",
             "join_failures_per_minute",
         )
-        d = asdict(self)
+        d = self.model_dump()
         return {k: d[k] for k in keys}
 
 

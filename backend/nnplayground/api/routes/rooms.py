@@ -23,9 +23,8 @@ from ...service.classroom import (
     normalize_code,
 )
 from ...service.manager import ApiError, stored_config
+from ..admission import admit
 from ..auth import (
-    CLIENT_COOKIE,
-    COOKIE_MAX_AGE,
     TEACHER_COOKIE,
     address,
     checked,
@@ -34,6 +33,7 @@ from ..auth import (
     principal,
     require_client,
     require_teacher,
+    set_client_cookie,
 )
 from .ws import GONE, MessageGate, ping_id, unexpected
 
@@ -87,17 +87,6 @@ class LessonRequest(BaseModel):
     config: dict | None = Field(None, description="A configuration (every field optional) for every student.")
     title: str | None = Field(None, max_length=120)
     text: str | None = Field(None, max_length=2000, description="Instructions shown to the students.")
-
-
-def set_client_cookie(request: Request, response: Response) -> None:
-    """Give a browser its anonymous client token on its first visit."""
-    room = getattr(request.app.state, "classroom", None)
-    if room is None or room.identity.client_of(request.cookies.get(CLIENT_COOKIE)):
-        return
-    if not request.app.state.address_limits.may_mint(address(request)):
-        return  # this address had its tokens for the hour: the page works, creating needs a token
-    _, token = room.identity.new_token()
-    response.set_cookie(CLIENT_COOKIE, token, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
 
 
 @router.post("/clients", status_code=201, summary="A new anonymous client token (send it as a Bearer token)")
@@ -274,8 +263,6 @@ def remove_member(request: Request, code: str = Code, member: str = MemberRef) -
 @router.post("/runs/{run_id}/restart", status_code=201,
              summary="A new run with the same configuration (owner or teacher), e.g. after `interrupted`")
 def restart_run(request: Request, run_id: str = RunId) -> dict:
-    from .runs import admit
-
     mgr = request.app.state.manager
     row = mgr.get(run_id)
     may_control(request, row, "restart")

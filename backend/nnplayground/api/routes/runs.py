@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...engine.config import Finite, RunConfig
+from ...jsonutil import dumps_bytes, raw_json
 from ...service.artifacts import EXPORT_FORMATS
 from ...service.manager import ApiError
 from ...service.store import STATUSES
-from ..auth import address, checked, may_control, may_use_weights, require_client
+from ..admission import admit
+from ..auth import checked, may_control, may_use_weights
 
 router = APIRouter(tags=["runs"])
 
@@ -69,40 +71,6 @@ async def create_run(
     # parameter count, about a millisecond. In the thread pool each statement gives the GIL away and
     # waits to get it back from a busy loop: when a class started 30 runs at once, ~150 ms a request.
     return admit(request, config, speed, paused)
-
-
-def admit(request: Request, config: RunConfig, speed: float, paused: bool) -> dict:
-    p = require_client(request)  # the owner: the client token, else X-Client-Id, else the address
-    mgr = _manager(request)
-    src = config.transfer.source if config.transfer is not None else ""
-    if src and not src.startswith("builtin:"):
-        row = mgr.store.get_run(src)
-        if row is not None:  # an unknown id is the manager's 422 on transfer.source
-            may_use_weights(request, row)
-    if not p.teacher:
-        _fair(request, p.client)
-    return mgr.create(config, p.client, speed, paused, "" if p.teacher else address(request))
-
-
-def _fair(request: Request, client: str) -> None:
-    """Per-client bounds on training and waiting runs (classroom mode's defaults: 2 and 1)."""
-    s = request.app.state.settings
-    if not (s.max_running_per_client or s.max_queued_per_client):
-        return
-    counts = request.app.state.classroom.client_counts(client)
-    queued = _manager(request).waiting(client) if counts.get("queued") else 0
-    # a run handed to a worker stays `queued` until the worker reports it started: it is training
-    training = counts.get("running", 0) + counts.get("paused", 0) + counts.get("queued", 0) - queued
-    if s.max_running_per_client and training >= s.max_running_per_client:
-        raise ApiError(
-            429, f"you already have {training} runs training (the limit is {s.max_running_per_client}); "
-            "stop one or wait for it to finish"
-        )
-    if s.max_queued_per_client and queued >= s.max_queued_per_client:
-        raise ApiError(
-            429, f"you already have {queued} runs waiting for a worker (the limit is {s.max_queued_per_client}); "
-            "wait for it to start"
-        )
 
 
 @router.get("/runs", summary="List runs, newest first")
@@ -160,7 +128,7 @@ def metrics(
     mgr = _manager(request)
     mgr.get(run_id)
     records = mgr.store.metrics(run_id, since)
-    return Response('{"epochs":[' + ",".join(t for _, t in records) + "]}", media_type=JSON)
+    return Response(dumps_bytes({"epochs": [raw_json(t) for _, t in records]}), media_type=JSON)
 
 
 def _view(kind: str, request: Request, run_id: str, epoch: int | None) -> Response:

@@ -15,8 +15,10 @@ import logging
 import math
 import secrets
 import time
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, BeforeValidator, Field, Strict, TypeAdapter, ValidationError, model_validator
 
 from ...jsonutil import dumps, loads_strict
 from ...service.manager import ApiError
@@ -90,42 +92,78 @@ class MessageGate:
         return None
 
 
+class Ping(BaseModel):
+    """`{"type": "ping", "id": ...}`: answered with a pong carrying the id back (see ping_id)."""
+
+    type: Literal["ping"]
+    id: Annotated[Any, BeforeValidator(ping_id)] = None
+
+
+class Control(BaseModel):
+    """`{"type": "control", "action": ..., "epochs_per_second": ...}` on /ws/runs/{id}: the REST controls."""
+
+    type: Literal["control"]
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    epochs_per_second: Annotated[float, Strict(), Field(ge=0, le=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _speed_has_a_value(self) -> Control:
+        if self.action == "speed" and self.epochs_per_second is None:
+            raise ValueError("speed needs epochs_per_second")
+        return self
+
+
+CLIENT_MESSAGE = TypeAdapter(Annotated[Ping | Control, Field(discriminator="type")])
+
+
+def _refusal(err: ValidationError, run_id: str | None) -> str:
+    """The error frame for a message the adapter refused; it names the field, never echoes the value."""
+    first = err.errors()[0]
+    kind, loc = first["type"], first["loc"]
+    if kind == "union_tag_invalid" or (loc[:1] == ("control",) and run_id is None):
+        return _unknown_type(run_id)
+    if loc[:2] == ("ping", "id"):
+        return _error(f"a ping id is a number or a string of at most {MAX_ID_CHARS} characters")
+    if loc[:2] == ("control", "action"):
+        return _error(f"unknown action; one of {', '.join(ACTIONS)}")
+    if loc[:1] == ("control",):
+        return _error("speed needs epochs_per_second between 0 and 1000")
+    return _error("messages must be JSON objects with a 'type'")
+
+
+def _unknown_type(run_id: str | None) -> str:
+    expected = "ping or control" if run_id is not None else "ping"
+    return _error(f"unknown message type; expected {expected}")
+
+
 async def _client_message(ws: WebSocket, run_id: str | None, text: str, gate: MessageGate) -> str:
     """The answer to one client message; every problem is an error frame and the connection stays open."""
     refused = gate.refusal(text)
     if refused is not None:
         return refused
     try:
-        msg = loads_strict(text)
+        raw = loads_strict(text)  # the one strict JSON parser (NaN and Infinity are refused)
     except ValueError:
         return _error("messages must be JSON objects with a 'type'")
-    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         return _error("messages must be JSON objects with a 'type'")
-    kind = msg["type"]
-    if kind == "ping":
-        try:
-            return dumps({"type": "pong", "id": ping_id(msg.get("id"))})
-        except ValueError as e:
-            return _error(str(e))
-    if kind == "control" and run_id is not None:
-        action = msg.get("action")
-        if action not in ACTIONS:
-            return _error(f"unknown action; one of {', '.join(ACTIONS)}")
-        value = msg.get("epochs_per_second")
-        if action == "speed" and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1000
-        ):
-            return _error("speed needs epochs_per_second between 0 and 1000")
-        mgr = ws.app.state.manager
-        try:
-            row = await asyncio.to_thread(mgr.get, run_id)
-            may_control(ws, row, action)
-            run = await asyncio.to_thread(mgr.control, run_id, action, value)
-        except ApiError as e:
-            return _error(e.message, status=e.status, action=action)
-        return dumps({"type": "ack", "action": action, "status": run["status"]})
-    expected = "ping or control" if run_id is not None else "ping"
-    return _error(f"unknown message type; expected {expected}")
+    try:
+        msg = CLIENT_MESSAGE.validate_python(raw)
+    except ValidationError as e:
+        return _refusal(e, run_id)
+    if isinstance(msg, Ping):
+        return dumps({"type": "pong", "id": msg.id})
+    if run_id is None:
+        return _unknown_type(run_id)
+    action, value = msg.action, msg.epochs_per_second
+    mgr = ws.app.state.manager
+    try:
+        row = await asyncio.to_thread(mgr.get, run_id)
+        may_control(ws, row, action)
+        run = await asyncio.to_thread(mgr.control, run_id, action, value)
+    except ApiError as e:
+        return _error(e.message, status=e.status, action=action)
+    return dumps({"type": "ack", "action": action, "status": run["status"]})
 
 
 async def unexpected(ws: WebSocket, where: str) -> None:

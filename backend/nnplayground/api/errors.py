@@ -1,0 +1,24 @@
+"""JSON responses of the API: every body is strict JSON (a non-finite float is null), and every error is
+`{"error": message, "status": code, ...}`. Its own module so the app, the middlewares (auth, guard) and the
+routes share it without importing each other."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+from ..jsonutil import dumps_bytes
+
+
+class StrictJSONResponse(JSONResponse):
+    """Every JSON body through the one strict encoder: a non-finite float is null. (Starlette's own
+    encoder refuses NaN with a ValueError, which turned a diverged value into a 500.)"""
+
+    def render(self, content) -> bytes:
+        return dumps_bytes(content)
+
+
+def error_json(status: int, message: str, detail: list | None = None, **extra) -> JSONResponse:
+    body = {"error": message, "status": status, **extra}
+    if detail is not None:
+        body["detail"] = detail
+    return StrictJSONResponse(body, status_code=status)
