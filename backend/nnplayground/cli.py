@@ -130,7 +130,10 @@ def serve(
     from .service.settings import Settings
 
     settings = Settings.from_env(
-        db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue,
+        db_path=str(db),
+        workers=workers or None,
+        slots_per_worker=slots,
+        queue_bound=queue,
         classroom=1 if classroom else None,
     )
     typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
@@ -141,6 +144,7 @@ def serve(
         typer.echo(f"classroom mode: students open http://<this machine's address>:{port}/ and join with a room code")
         # the secret travels in the URL fragment, which browsers never send to the server (so it is in no log)
         typer.echo(f"teacher link (keep it private): http://{shown}:{port}/teacher#key={settings.teacher_secret}")
+
     class Server(uvicorn.Server):
         """uvicorn's server, telling the app before it closes the open sockets (with 1012): viewers get
         a final `status` frame for the runs the shut-down interrupts."""

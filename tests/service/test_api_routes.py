@@ -157,17 +157,26 @@ def test_exports(client, done_run):
     assert lines[0].startswith("epoch,train_loss") and len(lines) == 5 and "grad_norm.fc1" in lines[0]
     r = client.get(f"/api/runs/{rid}/export", params={"format": "python"})
     ast.parse(r.text)
-    assert "def load_data" in r.text and "nnplayground" not in r.text.split('"""', 2)[2].replace(
-        "nnplayground run", ""
-    ).split("CONFIG")[0]
+    assert (
+        "def load_data" in r.text
+        and "nnplayground" not in r.text.split('"""', 2)[2].replace("nnplayground run", "").split("CONFIG")[0]
+    )
     assert client.get(f"/api/runs/{rid}/export", params={"format": "exe"}).status_code == 422
     assert client.get(f"/api/runs/{rid}/export", params={"epoch": 99}).status_code == 404
 
 
 def test_unknown_run_is_404_everywhere(client):
     for method, path in [
-        ("get", ""), ("delete", ""), ("post", "/pause"), ("post", "/resume"), ("post", "/step"), ("post", "/stop"),
-        ("get", "/metrics"), ("get", "/histograms"), ("get", "/surface"), ("get", "/checkpoints"),
+        ("get", ""),
+        ("delete", ""),
+        ("post", "/pause"),
+        ("post", "/resume"),
+        ("post", "/step"),
+        ("post", "/stop"),
+        ("get", "/metrics"),
+        ("get", "/histograms"),
+        ("get", "/surface"),
+        ("get", "/checkpoints"),
         ("get", "/export"),
     ]:
         r = getattr(client, method)(f"/api/runs/nosuchrun{path}")
@@ -272,17 +281,20 @@ def test_transfer_from_a_run(client, done_run):
     assert run["status"] == "completed" and run["model"]["frozen"] == ["fc1"]
     frozen_before = client.get(f"/api/runs/{done_run['id']}/export", params={"format": "json"}).json()
     frozen_after = client.get(f"/api/runs/{run['id']}/export", params={"format": "json"}).json()
-    assert frozen_after["parameters"]["blocks.fc1.layer.weight"] == frozen_before["parameters"][
-        "blocks.fc1.layer.weight"
-    ]
+    assert (
+        frozen_after["parameters"]["blocks.fc1.layer.weight"] == frozen_before["parameters"]["blocks.fc1.layer.weight"]
+    )
     r = client.post("/api/runs", json=tiny(transfer={"source": "nosuchrun"}))
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "transfer.source"
 
 
 def test_diverged_run(client):
     cfg = tiny(
-        dataset={"name": "sine", "n_samples": 60}, preprocessing={"standardize": False},
-        optimizer={"name": "sgd", "lr": 10.0}, model={"hidden": [32, 32]}, training={"epochs": 50},
+        dataset={"name": "sine", "n_samples": 60},
+        preprocessing={"standardize": False},
+        optimizer={"name": "sgd", "lr": 10.0},
+        model={"hidden": [32, 32]},
+        training={"epochs": 50},
     )
     run = wait_status(client, create(client, cfg)["id"])
     assert run["status"] == "diverged" and "NaN" in run["message"]

@@ -3,6 +3,7 @@ and Spanish. A preset is an override over the defaults, so it stays short and re
 
 from __future__ import annotations
 
+from .claims import Claim
 from .config import RunConfig, merge
 
 PRESETS: dict[str, dict] = {
@@ -220,8 +221,15 @@ def get(name: str) -> dict:
 
 
 def config(name: str) -> RunConfig:
-    """The full, validated configuration of a preset."""
-    return RunConfig.model_validate(merge(RunConfig().model_dump(mode="json"), get(name)["config"]))
+    """The full, validated configuration of a preset; `lesson` names the preset, so a run started
+    from it reports the lesson's claims in its summary."""
+    return RunConfig.model_validate(merge(RunConfig().model_dump(mode="json"), {**get(name)["config"], "lesson": name}))
+
+
+def claims(name: str) -> list[Claim]:
+    """The lesson's claims (see engine/claims.py): run-scope ones are measured on every run of the
+    lesson, compare-scope ones by the test suite against the named variant."""
+    return get(name).get("claims", [])
 
 
 # What to look at, and one toggle to flip next ("now try"), for every lesson.
@@ -365,3 +373,233 @@ _TITLES_ES = {
 }
 for _name, _title in _TITLES_ES.items():
     PRESETS[_name]["title_es"] = _title
+
+# Each lesson's sentences as measurements (engine/claims.py). scope "run": measured on every run of
+# the lesson and shown under its text; scope "compare": the lesson run against a variant ("try" =
+# the "now try" override above), checked on several seeds by tests/engine/test_lesson_claims.py.
+_CLAIMS: dict[str, list[Claim]] = {
+    "vanishing-gradients": [
+        Claim(
+            "first-layer-gradient-vanishes",
+            "grad_ratio",
+            "<=",
+            0.01,
+            "fc1's gradient norm is {value:.2%} of fc6's (mean over the epochs)",
+            "la norma del gradiente de fc1 es {value:.2%} de la de fc6 (promedio de las épocas)",
+            args={"first": "fc1", "last": "fc6"},
+        ),
+        Claim(
+            "network-stalls",
+            "final",
+            "<=",
+            0.65,
+            "validation accuracy {value:.0%}: the network barely beats a coin toss",
+            "exactitud de validación {value:.0%}: la red casi no supera a tirar una moneda",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "relu-he-learns",
+            "final",
+            ">=",
+            0.3,
+            "relu with He init ends {value:.0%} points above sigmoid in validation accuracy",
+            "relu con He termina {value:.0%} puntos arriba de sigmoide en exactitud de validación",
+            scope="compare",
+            against="try",
+            combine="gain",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "relu-he": [
+        Claim(
+            "gradients-same-order",
+            "grad_ratio",
+            ">=",
+            0.1,
+            "fc1's gradient norm is {value:.2f} times fc6's: the same order of magnitude",
+            "la norma del gradiente de fc1 es {value:.2f} veces la de fc6: el mismo orden de magnitud",
+            args={"first": "fc1", "last": "fc6"},
+        ),
+        Claim(
+            "network-learns",
+            "final",
+            ">=",
+            0.9,
+            "validation accuracy {value:.0%}",
+            "exactitud de validación {value:.0%}",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "zeros-stall",
+            "final",
+            ">=",
+            0.3,
+            "with zeros initialization validation accuracy is {value:.0%} points lower",
+            "con inicialización en ceros la exactitud de validación es {value:.0%} puntos menor",
+            scope="compare",
+            against="try",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "zero-init": [
+        Claim(
+            "units-stay-copies",
+            "unit_spread",
+            "<=",
+            1e-6,
+            "largest difference between two units' weights in a layer: {value:.1e}, every unit is a copy",
+            "mayor diferencia entre los pesos de dos unidades de una capa: {value:.1e}, todas son copias",
+        ),
+        Claim(
+            "xavier-breaks-symmetry",
+            "unit_spread",
+            ">=",
+            0.1,
+            "with xavier the units of a layer differ by up to {value:.2f}",
+            "con xavier las unidades de una capa difieren hasta {value:.2f}",
+            scope="compare",
+            against="try",
+            combine="variant",
+        ),
+        Claim(
+            "xavier-learns",
+            "final",
+            ">=",
+            0.2,
+            "xavier ends {value:.0%} points above zeros in validation accuracy",
+            "xavier termina {value:.0%} puntos arriba de ceros en exactitud de validación",
+            scope="compare",
+            against="try",
+            combine="gain",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "overfitting-sine": [
+        Claim(
+            "validation-turns-up",
+            "val_rise",
+            ">=",
+            0.2,
+            "validation loss rose {value:.0%} above its minimum of epoch {min_epoch}",
+            "la pérdida de validación subió {value:.0%} sobre su mínimo de la época {min_epoch}",
+        ),
+        Claim(
+            "training-keeps-falling",
+            "train_drop_after_val_min",
+            ">=",
+            0.3,
+            "meanwhile the training loss fell another {value:.0%}",
+            "mientras tanto la pérdida de entrenamiento bajó otro {value:.0%}",
+        ),
+        Claim(
+            "best-after-warm-up",
+            "best_epoch",
+            ">=",
+            10,
+            "the best epoch is {value:.0f}, past the first epochs",
+            "la mejor época es la {value:.0f}, después de las primeras",
+        ),
+        Claim(
+            "stops-after-patience",
+            "stop_wait",
+            "==",
+            "early_stopping.patience",
+            "early stopping stopped at epoch {stopped_epoch}, {value:.0f} epochs after the best "
+            "(patience {threshold:.0f})",
+            "early stopping frenó en la época {stopped_epoch}, {value:.0f} épocas después de la mejor "
+            "(paciencia {threshold:.0f})",
+        ),
+        Claim(
+            "restores-best",
+            "restored_is_best",
+            "==",
+            1,
+            "the model handed back is epoch {restored_epoch}'s, the best",
+            "el modelo final es el de la época {restored_epoch}, la mejor",
+        ),
+    ],
+    "momentum": [],
+    "batch-norm": [
+        Claim(
+            "pre-activations-in-range",
+            "active_fraction",
+            ">=",
+            0.9,
+            "{value:.0%} of {layer}'s pre-activations lie in [-2.5, 2.5], the sigmoid's useful range (worst layer)",
+            "{value:.0%} de las pre-activaciones de {layer} caen en [-2.5, 2.5], el rango útil de la "
+            "sigmoide (peor capa)",
+        ),
+        Claim(
+            "without-bn-outside-range",
+            "active_fraction_mean",
+            ">=",
+            0.2,
+            "without batch norm {value:.0%} fewer pre-activations lie in [-2.5, 2.5]",
+            "sin batch norm hay {value:.0%} menos pre-activaciones en [-2.5, 2.5]",
+            scope="compare",
+            against="try",
+        ),
+        Claim(
+            "without-bn-stalls",
+            "final",
+            ">=",
+            0.2,
+            "without batch norm validation accuracy is {value:.0%} points lower",
+            "sin batch norm la exactitud de validación es {value:.0%} puntos menor",
+            scope="compare",
+            against="try",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "dropout-mc": [
+        Claim(
+            "spread-where-fragile",
+            "mc_spread_ratio",
+            ">=",
+            1.5,
+            "the MC-dropout spread is {value:.1f} times larger where the prediction is fragile",
+            "la dispersión MC-dropout es {value:.1f} veces mayor donde la predicción es frágil",
+        ),
+        Claim(
+            "no-dropout-no-spread",
+            "mc_spread",
+            "<=",
+            1e-6,
+            "with dropout 0 the spread is {value:.1e}: every pass agrees",
+            "con dropout 0 la dispersión es {value:.1e}: todas las pasadas coinciden",
+            scope="compare",
+            against="try",
+            combine="variant",
+        ),
+    ],
+    "standardization-wine": [
+        Claim(
+            "learns-in-30-epochs",
+            "final",
+            ">=",
+            0.9,
+            "validation accuracy {value:.0%} after 30 epochs",
+            "exactitud de validación {value:.0%} después de 30 épocas",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "raw-features-slower",
+            "final",
+            "<=",
+            0.5,
+            "validation loss with standardization is {value:.0%} of the loss without it",
+            "la pérdida de validación con estandarización es {value:.0%} de la que hay sin ella",
+            scope="compare",
+            against="try",
+            combine="ratio",
+            args={"key": "val_loss"},
+        ),
+    ],
+    "weight-decay": [],
+    "lr-schedule": [],
+    "adaptive-lr": [],
+    "augmentation-digits": [],
+    "transfer-digits": [],
+}
+for _name, _claims in _CLAIMS.items():
+    PRESETS[_name]["claims"] = _claims

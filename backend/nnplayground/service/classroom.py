@@ -193,8 +193,9 @@ class RoomHub:
     def has_teacher(self, code: str) -> bool:
         return any(v.teacher for v in self.rooms.get(code, ()))
 
-    def publish(self, code: str, text: str, teachers_only: bool = False, board: bool = False,
-                close: bool = False) -> None:
+    def publish(
+        self, code: str, text: str, teachers_only: bool = False, board: bool = False, close: bool = False
+    ) -> None:
         """From any thread."""
         if self.loop is None or not self.rooms.get(code):
             return
@@ -295,9 +296,9 @@ class Classroom:
 
     def _row(self, code: str) -> dict:
         code = normalize_code(code)
-        row = self._r().execute("SELECT * FROM rooms WHERE code = ?", (code,)).fetchone() if CODE_RE.match(
-            code
-        ) else None
+        row = (
+            self._r().execute("SELECT * FROM rooms WHERE code = ?", (code,)).fetchone() if CODE_RE.match(code) else None
+        )
         if row is None:
             raise ClassroomError(404, f"no room with code {code[:12]!r}")
         return dict(row)
@@ -371,9 +372,9 @@ class Classroom:
         )
 
     def member_name(self, code: str, client: str) -> str | None:
-        row = self._r().execute(
-            "SELECT name FROM room_members WHERE code = ? AND client = ?", (code, client)
-        ).fetchone()
+        row = (
+            self._r().execute("SELECT name FROM room_members WHERE code = ? AND client = ?", (code, client)).fetchone()
+        )
         return row[0] if row else None
 
     def _set(self, code: str, **values) -> None:
@@ -386,8 +387,13 @@ class Classroom:
         row = self._open_row(code)
         showing = None if run_id is None else {"run_id": run_id, "kind": kind, "name": name, "at": time.time()}
         self._set(row["code"], showing=dumps(showing) if showing else None)
-        event = {"type": kind, "room": row["code"], "run_id": run_id, "name": name,
-                 "at": showing["at"] if showing else time.time()}
+        event = {
+            "type": kind,
+            "room": row["code"],
+            "run_id": run_id,
+            "name": name,
+            "at": showing["at"] if showing else time.time(),
+        }
         self.hub.publish(row["code"], dumps(event))
         return self.room(row["code"])
 
@@ -466,18 +472,26 @@ class Classroom:
 
     # ---- fairness -------------------------------------------------------------------------------
     def client_counts(self, client: str) -> dict[str, int]:
-        rows = self._r().execute(
-            "SELECT status, COUNT(*) FROM runs WHERE client = ? AND status IN ('queued', 'running', 'paused') "
-            "GROUP BY status",
-            (client,),
-        ).fetchall()
+        rows = (
+            self._r()
+            .execute(
+                "SELECT status, COUNT(*) FROM runs WHERE client = ? AND status IN ('queued', 'running', 'paused') "
+                "GROUP BY status",
+                (client,),
+            )
+            .fetchall()
+        )
         return {s: n for s, n in rows}
 
     def overdue(self, max_seconds: int) -> list[str]:
-        rows = self._r().execute(
-            "SELECT id FROM runs WHERE status IN ('running', 'paused') AND started_at < ?",
-            (time.time() - max_seconds,),
-        ).fetchall()
+        rows = (
+            self._r()
+            .execute(
+                "SELECT id FROM runs WHERE status IN ('running', 'paused') AND started_at < ?",
+                (time.time() - max_seconds,),
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
 

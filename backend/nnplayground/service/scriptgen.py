@@ -222,15 +222,11 @@ def initialize(model, gen):
 ''',
     ]
     if opt["name"] in ("momentum", "nesterov"):
-        parts.append(
-            "\n# The course's momentum: V = alpha*V + (1-alpha)*grad (not PyTorch's SGD momentum).\n"
-        )
+        parts.append("\n# The course's momentum: V = alpha*V + (1-alpha)*grad (not PyTorch's SGD momentum).\n")
         parts.append(_src(optimizers.EMAMomentum))
     if es["enabled"]:
         parts.append("\n" + _src(regularization.EarlyStopping))
-    augment_on = aug["noise_std"] > 0 or (
-        dname == "digits" and (aug["rotation_deg"] or aug["scale"] or aug["shift"])
-    )
+    augment_on = aug["noise_std"] > 0 or (dname == "digits" and (aug["rotation_deg"] or aug["scale"] or aug["shift"]))
     if augment_on:
         parts.append("\n" + _src(augmentation.augment))
 
@@ -251,9 +247,7 @@ def initialize(model, gen):
         make_opt = f"torch.optim.RMSprop(groups, lr={opt['lr']!r}, alpha={opt['rho']!r}, eps={opt['eps']!r})"
     else:
         cls = "Adam" if opt["name"] == "adam" else "AdamW"
-        make_opt = (
-            f"torch.optim.{cls}(groups, lr={opt['lr']!r}, betas={tuple(opt['betas'])!r}, eps={opt['eps']!r})"
-        )
+        make_opt = f"torch.optim.{cls}(groups, lr={opt['lr']!r}, betas={tuple(opt['betas'])!r}, eps={opt['eps']!r})"
     sched = {
         "constant": "None",
         "step": f"torch.optim.lr_scheduler.StepLR(opt, step_size={sch['step_size']}, gamma={sch['gamma']!r})",
@@ -264,10 +258,7 @@ def initialize(model, gen):
             f"torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode='min', factor={sch['factor']!r}, "
             f"patience={max(sch['patience'] - 1, 0)}, min_lr={sch['min_lr']!r}, eps=0.0)"
         ),
-        "cosine": (
-            f"torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max={tr['epochs']}, "
-            f"eta_min={sch['min_lr']!r})"
-        ),
+        "cosine": (f"torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max={tr['epochs']}, eta_min={sch['min_lr']!r})"),
     }[sch["name"]]
     lam = opt["weight_decay"]
     penalty_in_loss = lam > 0 and opt["name"] != "adamw"

@@ -104,8 +104,9 @@ def me(request: Request) -> dict:
 def teacher_login(request: Request, response: Response) -> dict:
     p = require_teacher(request)
     room = _room(request)
-    response.set_cookie(TEACHER_COOKIE, room.identity.teacher_cookie(), max_age=7 * 24 * 3600,
-                        httponly=True, samesite="strict")
+    response.set_cookie(
+        TEACHER_COOKIE, room.identity.teacher_cookie(), max_age=7 * 24 * 3600, httponly=True, samesite="strict"
+    )
     set_client_cookie(request, response)
     return {"teacher": p.teacher}
 
@@ -207,8 +208,11 @@ def students(request: Request, code: str = Code) -> dict:
     return {"room": normalize_code(code), "students": _call(room.students, code)}
 
 
-@router.post("/runs/{run_id}/restart", status_code=201,
-             summary="A new run with the same configuration (owner or teacher), e.g. after `interrupted`")
+@router.post(
+    "/runs/{run_id}/restart",
+    status_code=201,
+    summary="A new run with the same configuration (owner or teacher), e.g. after `interrupted`",
+)
 def restart_run(request: Request, run_id: str = RunId) -> dict:
     from .runs import admit
 
@@ -333,11 +337,12 @@ async def board_loop(app, interval: float = 1.0) -> None:
                     with contextlib.suppress(ApiError):
                         await asyncio.to_thread(mgr.control, run_id, "stop")
                         await asyncio.to_thread(
-                            mgr.store.update_run, run_id, None,
+                            mgr.store.update_run,
+                            run_id,
+                            None,
                             message=f"stopped: runs may train for at most {cap} s on this server",
                         )
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - never let the loop die
             continue
-

@@ -35,31 +35,23 @@ def client_of(request: Request, client_id: str | None) -> str:
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    inputs: list[list[float]] = Field(
-        ..., description="Raw inputs (before preprocessing), one row per input."
-    )
+    inputs: list[list[float]] = Field(..., description="Raw inputs (before preprocessing), one row per input.")
     mc_samples: int = Field(0, ge=0, le=100, description="> 1: passes with dropout on; std is their spread.")
     epoch: int | None = Field(None, ge=0, le=BIG, description="A checkpoint's epoch; null = the final model.")
 
 
 class SpeedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    epochs_per_second: float = Field(
-        ..., ge=0, le=1000, description="At most this many epochs/s; 0 = no limit."
-    )
+    epochs_per_second: float = Field(..., ge=0, le=1000, description="At most this many epochs/s; 0 = no limit.")
 
 
 @router.post("/runs", status_code=201, summary="Create a run (body: a run config, every field optional)")
 async def create_run(
     request: Request,
     config: RunConfig | None = Body(None),
-    speed: float = Query(
-        0.0, ge=0, le=1000, description="Throttle to at most this many epochs/s (0 = none)."
-    ),
+    speed: float = Query(0.0, ge=0, le=1000, description="Throttle to at most this many epochs/s (0 = none)."),
     paused: bool = Query(False, description="Start paused after epoch 0."),
-    x_client_id: str | None = Header(
-        None, max_length=100, description="Identifies a browser for the run limit."
-    ),
+    x_client_id: str | None = Header(None, max_length=100, description="Identifies a browser for the run limit."),
 ) -> dict:
     config = config or RunConfig()
     if config.transfer is not None or config.dataset.points is not None:
@@ -87,14 +79,16 @@ def _fair(request: Request, client: str) -> None:
     training = counts.get("running", 0) + counts.get("paused", 0)
     if s.max_running_per_client and training >= s.max_running_per_client:
         raise ApiError(
-            429, f"you already have {training} runs training (the limit is {s.max_running_per_client}); "
-            "stop one or wait for it to finish"
+            429,
+            f"you already have {training} runs training (the limit is {s.max_running_per_client}); "
+            "stop one or wait for it to finish",
         )
     queued = counts.get("queued", 0)
     if s.max_queued_per_client and queued >= s.max_queued_per_client:
         raise ApiError(
-            429, f"you already have {queued} runs waiting for a worker (the limit is {s.max_queued_per_client}); "
-            "wait for it to start"
+            429,
+            f"you already have {queued} runs waiting for a worker (the limit is {s.max_queued_per_client}); "
+            "wait for it to start",
         )
 
 
@@ -166,18 +160,12 @@ def _view(kind: str, request: Request, run_id: str, epoch: int | None) -> Respon
     return Response(text, media_type=JSON)
 
 
-@router.get(
-    "/runs/{run_id}/histograms", summary="Histograms at an epoch (nearest kept before it; default latest)"
-)
-def histograms(
-    request: Request, run_id: str = RunId, epoch: int | None = Query(None, ge=0, le=BIG)
-) -> Response:
+@router.get("/runs/{run_id}/histograms", summary="Histograms at an epoch (nearest kept before it; default latest)")
+def histograms(request: Request, run_id: str = RunId, epoch: int | None = Query(None, ge=0, le=BIG)) -> Response:
     return _view("histograms", request, run_id, epoch)
 
 
-@router.get(
-    "/runs/{run_id}/surface", summary="Decision surface / curve / images / confusion view at an epoch"
-)
+@router.get("/runs/{run_id}/surface", summary="Decision surface / curve / images / confusion view at an epoch")
 def surface(request: Request, run_id: str = RunId, epoch: int | None = Query(None, ge=0, le=BIG)) -> Response:
     return _view("surface", request, run_id, epoch)
 
@@ -186,9 +174,7 @@ def surface(request: Request, run_id: str = RunId, epoch: int | None = Query(Non
 def predict(request: Request, body: PredictRequest, run_id: str = RunId) -> dict:
     limit = request.app.state.settings.max_predict_rows
     if len(body.inputs) > limit:
-        raise ApiError(
-            422, "invalid inputs", [{"field": "inputs", "message": f"at most {limit} inputs at once"}]
-        )
+        raise ApiError(422, "invalid inputs", [{"field": "inputs", "message": f"at most {limit} inputs at once"}])
     return request.app.state.models.predict(run_id, body.inputs, body.mc_samples, body.epoch)
 
 
@@ -206,17 +192,13 @@ def checkpoints(request: Request, run_id: str = RunId) -> dict:
 @router.get(
     "/runs/{run_id}/export",
     summary="Download the model (state_dict, torchscript, json), the metrics (csv) or a standalone script",
-    responses={
-        200: {"content": {"application/octet-stream": {}, JSON: {}, "text/csv": {}, "text/x-python": {}}}
-    },
+    responses={200: {"content": {"application/octet-stream": {}, JSON: {}, "text/csv": {}, "text/x-python": {}}}},
 )
 def export(
     request: Request,
     run_id: str = RunId,
     format: Literal[EXPORT_FORMATS] = Query("state_dict"),  # type: ignore[valid-type]
-    epoch: int | None = Query(
-        None, ge=0, le=BIG, description="A checkpoint (0 = initial weights); default final."
-    ),
+    epoch: int | None = Query(None, ge=0, le=BIG, description="A checkpoint (0 = initial weights); default final."),
 ) -> Response:
     body, media, filename, used = request.app.state.models.export(run_id, format, epoch)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
