@@ -5,35 +5,102 @@ import { t } from "./i18n.js";
 
 export const PALETTE = ["#f59322", "#0877bd", "#7b1fa2", "#2e7d32", "#c62828", "#00838f", "#6d4c41", "#ad1457", "#455a64"];
 
-// Vertical marker lines (best epoch, early stop) drawn under the series.
+// Marker lines (best epoch, early stop, LR cuts) drawn under the series. Markers closer than a
+// label's width are merged into one label ("LR↓ ×25", "best · early stop"), so many markers never
+// stack into an unreadable fence, and a label near the right edge is drawn to the left of its line.
+export function clusterMarkers(markers, toX, minGap) {
+  const placed = markers.map((m) => ({ ...m, x: toX(m.epoch) })).filter((m) => Number.isFinite(m.x))
+    .sort((a, b) => a.x - b.x);
+  const groups = [];
+  for (const m of placed) {
+    const g = groups.at(-1);
+    if (g && m.x - g.x0 < minGap) g.items.push(m);
+    else groups.push({ x0: m.x, items: [m] });
+  }
+  return groups.map((g) => {
+    const counts = new Map();
+    for (const m of g.items) counts.set(m.label, (counts.get(m.label) || 0) + 1);
+    const label = [...counts].map(([l, n]) => (n > 1 ? `${l} ×${n}` : l)).join(" · ");
+    return { x: g.items[0].x, label, color: g.items.at(-1).color, items: g.items };
+  });
+}
+
 function markersPlugin(chart) {
+  const line = (u, ctx, x, color, width, dash) => {
+    ctx.strokeStyle = color;
+    ctx.setLineDash((dash || []).map((d) => d * devicePixelRatio));
+    ctx.lineWidth = width * devicePixelRatio;
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+  };
+  const label = (u, ctx, x, text, color, row) => {
+    const dpr = devicePixelRatio;
+    const w = ctx.measureText(text).width;
+    // right of its line, pulled left only as far as the plot's edge needs: never clipped
+    const at = Math.max(u.bbox.left + 2 * dpr, Math.min(x + 4 * dpr, u.bbox.left + u.bbox.width - w - 2 * dpr));
+    const y = u.bbox.top + (14 + 16 * row) * dpr;
+    ctx.fillStyle = "rgba(255,255,255,.85)";
+    ctx.fillRect(at - 2 * dpr, y - 12 * dpr, w + 4 * dpr, 15 * dpr);
+    ctx.fillStyle = color;
+    ctx.fillText(text, at, y);
+  };
   return {
     hooks: {
       drawClear: (u) => {
         const ctx = u.ctx;
-        for (const m of chart.markers) {
-          const x = u.valToPos(m.epoch, "x", true);
-          if (!Number.isFinite(x)) continue;
-          ctx.save();
-          ctx.strokeStyle = m.color;
-          ctx.setLineDash(m.dash || []);
-          ctx.lineWidth = 1.5 * devicePixelRatio;
-          ctx.beginPath();
-          ctx.moveTo(x, u.bbox.top);
-          ctx.lineTo(x, u.bbox.top + u.bbox.height);
-          ctx.stroke();
-          ctx.fillStyle = m.color;
-          ctx.font = `${10 * devicePixelRatio}px system-ui`;
-          ctx.fillText(m.label, x + 3 * devicePixelRatio, u.bbox.top + 11 * devicePixelRatio);
-          ctx.restore();
+        const dpr = devicePixelRatio;
+        ctx.save();
+        ctx.font = `600 ${13 * dpr}px system-ui`;
+        const groups = clusterMarkers(chart.markers, (e) => u.valToPos(e, "x", true), 70 * dpr);
+        chart.labels = groups.map((g) => g.label);
+        groups.forEach((g, i) => {
+          const xs = g.items.map((m) => m.x);
+          if (g.items.length >= 3) { // many close markers: one shaded band, not a fence of lines
+            ctx.fillStyle = g.color;
+            ctx.globalAlpha = 0.12;
+            ctx.fillRect(xs[0], u.bbox.top, Math.max(2 * dpr, xs.at(-1) - xs[0]), u.bbox.height);
+            ctx.globalAlpha = 1;
+            // the band's edges, and a marker of a kind seen once in it (best, early stop) keep their line
+            const once = (m) => g.items.filter((k) => k.label === m.label).length === 1;
+            for (const m of g.items.filter((m, k) => k === 0 || k === g.items.length - 1 || once(m))) {
+              line(u, ctx, m.x, m.color, 1.5, m.dash);
+            }
+          } else {
+            for (const m of g.items) line(u, ctx, m.x, m.color, 1.5, m.dash);
+          }
+          label(u, ctx, g.x, g.label, g.color, i % 2);
+        });
+        if (chart.cursorEpoch != null) { // the scrubbed epoch: its own line and label, on the row below
+          const x = u.valToPos(chart.cursorEpoch, "x", true);
+          if (Number.isFinite(x)) {
+            line(u, ctx, x, "#183153", 2.5);
+            label(u, ctx, x, t("out.epoch_n", { n: chart.cursorEpoch }), "#183153", 2);
+            chart.labels.push(t("out.epoch_n", { n: chart.cursorEpoch }));
+          }
         }
+        ctx.restore();
       },
     },
   };
 }
 
+// A y range that is never empty: a constant series (accuracy stuck at 50% in the very runs a lesson
+// is about) gets a band around its value instead of a zero-height axis that draws nothing.
+export function paddedRange(lo, hi, floor = null) {
+  if (lo == null || hi == null || !Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
+  if (floor != null) { lo = Math.max(lo, floor); hi = Math.max(hi, lo); }
+  const span = hi - lo;
+  if (span < 1e-9 * Math.max(1, Math.abs(hi))) {
+    const pad = Math.abs(hi) * 0.1 || 0.1;
+    return [lo - pad, hi + pad];
+  }
+  return [lo - span * 0.05, hi + span * 0.05];
+}
+
 export class LineChart {
-  constructor(host, { series, log = false, height = 170, yLabel = "", floor = null }) {
+  constructor(host, { series, log = false, height = 190, yLabel = "", floor = null }) {
     this.floor = floor; // lowest y shown (R² of a fresh network can be -50: the chart keeps to [-1, 1])
     this.host = host;
     this.series = series; // [{label, color, dash}]
@@ -41,7 +108,11 @@ export class LineChart {
     this.height = height;
     this.yLabel = yLabel;
     this.markers = [];
+    this.cursorEpoch = null; // the epoch the scrubber shows, marked on the chart
     this.reset();
+    new ResizeObserver(() => {
+      if (this.plot && Math.abs(Math.max(200, this.host.clientWidth) - this.plot.width) > 2) this.resize();
+    }).observe(host);
   }
 
   reset(series) {
@@ -50,6 +121,7 @@ export class LineChart {
     this.ys = this.series.map(() => []);
     this.extra = null; // a baseline: {x, ys, series}
     this.markers = [];
+    this.cursorEpoch = null;
     this.build();
   }
 
@@ -64,13 +136,11 @@ export class LineChart {
       cursor: { drag: { x: true, y: false } },
       scales: {
         x: { time: false },
-        y: this.log ? { distr: 3 }
-          : this.floor == null ? { auto: true }
-          : { range: (u, lo, hi) => [Math.max(lo, this.floor), Math.max(hi, this.floor + 1e-3)] },
+        y: this.log ? { distr: 3 } : { range: (u, lo, hi) => paddedRange(lo, hi, this.floor) },
       },
       axes: [
-        { label: t("runs.epoch"), size: 30, labelSize: 14, font: "11px system-ui", labelFont: "11px system-ui" },
-        { label: this.yLabel, size: 52, font: "11px system-ui", labelFont: "11px system-ui",
+        { label: t("runs.epoch"), size: 34, labelSize: 18, font: "13px system-ui", labelFont: "13px system-ui" },
+        { label: this.yLabel, size: 60, labelSize: 18, font: "13px system-ui", labelFont: "13px system-ui",
           values: (u, ticks) => ticks.map((v) => (v == null ? "" : Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(0) : +v.toPrecision(3))) },
       ],
       series: [{ label: t("runs.epoch") }, ...all.map((s) => ({ label: s.label, stroke: s.color, width: s.width || 1.6, dash: s.dash,
@@ -127,7 +197,21 @@ export class LineChart {
 
   setMarkers(markers) {
     this.markers = markers;
-    this.schedule();
+    this.redraw();
+  }
+
+  setCursor(epoch) {
+    this.cursorEpoch = epoch;
+    this.redraw();
+  }
+
+  redraw() {
+    // markers are drawn in a hook: a redraw without new data repaints them
+    if (this.pendingRedraw) return;
+    this.pendingRedraw = requestAnimationFrame(() => {
+      this.pendingRedraw = null;
+      this.plot.redraw(false, false);
+    });
   }
 
   schedule() {

@@ -98,6 +98,7 @@ export class Controls {
     this.catalog = catalog;
     this.state = state;
     this.widgets = new Map(); // path -> {row, read, write}
+    this.invalid = new Map(); // path -> message: boxes holding a value the browser rejected
     for (const [section, spec] of Object.entries(catalog.sections)) {
       const host = document.getElementById(`controls-${section}`);
       if (!host) continue;
@@ -108,8 +109,8 @@ export class Controls {
         host.append(this.widget(path, f));
       }
     }
-    state.onChange(() => this.refresh());
-    this.refresh();
+    state.onChange((path) => this.refresh(path));
+    this.refresh("*");
   }
 
   optionalToggle(host, section, spec) {
@@ -133,7 +134,11 @@ export class Controls {
     const name = el("span", {}, fieldLabel(path));
     const row = el("label", { class: "ctl", title: f.description || "" }, name);
     const err = el("div", { class: "err", hidden: true });
-    const fail = (msg) => {
+    // client: the browser rejected what the box shows (kept until the box changes); otherwise a
+    // server's 422 message (cleared by the next answer)
+    const fail = (msg, client = true) => {
+      if (msg && client) this.invalid.set(path, msg);
+      else this.invalid.delete(path);
       row.classList.toggle("invalid", !!msg);
       err.hidden = !msg;
       err.textContent = msg || "";
@@ -199,14 +204,26 @@ export class Controls {
     for (const w of this.widgets.values()) w.relabel && w.relabel();
   }
 
-  refresh() {
+  // Fields whose box shows a rejected value, still on screen: a run must not start while there are
+  // any, or it would train with a value other than the one shown. [{path, label, message, row}]
+  invalidFields() {
+    return [...this.invalid].map(([path, message]) => ({ path, message, label: fieldLabel(path), row: this.widgets.get(path).row }))
+      .filter((f) => f.row && !f.row.hidden);
+  }
+
+  // path: what changed ("*": a whole new configuration, which replaces rejected values too).
+  refresh(path = "*") {
     const cfg = this.state.config;
-    for (const [path, w] of this.widgets) {
-      const value = get(cfg, path);
+    for (const [p, w] of this.widgets) {
+      if (this.invalid.has(p)) {
+        if (path !== "*") continue; // the box keeps the student's rejected value and its message
+        w.fail(null);
+      }
+      const value = get(cfg, p);
       if (w.row) {
-        const section = path.split(".")[0];
+        const section = p.split(".")[0];
         const sectionOff = this.catalog.sections[section].optional && cfg[section] == null;
-        const relevant = RELEVANT[path] ? RELEVANT[path](cfg) : true;
+        const relevant = RELEVANT[p] ? RELEVANT[p](cfg) : true;
         w.row.hidden = sectionOff || !relevant;
       }
       const active = document.activeElement;
@@ -216,7 +233,7 @@ export class Controls {
 
   // Show the server's 422 field messages next to the fields they name.
   showErrors(detail) {
-    for (const w of this.widgets.values()) w.fail && w.fail(null);
+    for (const [p, w] of this.widgets) if (w.fail && !this.invalid.has(p)) w.fail(null);
     const unplaced = [];
     for (const d of detail || []) {
       let path = d.field.split(".").filter((p) => Number.isNaN(Number(p))).join(".");
@@ -228,7 +245,7 @@ export class Controls {
         else if (this.widgets.has(named[1])) path = named[1];
       }
       const w = this.widgets.get(path);
-      if (w && w.fail && !w.row.hidden) w.fail(d.message.replace(/^Value error, /, ""));
+      if (w && w.fail && !w.row.hidden) w.fail(d.message.replace(/^Value error, /, ""), false);
       else unplaced.push(`${d.field}: ${d.message}`);
     }
     return unplaced;

@@ -3,7 +3,6 @@
 import { PALETTE } from "./charts.js";
 import { t } from "./i18n.js";
 
-const SIZE = 400;
 const ORANGE = [245, 147, 34];
 const BLUE = [8, 119, 189];
 const WHITE = [255, 255, 255];
@@ -51,6 +50,12 @@ export class OutputView {
     this.showUncertainty = false;
     this.uncertainty = null; // from MC-dropout predictions: {values, res}
     this.drawMode = false;
+    this.size = 400;
+    // the panel is as large as the stage allows (projector, phone): redraw when that changes
+    new ResizeObserver(() => {
+      const size = Math.floor(this.host.clientWidth);
+      if (size && size !== this.size) this.render();
+    }).observe(host);
   }
 
   setData(data) {
@@ -80,6 +85,7 @@ export class OutputView {
   }
 
   canvas() {
+    const SIZE = (this.size = Math.floor(this.host.clientWidth) || 400);
     const c = document.createElement("canvas");
     c.width = SIZE * devicePixelRatio;
     c.height = SIZE * devicePixelRatio;
@@ -99,6 +105,7 @@ export class OutputView {
 
   renderPlane() {
     const [c, ctx] = this.canvas();
+    const SIZE = this.size;
     const [[x0, x1], [y0, y1]] = this.bounds();
     const px = (x) => ((x - x0) / (x1 - x0)) * SIZE;
     const py = (y) => SIZE - ((y - y0) / (y1 - y0)) * SIZE;
@@ -125,8 +132,12 @@ export class OutputView {
     ctx.moveTo(px(0), 0); ctx.lineTo(px(0), SIZE); ctx.moveTo(0, py(0)); ctx.lineTo(SIZE, py(0));
     ctx.stroke();
     const classColor = (k) => (this.data.n_classes <= 2 ? (k ? "#0877bd" : "#f59322") : PALETTE[k % PALETTE.length]);
+    // the student's own points are all shown (validation ones as rings): none vanishes when drawing
+    const all = this.showVal || this.data.name === "custom";
+    this.drawn = 0;
     for (const [x, y, label, split] of this.data.points || []) {
-      if (split === "val" && !this.showVal) continue;
+      if (split === "val" && !all) continue;
+      this.drawn++;
       ctx.beginPath();
       ctx.arc(px(x), py(y), split === "val" ? 3.2 : 3.6, 0, 2 * Math.PI);
       if (split === "val") {
@@ -164,6 +175,7 @@ export class OutputView {
 
   renderCurve() {
     const [, ctx] = this.canvas();
+    const SIZE = this.size;
     const pts = this.data.points || [];
     const [[x0, x1]] = this.bounds();
     let ys = pts.map((p) => p[1]);

@@ -1,14 +1,16 @@
 // Per-layer histograms over time, TensorBoard-style: a ridgeline where each epoch's histogram is a
-// filled curve, the newest at the front (bottom) in full colour and older ones behind, fading. A
-// shared x range per layer keeps the epochs comparable.
+// filled step outline, the newest at the front (bottom) in full colour and older ones behind, fading.
+// A shared x range per layer keeps the epochs comparable; "same x-range for every layer" (shared)
+// puts every layer on one axis, so layers can be compared too (batch norm, saturated sigmoids).
 
-const KEEP = 16;
+const KEEP = 12;
 const COLORS = { pre: "#7b1fa2", act: "#0877bd", weight: "#f59322", grad: "#2e7d32" };
 
 export class HistogramView {
   constructor(host) {
     this.host = host;
     this.kind = "pre";
+    this.shared = false;
     this.reset();
   }
 
@@ -34,6 +36,11 @@ export class HistogramView {
 
   setFractions(record) {
     this.fractions = { dead: record.dead_fraction || {}, saturated: record.saturated_fraction || {} };
+  }
+
+  setShared(shared) {
+    this.shared = shared;
+    this.schedule();
   }
 
   setKind(kind) {
@@ -63,9 +70,16 @@ export class HistogramView {
   draw() {
     const last = this.history.at(-1);
     if (!last) return;
+    const all = {};
     for (const name of Object.keys(last.layers)) {
-      const series = this.history.map((h) => ({ epoch: h.epoch, h: h.layers[name] && h.layers[name][this.kind] }))
+      all[name] = this.history.map((h) => ({ epoch: h.epoch, h: h.layers[name] && h.layers[name][this.kind] }))
         .filter((s) => s.h);
+    }
+    const every = Object.values(all).flat().filter((s) => s.h.min != null && s.h.max != null);
+    this.range = this.shared && every.length
+      ? [Math.min(...every.map((s) => s.h.min)), Math.max(...every.map((s) => s.h.max))] : null;
+    for (const name of Object.keys(last.layers)) {
+      const series = all[name];
       const card = this.card(name);
       card.querySelector("b").textContent = name;
       const dead = this.fractions.dead && this.fractions.dead[name];
@@ -89,12 +103,17 @@ export class HistogramView {
     const ctx = canvas.getContext("2d");
     ctx.scale(devicePixelRatio, devicePixelRatio);
     ctx.clearRect(0, 0, w, h);
-    // a histogram without one finite value has min = max = null and nothing to draw
-    const drawn = series.filter((s) => s.h.min != null && s.h.max != null);
-    if (!drawn.length) return;
-    const lo = Math.min(...drawn.map((s) => s.h.min));
-    const hi = Math.max(...drawn.map((s) => s.h.max));
-    const span = hi - lo || 1;
+    // a histogram without one finite value (a diverged run) has min = max = null: nothing to draw
+    series = series.filter((s) => s.h.min != null && s.h.max != null);
+    if (!series.length) return;
+    let lo = this.range ? this.range[0] : Math.min(...series.map((s) => s.h.min));
+    let hi = this.range ? this.range[1] : Math.max(...series.map((s) => s.h.max));
+    if (!(hi - lo > 1e-9 * Math.max(1, Math.abs(hi)))) { // every value equal: a band around it
+      const pad = Math.abs(hi) * 0.1 || 0.5;
+      lo -= pad; hi += pad;
+    }
+    const span = hi - lo;
+    const X = (v) => ((v - lo) / span) * w;
     const n = series.length;
     const ridge = Math.min(8, (h - 60) / Math.max(1, n - 1));
     const peakH = h - 18 - ridge * (n - 1);
@@ -105,28 +124,42 @@ export class HistogramView {
       const counts = s.h.counts;
       const max = Math.max(1, ...counts);
       const bw = (s.h.max - s.h.min) / counts.length;
+      // bars (a step outline), at least 1.5 px wide: a histogram squeezed into one or two bins
+      // (an output layer, a saturated sigmoid) stays a block instead of a spike
+      const grow = Math.max(0, 1.5 - X(s.h.min + bw) + X(s.h.min)) / 2;
       ctx.beginPath();
-      ctx.moveTo(((s.h.min - lo) / span) * w, base);
+      ctx.moveTo(X(s.h.min) - grow, base);
       counts.forEach((c, k) => {
-        const x = ((s.h.min + (k + 0.5) * bw - lo) / span) * w;
-        ctx.lineTo(x, base - (c / max) * peakH);
+        const y = base - (c / max) * peakH;
+        ctx.lineTo(X(s.h.min + k * bw) - grow, y);
+        ctx.lineTo(X(s.h.min + (k + 1) * bw) + grow, y);
       });
-      ctx.lineTo(((s.h.max - lo) / span) * w, base);
+      ctx.lineTo(X(s.h.max) + grow, base);
       ctx.closePath();
       const newest = i === n - 1;
-      ctx.globalAlpha = newest ? 0.85 : 0.05 + 0.25 * (i / n);
-      ctx.fillStyle = newest ? color : "#9aa3b2";
-      ctx.fill();
-      ctx.globalAlpha = newest ? 1 : 0.4;
+      // older epochs are faint outlines only (fills piled on each other garbled deep layers)
+      if (newest) {
+        ctx.globalAlpha = 0.85;
+        ctx.fillStyle = color;
+        ctx.fill();
+      }
+      ctx.globalAlpha = newest ? 1 : 0.12 + 0.4 * (i / n);
       ctx.strokeStyle = newest ? color : "#6b7280";
       ctx.lineWidth = newest ? 1.4 : 0.6;
       ctx.stroke();
     });
     ctx.globalAlpha = 1;
     ctx.fillStyle = "#6b7280";
-    ctx.font = "10px system-ui";
+    ctx.font = "12px system-ui";
     ctx.fillText(lo.toPrecision(3), 2, h - 2);
     const t = hi.toPrecision(3);
     ctx.fillText(t, w - ctx.measureText(t).width - 2, h - 2);
+    if (lo < 0 && hi > 0) { // where zero is: centred or not is the question most lessons ask
+      ctx.strokeStyle = "rgba(0,0,0,.35)";
+      ctx.setLineDash([3, 3]);
+      ctx.beginPath(); ctx.moveTo(X(0), 4); ctx.lineTo(X(0), h - 14); ctx.stroke();
+      ctx.setLineDash([]);
+      if (X(0) > 30 && X(0) < w - 30) ctx.fillText("0", X(0) - 3, h - 2);
+    }
   }
 }

@@ -57,14 +57,42 @@ async function run() {
     function: state.fn, start: state.start, steps: state.steps, grid: 120,
     optimizers: state.opts.map((o) => ({ name: o.name, lr: o.lr, momentum: o.momentum, betas: [o.beta1, 0.999] })),
   };
+  const ticket = (run.ticket = (run.ticket || 0) + 1);
   try {
     result = await api("/api/landscape", { method: "POST", body });
+    if (ticket !== run.ticket) return;
     draw();
-    $("finals").textContent = state.opts.map((o, i) => `${o.name}: f = ${result.final_values[i].toExponential(2)}` +
-      (result.paths[i].length <= state.steps ? ` (${t("lab.diverged")})` : "")).join(" · ");
+    legend();
   } catch (e) {
+    if (ticket !== run.ticket) return;
+    // the old paths answered another question: they go, and the error says why
+    result = null;
+    cancelAnimationFrame(frame);
+    const c = $("plot"), ctx = c.getContext("2d");
+    ctx.fillStyle = "#f4f5f7";
+    ctx.fillRect(0, 0, c.width, c.height);
+    ctx.fillStyle = "#c5221f";
+    ctx.font = "18px system-ui";
+    ctx.fillText(t("lab.failed"), 20, 40);
+    $("finals").replaceChildren(e.message);
     toast(e.message);
   }
+}
+
+// One legend row per optimizer: its colour, name, learning rate and final value.
+function legend() {
+  const rows = state.opts.map((o, i) => {
+    const row = document.createElement("div");
+    row.className = "lab-legend-row";
+    const sw = document.createElement("span");
+    sw.className = "swatch";
+    sw.style.background = PALETTE[i % PALETTE.length];
+    const diverged = result.paths[i].length <= state.steps;
+    const text = `${o.name}: f = ${result.final_values[i].toExponential(2)}` + (diverged ? ` (${t("lab.diverged")})` : "") + ` · lr ${o.lr}`;
+    row.append(sw, " ", text);
+    return row;
+  });
+  $("finals").replaceChildren(...rows);
 }
 
 // A sequential light-to-dark palette (low values light): readable for colour-blind viewers.
@@ -75,9 +103,30 @@ function ylgnbu(v) {
   return STOPS[i].map((c, j) => c + (STOPS[i + 1][j] - c) * f);
 }
 
+// The contour map is drawn once; the paths then race: every optimizer's first k steps, k growing
+// frame by frame over about two seconds, so the student sees which one gets there first.
+let frame = 0;
 function draw() {
-  const c = $("plot"), ctx = c.getContext("2d");
-  const W = c.width, H = c.height;
+  cancelAnimationFrame(frame);
+  const c = $("plot");
+  const background = document.createElement("canvas");
+  background.width = c.width;
+  background.height = c.height;
+  contours(background.getContext("2d"), c.width, c.height);
+  const longest = Math.max(...result.paths.map((p) => p.length));
+  const t0 = performance.now();
+  const tick = (now) => {
+    const k = Math.max(1, Math.ceil(Math.min(1, (now - t0) / 2000) * longest));
+    const ctx = c.getContext("2d");
+    ctx.drawImage(background, 0, 0);
+    paths(ctx, c.width, c.height, k);
+    c.dataset.shown = k;
+    if (k < longest) frame = requestAnimationFrame(tick);
+  };
+  frame = requestAnimationFrame(tick);
+}
+
+function contours(ctx, W, H) {
   const [[x0, x1], [y0, y1]] = result.bounds;
   const px = (x) => ((x - x0) / (x1 - x0)) * W, py = (y) => H - ((y - y0) / (y1 - y0)) * H;
   const { resolution: n, values } = result.grid;
@@ -99,7 +148,14 @@ function draw() {
     ctx.font = "18px system-ui";
     ctx.fillText("★", px(result.minimum[0]) - 7, py(result.minimum[1]) + 6);
   }
-  result.paths.forEach((path, i) => {
+}
+
+function paths(ctx, W, H, steps) {
+  const c = $("plot");
+  const [[x0, x1], [y0, y1]] = result.bounds;
+  const px = (x) => ((x - x0) / (x1 - x0)) * W, py = (y) => H - ((y - y0) / (y1 - y0)) * H;
+  result.paths.forEach((full, i) => {
+    const path = full.slice(0, steps);
     ctx.strokeStyle = PALETTE[i % PALETTE.length];
     ctx.lineWidth = 2;
     ctx.beginPath();
@@ -124,7 +180,15 @@ function draw() {
 }
 
 $("fn").onchange = () => { loadPreset($("fn").value); run(); };
-$("steps").onchange = () => { state.steps = Math.max(1, Math.min(5000, Number($("steps").value))); run(); };
+$("steps").onchange = () => {
+  // the box shows the number of steps the paths take: a value out of range is brought into it, and said
+  // (the box's max is the server's limit for POST /api/landscape)
+  const asked = Number($("steps").value), max = Number($("steps").max);
+  state.steps = Math.round(Math.max(1, Math.min(max, Number.isFinite(asked) ? asked : state.steps)));
+  $("steps").value = state.steps;
+  $("steps-note").textContent = state.steps !== asked ? t("lab.steps_range", { n: state.steps, max }) : "";
+  run();
+};
 $("add").onclick = () => { state.opts.push({ name: "adam", lr: 0.01, momentum: 0.9, beta1: 0.9 }); renderTable(); run(); };
 $("run").onclick = run;
 $("btn-lang").onclick = () => { setLang(lang() === "en" ? "es" : "en"); applyI18n(); $("btn-lang").textContent = lang().toUpperCase(); };

@@ -18,6 +18,35 @@ const SPEEDS = [0, 1, 2, 5, 10, 20, 50]; // epochs/s; 0 = as fast as possible
 const DATA_PATHS = /^(dataset|preprocessing|augmentation)\b|^\*$/;
 const fmt = (v, d = 4) => (v == null || !Number.isFinite(v) ? "–" : Number(v).toFixed(d));
 
+// Which view each lesson's "look at" sentence names: it is brought into view and highlighted when the
+// lesson's run starts. A preset may name its own target (look.target: an element id) instead.
+const LOOK_AT = {
+  "vanishing-gradients": "card-grad", "relu-he": "card-grad", "zero-init": "network",
+  "overfitting-sine": "card-loss", momentum: "card-loss", "batch-norm": "card-hist", "dropout-mc": "output",
+  "standardization-wine": "card-loss", "weight-decay": "card-loss", "lr-schedule": "card-lr", "adaptive-lr": "output",
+  "augmentation-digits": "aug-preview", "transfer-digits": "card-score",
+};
+const PHONE = matchMedia("(max-width: 640px)");
+const ONE_COLUMN = matchMedia("(max-width: 900px)");
+
+// Sections a link can hide (hide=...): the keys are the ones a teacher's link names.
+export const HIDEABLE = {
+  data: ".col-data", network: ".col-net", layers: "details:has(#controls-model)", init: "details:has(#controls-init)",
+  optimizer: "details:has(#controls-optimizer)", schedule: "details:has(#controls-schedule)",
+  training: "details:has(#controls-training)", early_stopping: "details:has(#controls-early_stopping)",
+  transfer: "details:has(#controls-transfer)", telemetry: "details.tel", charts: ".charts", runs: ".runs",
+};
+
+function configChangedHash(pg) {
+  history.replaceState(null, "", pg.shareHash() || location.pathname);
+}
+
+// "continue from here" runs start at their source's epoch: their charts and counter go on from there
+function epochOffset(config) {
+  const tr = config && config.transfer;
+  return tr && tr.strategy === "continue" && tr.epoch != null ? tr.epoch : 0;
+}
+
 const clientId = localStorage.nnpClient || (localStorage.nnpClient = Math.random().toString(36).slice(2));
 
 class Playground {
@@ -29,13 +58,17 @@ class Playground {
     this.state = new ConfigState(this.catalog.defaults);
     const shared = ConfigState.fromHash(location.hash);
     if (shared) this.state.replace(shared);
+    const params = new URLSearchParams(location.hash.slice(1));
+    this.hidden = (params.get("hide") || "").split(",").filter((k) => HIDEABLE[k]);
     applyI18n();
+    this.watchLayout();
     this.controls = new Controls(this.catalog, this.state);
     this.output = new OutputView($("output"), { onAddPoint: (x, y, label) => this.addPoint(x, y, label) });
     this.network = new NetworkView($("network"), { onWidth: (i, d) => this.changeWidth(i, d) });
     this.histograms = new HistogramView($("histograms"));
     this.charts = {
-      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss" }),
+      // on a short screen (a projector) the loss chart gives the output some height back
+      loss: new LineChart($("chart-loss"), { series: this.lossSeries(), yLabel: "loss", height: innerHeight < 800 ? 170 : 200 }),
       score: new LineChart($("chart-score"), { series: this.scoreSeries(), yLabel: "", floor: -1 }),
       grad: new LineChart($("chart-grad"), { series: [], log: true, yLabel: "‖∇W‖" }),
       lr: new LineChart($("chart-lr"), { series: [{ label: "LR", color: "#183153" }], yLabel: "LR" }),
@@ -45,22 +78,71 @@ class Playground {
     this.wire();
     this.state.onChange((path) => this.configChanged(path));
     this.configChanged("*");
+    this.applyHidden();
+    if (params.get("lesson")) await this.choosePreset(params.get("lesson"), { keepConfig: !!shared });
     this.refreshRuns();
     setInterval(() => this.refreshRuns(), 4000);
     document.body.dataset.ready = "1";
   }
 
+  // ---- layout -------------------------------------------------------------------------------
+  watchLayout() {
+    // The stage and the lesson are pinned under the top bar, whose height depends on the width.
+    const root = document.documentElement.style;
+    const bar = document.querySelector(".topbar");
+    new ResizeObserver(() => root.setProperty("--top", `${bar.offsetHeight}px`)).observe(bar);
+    new ResizeObserver(() => root.setProperty("--lesson-h", `${ONE_COLUMN.matches ? 0 : $("lesson").offsetHeight}px`))
+      .observe($("lesson"));
+    // on a phone the controls start folded: the output and the loss chart come first
+    if (PHONE.matches) for (const d of document.querySelectorAll("details.fold")) d.open = false;
+  }
+
+  // After ▶: on one column the stage (output, loss) is scrolled into view; with a lesson, the view
+  // its "look at" sentence names is brought into view too and highlighted.
+  focusViews() {
+    for (const e of document.querySelectorAll(".look-here")) e.classList.remove("look-here");
+    const p = this.preset;
+    const target = p && ((p.look && p.look.target) || LOOK_AT[p.name]);
+    if (ONE_COLUMN.matches) $("stage").scrollIntoView({ block: "start" });
+    if (!target || !$(target)) return;
+    $(target).classList.add("look-here");
+    const inStage = $("stage").contains($(target));
+    if (!ONE_COLUMN.matches && !inStage) $(target).scrollIntoView({ block: "start" });
+  }
+
   // ---- configuration ------------------------------------------------------------------------
+  layersText() {
+    const m = this.state.get("model");
+    const n = m.hidden.length;
+    const dense = t(n === 1 ? "layers.one" : "layers.n", { n });
+    const conv = this.state.get("dataset.name") === "digits" && m.arch && m.arch !== "mlp";
+    return conv ? t("layers.cnn", { c: (m.conv_channels || []).length, dense }) : dense;
+  }
+
+  // The address bar holds the configuration, and the lesson and hidden sections when there are any
+  // (a shared lesson link opens the lesson; hide= lists the sections a lesson does not need).
+  shareHash() {
+    const h = this.state.toHash();
+    let out = h === "#c=e30" ? "" : h;
+    if (this.preset) out += `${out ? "&" : "#"}lesson=${encodeURIComponent(this.preset.name)}`;
+    if (this.hidden && this.hidden.length) out += `${out ? "&" : "#"}hide=${this.hidden.join(",")}`;
+    return out;
+  }
+
   configChanged(path) {
-    history.replaceState(null, "", this.state.toHash() === "#c=e30" ? location.pathname : this.state.toHash());
+    if (path === "dataset.name" && this.state.get("dataset.name") === "custom" && !this.state.get("dataset.points")) {
+      if (!this.startDrawing()) return;
+    }
+    if (this.state.get("dataset.name") !== "custom") this.lastDataset = this.state.get("dataset.name");
+    history.replaceState(null, "", this.shareHash() || location.pathname);
     this.drawNetwork();
-    $("layers-label").textContent = t("layers.n", { n: this.state.get("model.hidden").length });
+    $("layers-label").textContent = this.layersText();
     if (path === "*" || !path.startsWith("telemetry")) this.abandonRun();
     if (DATA_PATHS.test(path)) this.loadData();
   }
 
   configChangedLabels() {
-    $("layers-label").textContent = t("layers.n", { n: this.state.get("model.hidden").length });
+    $("layers-label").textContent = this.layersText();
     if (this.dataView) this.describeData(this.dataView);
     $("status").textContent = this.run ? this.statusText(this.run.status, this.run.position) : t("status.ready");
     this.refreshRuns();
@@ -89,13 +171,20 @@ class Playground {
   }
 
   describeData(d) {
+    // a data set smaller than "samples" (wine has 178) uses all it has: the box says so
+    const total = d.n_train + d.n_val;
+    if (d.name === "wine" && this.state.get("dataset.n_samples") > total) {
+      this.state.set("dataset.n_samples", total, { silent: true });
+      this.controls.refresh("*");
+      history.replaceState(null, "", this.shareHash() || location.pathname);
+    }
     const task = d.task === "regression" ? t("data.regression") : t("data.classes", { n: d.n_classes });
     $("data-hint").textContent = t("data.summary", { train: d.n_train, val: d.n_val, task });
     $("fig-score-label").textContent = t(d.task === "regression" ? "fig.r2" : "fig.acc");
     $("score-title").textContent = t(d.task === "regression" ? "chart.r2" : "chart.acc");
     $("show-mc").disabled = false;
     $("draw").disabled = d.input_shape.length !== 1 || d.input_shape[0] !== 2;
-    $("output-hint").textContent = $("draw").disabled ? "" : t("out.drawhint");
+    $("output-hint").textContent = $("draw").disabled || !$("draw").checked ? "" : t("out.drawhint");
   }
 
   drawAugPreview(images) {
@@ -149,6 +238,25 @@ class Playground {
     if (m.activations) this.state.set("model.activations", null, { silent: true });
     if (m.dropouts) this.state.set("model.dropouts", null, { silent: true });
     this.state.set("model.hidden", hidden);
+  }
+
+  // "custom" chosen with no data: the points on screen become the student's own, ready to draw on.
+  // Without 2-D points on screen (digits, wine) there is nothing to draw on: say how to get data.
+  startDrawing() {
+    const pts = this.dataView && this.dataView.input_shape.length === 1 && this.dataView.input_shape[0] === 2
+      ? this.dataView.points : null;
+    if (!pts) {
+      this.state.set("dataset.name", this.lastDataset || "circle", { silent: true });
+      this.controls.refresh("*");
+      this.toast(t("msg.customempty"), "info");
+      return false;
+    }
+    this.state.set("dataset.points", pts.map((p) => [p[0], p[1], p[2]]), { silent: true });
+    $("draw").checked = true;
+    this.output.drawMode = true;
+    $("output-hint").textContent = t("out.drawhint");
+    this.toast(t("msg.customstart"), "info");
+    return true;
   }
 
   addPoint(x, y, label) {
@@ -211,13 +319,25 @@ class Playground {
     this.renderExport();
   }
 
-  async start({ paused = false } = {}) {
+  async start({ paused = false, offset = null } = {}) {
+    // the run must use the values on screen: while a box holds a rejected value, ▶ refuses and says why
+    const invalid = this.controls.invalidFields();
+    if (invalid.length) {
+      const first = invalid[0];
+      first.row.closest("details.fold")?.setAttribute("open", "");
+      first.row.scrollIntoView({ block: "center" });
+      first.row.querySelector("input, select")?.focus();
+      this.toast(t("msg.fixfirst", { fields: invalid.map((f) => `${f.label}: ${f.message}`).join("; ") }));
+      return;
+    }
     const speed = SPEEDS[Number($("speed").value)];
     try {
       const run = await api(`/api/runs?speed=${speed}&paused=${paused}`, { method: "POST", body: this.state.config,
                                                                          headers: { "X-Client-Id": clientId } });
+      if (offset != null) run.epochOffset = offset;
       this.controls.showErrors([]);
       this.attach(run);
+      this.focusViews();
       this.refreshRuns();
     } catch (e) {
       this.showError(e);
@@ -228,6 +348,7 @@ class Playground {
     if (this.stream) this.stream.close();
     this.resetViews();
     this.run = run;
+    if (run.epochOffset == null) run.epochOffset = epochOffset(run.submitted_config || run.config);
     this.setStatus(run.status, run.position);
     this.stream = new RunStream(run.id, {
       message: (m) => this.onMessage(m),
@@ -282,7 +403,14 @@ class Playground {
         this.drawNetwork();
         break;
       case "status": this.setStatus(m.status, m.position); break;
-      case "run_end": this.setStatus(m.status, null, m.message); this.renderExport(); this.refreshRuns(); break;
+      case "run_end":
+        this.setStatus(m.status, null, m.message);
+        if (m.status === "completed" && this.blewUp()) {
+          this.toast(t("msg.blewup", { a: fmt(this.records[0].val_loss), b: fmt(this.records.at(-1).val_loss) }));
+        }
+        this.renderExport();
+        this.refreshRuns();
+        break;
       case "coalesced":
         m.epochs.forEach((r) => this.onEpoch(r));
         m.markers.forEach((k) => this.onMarker(k));
@@ -299,24 +427,35 @@ class Playground {
   onEpoch(r) {
     this.records.push(r);
     const regression = r.val_r2 !== undefined;
-    this.charts.loss.push(r.epoch, [r.train_loss, r.val_loss, r.penalty || null]);
-    this.charts.score.push(r.epoch, regression ? [r.train_r2, r.val_r2] : [r.train_acc, r.val_acc]);
-    this.charts.lr.push(r.epoch, [r.lr]);
+    const x = r.epoch + this.offset();
+    this.charts.loss.push(x, [r.train_loss, r.val_loss, r.penalty || null]);
+    this.charts.score.push(x, regression ? [r.train_r2, r.val_r2] : [r.train_acc, r.val_acc]);
+    this.charts.lr.push(x, [r.lr]);
     const layers = Object.keys(r.grad_norm || {});
     if (layers.length && this.charts.grad.series.length !== layers.length) {
       this.charts.grad.reset(layers.map((name, i) => ({ label: name, color: PALETTE[i % PALETTE.length] })));
-      for (const old of this.records.slice(0, -1)) this.charts.grad.push(old.epoch, layers.map((n) => old.grad_norm[n]));
+      for (const old of this.records.slice(0, -1)) this.charts.grad.push(old.epoch + this.offset(), layers.map((n) => old.grad_norm[n]));
     }
-    if (layers.length) this.charts.grad.push(r.epoch, layers.map((n) => r.grad_norm[n]));
+    if (layers.length) this.charts.grad.push(x, layers.map((n) => r.grad_norm[n]));
     this.histograms.setFractions(r);
-    $("epoch").textContent = String(r.epoch).padStart(6, "0").replace(/(\d{3})$/, ",$1");
-    $("fig-train").textContent = fmt(r.train_loss);
-    $("fig-val").textContent = fmt(r.val_loss);
-    $("fig-score").textContent = regression ? fmt(r.val_r2, 3) : r.val_acc == null ? "–" : `${(r.val_acc * 100).toFixed(1)}%`;
+    $("epoch").textContent = String(r.epoch + this.offset()).padStart(6, "0").replace(/(\d{3})$/, ",$1");
+    if (this.scrubEpoch == null) this.showFigures(r);
     const scrub = $("scrubber");
     scrub.max = r.epoch;
     scrub.disabled = false;
     if (this.scrubEpoch == null) scrub.value = r.epoch;
+  }
+
+  // a continued run ("continue from here") counts on from the epoch it started at
+  offset() {
+    return (this.run && this.run.epochOffset) || 0;
+  }
+
+  showFigures(r) {
+    const regression = r.val_r2 !== undefined;
+    $("fig-train").textContent = fmt(r.train_loss);
+    $("fig-val").textContent = fmt(r.val_loss);
+    $("fig-score").textContent = regression ? fmt(r.val_r2, 3) : r.val_acc == null ? "–" : `${(r.val_acc * 100).toFixed(1)}%`;
   }
 
   onHistograms(h) {
@@ -344,24 +483,31 @@ class Playground {
       $("scrubber").value = m.restored_epoch;
       setTimeout(() => this.scrubTo(m.restored_epoch), 0);
     }
-    if (m.kind === "best") $("fig-best").textContent = m.epoch;
+    if (m.kind === "best") $("fig-best").textContent = m.epoch + this.offset();
+    this.drawMarkers();
+  }
+
+  drawMarkers() {
+    const off = this.offset();
     const lines = [];
     const best = this.markers.filter((k) => k.kind === "best").at(-1);
-    if (best) lines.push({ epoch: best.epoch, color: "#188038", label: "best", dash: [4, 3] });
+    if (best) lines.push({ epoch: best.epoch + off, color: "#188038", label: t("mark.best"), dash: [4, 3] });
     for (const k of this.markers) {
-      if (k.kind === "early_stop") lines.push({ epoch: k.epoch, color: "#c5221f", label: "early stop" });
-      if (k.kind === "lr_change") lines.push({ epoch: k.epoch, color: "#9aa3b2", label: "LR↓", dash: [2, 3] });
-      if (k.kind === "diverged") lines.push({ epoch: k.epoch, color: "#c5221f", label: "diverged" });
+      if (k.kind === "early_stop") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: t("mark.early_stop") });
+      if (k.kind === "lr_change") lines.push({ epoch: k.epoch + off, color: "#5f6b7a", label: "LR↓", dash: [2, 3], lr: true });
+      if (k.kind === "diverged") lines.push({ epoch: k.epoch + off, color: "#c5221f", label: t("mark.diverged") });
     }
     this.charts.loss.setMarkers(lines);
-    this.charts.score.setMarkers(lines.filter((l) => l.label !== "LR↓"));
-    this.charts.lr.setMarkers(lines.filter((l) => l.label === "LR↓"));
+    this.charts.score.setMarkers(lines.filter((l) => !l.lr));
+    this.charts.lr.setMarkers(lines.filter((l) => l.lr));
   }
 
   statusText(status, position) {
-    if (status === "queued" && position != null) return t("status.queued_at", { n: position + 1 });
+    if (status === "queued" && position != null) return t("status.queued_at", { n: position }); // 1-based
     const stop = status === "early_stopped" && this.markers.find((k) => k.kind === "early_stop");
-    return stop ? t("status.early_at", { e: stop.epoch, b: stop.best_epoch }) : t(`status.${status}`);
+    if (stop) return t("status.early_at", { e: stop.epoch + this.offset(), b: stop.best_epoch + this.offset() });
+    if (status === "completed" && this.blewUp()) return t("status.blewup");
+    return t(`status.${status}`);
   }
 
   setStatus(status, position, message) {
@@ -382,9 +528,22 @@ class Playground {
   }
 
   // ---- epoch scrubber, MC dropout -----------------------------------------------------------
+  // A run that "completed" with a validation loss far above where it started did not learn: the
+  // learning rate is the usual cause (gauss at LR 10 ends near 10^6). Said in the status and a toast.
+  blewUp() {
+    const r = this.records || [];
+    if (r.length < 2) return false;
+    const first = r[0].val_loss, last = r.at(-1).val_loss;
+    return !Number.isFinite(last) || (Number.isFinite(first) && last > 10 * Math.max(first, 1e-3));
+  }
+
   async scrubTo(epoch) {
     this.scrubEpoch = epoch;
-    $("scrub-label").textContent = epoch == null ? t("out.live") : t("out.epoch_n", { n: epoch });
+    $("scrub-label").textContent = epoch == null ? t("out.live") : t("out.epoch_n", { n: epoch + this.offset() });
+    // the numbers and the charts follow the scrubber: the figures are that epoch's, the charts mark it
+    const rec = (this.records || []).find((r) => r.epoch === epoch) || (epoch == null && (this.records || []).at(-1));
+    if (rec) this.showFigures(rec);
+    for (const c of Object.values(this.charts)) c.setCursor(epoch == null ? null : epoch + this.offset());
     $("btn-live").disabled = epoch == null;
     $("btn-restore").disabled = epoch == null || !this.run || !this.run.model;
     if (epoch == null || !this.run) {
@@ -414,10 +573,18 @@ class Playground {
   async continueFrom(epoch) {
     if (epoch == null || !this.run) return;
     const source = this.run.id;
+    const before = structuredClone(this.state.config.transfer);
+    const off = this.offset();
+    // the source run's curves stay on the charts (dashed) so the branch is seen leaving them
+    if (!this.baseline) this.pinBaseline();
     const cfg = structuredClone(this.state.config);
     cfg.transfer = { source, strategy: "continue", epoch, k: 1, feature_lr_scale: 1 };
     this.state.replace(cfg); // an unfinished source run is stopped: the new run is its branch
-    await this.start();
+    await this.start({ offset: off + epoch });
+    // "continue" is this one run's start, not a setting: later runs train as before
+    this.state.set("transfer", before, { silent: true });
+    this.controls.refresh("*");
+    history.replaceState(null, "", this.shareHash() || location.pathname);
   }
 
   async mcUncertainty() {
@@ -476,7 +643,7 @@ class Playground {
     const regression = this.records[0].val_r2 !== undefined;
     this.baseline = {
       id: this.run.id,
-      x: this.records.map((r) => r.epoch),
+      x: this.records.map((r) => r.epoch + this.offset()),
       loss: [this.records.map((r) => r.train_loss), this.records.map((r) => r.val_loss)],
       score: [this.records.map((r) => (regression ? r.train_r2 : r.train_acc)), this.records.map((r) => (regression ? r.val_r2 : r.val_acc))],
     };
@@ -564,16 +731,29 @@ class Playground {
     toast(text, kind);
   }
 
-  async choosePreset(name) {
+  // A link may hide the sections a lesson does not need (hide=data,init,...), as TensorFlow
+  // Playground's links do; a note says so and one click shows everything again.
+  applyHidden() {
+    for (const [key, sel] of Object.entries(HIDEABLE)) {
+      for (const e of document.querySelectorAll(sel)) e.hidden = this.hidden.includes(key);
+    }
+    $("hidden-note").hidden = !this.hidden.length;
+  }
+
+  async choosePreset(name, { keepConfig = false } = {}) {
     const box = $("lesson");
     if (!name) {
       box.hidden = true;
+      this.preset = null;
+      for (const e of document.querySelectorAll(".look-here")) e.classList.remove("look-here");
       return;
     }
     try {
       const p = await api(`/api/presets/${name}`);
       this.preset = p;
-      this.state.replace(p.config);
+      $("preset").value = p.name;
+      if (keepConfig) configChangedHash(this);
+      else this.state.replace(p.config);
       this.showLesson();
     } catch (e) {
       this.showError(e);
@@ -610,7 +790,30 @@ class Playground {
       tr.append(btn);
       box.append(tr);
     }
+    const link = document.createElement("button");
+    link.className = "small lesson-link";
+    link.id = "btn-lesson-link";
+    link.textContent = t("lesson.share");
+    link.title = t("share.lesson");
+    link.onclick = () => this.shareLesson();
+    (box.querySelector(".try") || box.querySelector(".look") || box).append(link);
     box.hidden = false;
+  }
+
+  // A link to this lesson that shows only the sections its configuration and its "now try" touch
+  // (the data, the network, the charts always stay): the link a teacher hands out.
+  async shareLesson() {
+    const p = this.preset;
+    // a section is the lesson's when its configuration or its "now try" sets it apart from the defaults
+    const differs = (cfg, k) => cfg && cfg[k] !== undefined && JSON.stringify(cfg[k]) !== JSON.stringify(this.state.defaults[k]);
+    const used = new Set(Object.keys(this.state.defaults).filter((k) => differs(p.config, k) || differs(p.try && p.try.config, k)));
+    // these section keys are also the configuration's section names
+    this.hidden = ["init", "optimizer", "schedule", "early_stopping", "transfer", "telemetry"].filter((k) => !used.has(k));
+    this.applyHidden();
+    const url = location.origin + location.pathname + this.shareHash();
+    history.replaceState(null, "", this.shareHash());
+    try { await navigator.clipboard.writeText(url); this.toast(t("msg.linkcopied"), "info"); }
+    catch { this.toast(url, "info"); }
   }
 
   fillPresets() {
@@ -639,6 +842,7 @@ class Playground {
       this.charts.loss.relabel(this.lossSeries().map((s) => s.label));
       this.charts.score.relabel(this.scoreSeries().map((s) => s.label));
       this.applyBaseline();
+      this.drawMarkers();
       this.drawNetwork(this.lastNetwork);
       this.output.render();
       this.scrubTo(this.scrubEpoch);
@@ -654,11 +858,16 @@ class Playground {
     $("btn-layer-add").onclick = () => this.changeDepth(1);
     $("btn-layer-del").onclick = () => this.changeDepth(-1);
     $("btn-share").onclick = async () => {
-      const url = location.origin + location.pathname + this.state.toHash();
+      const url = location.origin + location.pathname + (this.shareHash() || "");
       try { await navigator.clipboard.writeText(url); this.toast(t("msg.linkcopied"), "info"); }
       catch { this.toast(url, "info"); }
     };
     $("btn-pin").onclick = () => this.pinBaseline();
+    $("btn-showall").onclick = () => {
+      this.hidden = [];
+      this.applyHidden();
+      history.replaceState(null, "", this.shareHash() || location.pathname);
+    };
     $("csv").onchange = (e) => e.target.files[0] && this.loadCsv(e.target.files[0]);
     $("speed").oninput = () => {
       const v = SPEEDS[Number($("speed").value)];
@@ -672,9 +881,14 @@ class Playground {
     };
     $("loss-log").onchange = () => this.charts.loss.setLog($("loss-log").checked);
     $("hist-kind").onchange = () => this.histograms.setKind($("hist-kind").value);
+    $("hist-shared").onchange = () => this.histograms.setShared($("hist-shared").checked);
     $("show-val").onchange = () => { this.output.showVal = $("show-val").checked; this.output.render(); };
     $("show-mc").onchange = () => this.mcUncertainty();
-    $("draw").onchange = () => { this.output.drawMode = $("draw").checked; this.output.render(); };
+    $("draw").onchange = () => {
+      this.output.drawMode = $("draw").checked;
+      if (this.dataView) this.describeData(this.dataView); // the drawing hint shows while drawing
+      this.output.render();
+    };
     $("scrubber").oninput = () => {
       const e = Number($("scrubber").value);
       this.scrubTo(e === Number($("scrubber").max) && this.run && ACTIVE.includes(this.run.status) ? null : e);
@@ -687,7 +901,6 @@ class Playground {
       else if (ev.key === "s") this.step();
       else if (ev.key === "r") this.abandonRun();
     });
-    window.addEventListener("resize", () => Object.values(this.charts).forEach((c) => c.resize()));
   }
 }
 

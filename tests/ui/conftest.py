@@ -24,21 +24,21 @@ def server(tmp_path_factory):
 class Page:
     """A page of the playground with its console errors and every request it made."""
 
-    def __init__(self, browser, server, hash_: str = ""):
-        self.ctx = browser.new_context(viewport={"width": 1500, "height": 1250})
+    def __init__(self, browser, server, hash_: str = "", size: tuple[int, int] = (1500, 1250), path: str = "/"):
+        self.ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(server.base + "/" + hash_)
+        self.page.goto(server.base + path + hash_)
         self.page.wait_for_selector("body[data-ready='1']", timeout=20000)
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, full_page: bool = True) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def js(self, expr: str, arg=None):
@@ -59,8 +59,8 @@ class Page:
 def open_page(browser, server):
     pages = []
 
-    def make(hash_: str = "") -> Page:
-        p = Page(browser, server, hash_)
+    def make(hash_: str = "", **kw) -> Page:
+        p = Page(browser, server, hash_, **kw)
         pages.append(p)
         return p
 

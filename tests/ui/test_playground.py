@@ -83,12 +83,27 @@ def test_bad_input_is_named_and_nothing_is_lost(open_page, server):
     p.page.press(lr, "Tab")
     assert "more than 0" in p.page.inner_text("label.ctl.invalid")
     assert p.js("() => window.playground.state.get('optimizer.lr')") == 0.03  # the last good value stays
-    # a rule only the server knows: per-layer activations must match the layer count -> 422 shown
-    p.js("() => window.playground.state.set('model.activations', ['relu'])")
+    # ▶ refuses while a box shows a rejected value (it would train at 0.03 with -1 on screen), and says why
     before = httpx.get(server.base + "/api/runs").json()["total"]
     p.page.click("#btn-play")
     p.page.wait_for_selector("#toast:not([hidden])")
-    assert "invalid configuration" in p.page.inner_text("#toast")
+    assert "learning rate: more than 0" in p.page.inner_text("#toast")
+    assert p.js("() => window.playground.run") is None
+    assert p.page.input_value(lr) == "-1" and "more than 0" in p.page.inner_text("label.ctl.invalid")
+    # a change elsewhere keeps the rejected box as it is: ▶ still refuses
+    p.page.select_option("[data-path='model.activation']", "relu")
+    assert p.page.input_value(lr) == "-1"
+    p.page.click("#btn-play")
+    p.page.wait_for_timeout(300)
+    assert p.js("() => window.playground.run") is None
+    assert httpx.get(server.base + "/api/runs").json()["total"] == before
+    p.page.fill(lr, "0.03")
+    p.page.press(lr, "Tab")
+    assert p.page.locator("label.ctl.invalid").count() == 0
+    # a rule only the server knows: per-layer activations must match the layer count -> 422 shown
+    p.js("() => window.playground.state.set('model.activations', ['relu'])")
+    p.page.click("#btn-play")
+    p.page.wait_for_function("() => document.querySelector('#toast').textContent.includes('invalid configuration')")
     field = p.page.locator("label.ctl.invalid:has([data-path='model.activations'])")
     assert "one entry per hidden layer" in field.inner_text()  # shown next to the field it names
     assert httpx.get(server.base + "/api/runs").json()["total"] == before

@@ -40,9 +40,9 @@ PRESETS: dict[str, dict] = {
     "zero-init": {
         "title": "Zero initialization: the symmetry problem",
         "en": "Every weight starts at 0, so every hidden unit of a layer computes the same thing and gets the "
-        "same update: they stay copies of each other forever. Look at the network's weights; then try he.",
+        "same update: they stay copies of each other forever. Look at the network's weights; then try xavier.",
         "es": "Todos los pesos arrancan en 0: cada unidad de una capa calcula lo mismo y recibe la misma "
-        "actualización, así que siguen siendo copias entre sí. Mirá los pesos; después probá he.",
+        "actualización, así que siguen siendo copias entre sí. Mirá los pesos; después probá xavier.",
         "config": {
             "dataset": {"name": "circle", "n_samples": 400},
             "model": {"hidden": [6, 6], "activation": "sigmoid"},
