@@ -7,10 +7,11 @@ cheap; they do not change training (telemetry never changes the run, see test_te
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
-from nnplayground.engine import claims, presets
-from nnplayground.engine.config import RunConfig, merge
+from nnplayground.engine import claims, landscape, presets
+from nnplayground.engine.config import OptimizerConfig, RunConfig, merge
 from nnplayground.engine.trainer import Trainer
 
 SEEDS = (101, 202, 303)
@@ -62,6 +63,26 @@ def test_lesson_claims_hold_on_other_seeds(name):
             if not r["holds"]:
                 failures.append(f"seed {seed} {r['id']}: measured {r['measured']} vs {r['threshold']}: {r['en']}")
     assert not failures, "\n".join(failures)
+
+
+def _path_length(path):
+    return sum(math.dist(a, b) for a, b in zip(path, path[1:], strict=False))
+
+
+def test_optimizer_lab_quadratic_defaults_show_momentum_damping_the_zigzag():
+    # the lab's defaults for the quadratic (frontend/src/lab.js): the course's picture, a sinuous path
+    # without momentum and a direct one with it, momentum ending closer to the minimum
+    lr = 0.078
+    req = landscape.LandscapeRequest(
+        function="quadratic",
+        start=(-2.5, 2.0),
+        steps=60,
+        optimizers=[OptimizerConfig(name="sgd", lr=lr), OptimizerConfig(name="momentum", lr=lr, momentum=0.9)],
+    )
+    (sgd, mom), (f_sgd, f_mom) = (r := landscape.solve(req))["paths"], r["final_values"]
+    assert len(sgd) == len(mom) == 61  # neither diverged
+    assert _path_length(sgd) >= 5 * _path_length(mom)
+    assert f_mom < 0.5 * f_sgd
 
 
 if __name__ == "__main__":  # the figures of the report: python tests/engine/test_lesson_claims.py [names]

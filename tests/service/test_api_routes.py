@@ -68,6 +68,32 @@ def test_presets(client):
     assert r.status_code == 404 and "nope" in r.json()["error"]
 
 
+def test_presets_serve_their_claims_and_a_lesson_run_reports_them(client):
+    from nnplayground.engine import presets
+
+    one = client.get("/api/presets/zero-init").json()
+    assert one["config"]["lesson"] == "zero-init"
+    ids = {c["id"]: c for c in one["claims"]}
+    assert ids["units-stay-copies"]["scope"] == "run" and ids["units-stay-copies"]["op"] == "<="
+    assert ids["xavier-learns"]["scope"] == "compare" and ids["xavier-learns"]["against"] == "try"
+    # the lesson's run-scope claims, measured on this (shortened) run of the lesson
+    cfg = presets.config("zero-init").model_dump(mode="json")
+    cfg["training"]["epochs"] = 3
+    run = wait_status(client, create(client, cfg)["id"])
+    got = run["summary"]["claims"]
+    assert [c["id"] for c in got] == [c["id"] for c in one["claims"] if c["scope"] == "run"]
+    spread = got[0]
+    assert spread["holds"] is True and spread["measured"] <= 1e-6 and "every unit is a copy" in spread["en"]
+    # the same run with xavier: the claim is reported, honestly not holding, with its figure
+    cfg["init"]["scheme"] = "xavier"
+    got = wait_status(client, create(client, cfg)["id"])["summary"]["claims"]
+    assert got[0]["holds"] is False and got[0]["measured"] > 0.1
+    # free play: no lesson, no claims; an unknown lesson is a field error
+    assert wait_status(client, create(client)["id"])["summary"]["claims"] == []
+    r = client.post("/api/runs", json=tiny(lesson="nope"))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "lesson"
+
+
 def test_create_validation_errors_are_field_level(client):
     r = client.post("/api/runs", json={"optimizer": {"lr": -1}, "model": {"hidden": [4, 999]}})
     assert r.status_code == 422
