@@ -269,6 +269,10 @@ def test_vanishing_gradients_lesson_then_batch_norm(open_page, server):
     p.wait_status("completed")
     g = p.js("() => window.playground.records[0].grad_norm")
     assert g["fc1"] * 10 < g["fc6"]  # what the lesson is about, in the streamed data
+    # ...and said in words under the lesson, measured on this run
+    claim = p.page.wait_for_selector("#lesson-claims li[data-claim='first-layer-gradient-vanishes']")
+    assert claim.get_attribute("class") == "holds" and "fc1's gradient norm is" in claim.inner_text()
+    assert claim.inner_text().startswith("✓")
     p.shot("vanishing-gradients")
     first = p.js("() => window.playground.run.id")
     p.page.check("[data-path='model.batch_norm']")  # toggling resets; the next run carries the new config
@@ -282,9 +286,23 @@ def test_vanishing_gradients_lesson_then_batch_norm(open_page, server):
 def test_early_stopping_marker(open_page):
     p = open_page()
     p.page.select_option("#preset", "overfitting-sine")
-    p.page.wait_for_function("() => window.playground.state.get('dataset.name') === 'sine'")
+    p.page.wait_for_function("() => window.playground.state.get('dataset.name') === 'moons'")
     p.page.click("#btn-play")
     p.wait_status("early_stopped")
+    # the lesson's claims, measured on this run, under the lesson text: the stop and the restore are exact
+    p.page.wait_for_selector("#lesson-claims li[data-claim='restores-best']")
+    items = p.js(
+        "() => [...document.querySelectorAll('#lesson-claims li')].map(li => [li.dataset.claim, li.className])"
+    )
+    assert [i for i, _ in items] == [
+        "validation-turns-up",
+        "training-keeps-falling",
+        "best-after-warm-up",
+        "stops-after-patience",
+        "restores-best",
+    ]
+    assert dict(items)["stops-after-patience"] == "holds" and dict(items)["restores-best"] == "holds"
+    assert "validation loss rose" in p.page.inner_text("#lesson-claims")
     assert "early-stopped at" in p.page.inner_text("#status")
     labels = p.js("() => window.playground.charts.loss.markers.map(m => m.label)")
     assert "early stop" in labels and "best" in labels

@@ -211,10 +211,10 @@ def q_curve_roughness(run, points: int = 200) -> tuple[float | None, dict]:
     a measure of how wiggly the fit is."""
     if not run.regression:
         return None, {}
-    x = torch.linspace(-1.0, 1.0, points).unsqueeze(1)
-    x = run.data.x_val.new_tensor(x)  # already preprocessed space: the data span roughly [-1.7, 1.7]
-    x = x * run.data.x_train.abs().max()
-    y = run.model.eval()(x.to(run.device)).squeeze(-1)
+    # in the model's (preprocessed) input space, over the training points' span
+    span = run.x_train.abs().max().item()
+    x = torch.linspace(-span, span, points, dtype=run.x_train.dtype, device=run.x_train.device).unsqueeze(1)
+    y = run.model.eval()(x).squeeze(-1)
     return (y[1:] - y[:-1]).abs().sum().item(), {}
 
 
