@@ -154,6 +154,12 @@ def q_active_fraction_mean(run) -> tuple[float | None, dict]:
     return (sum(vals) / len(vals), {}) if vals else (None, {})
 
 
+def q_weight_norm_total(run) -> tuple[float | None, dict]:
+    """L2 norm of all weight matrices together at the last epoch: sqrt(sum of the squared per-layer norms)."""
+    norms = [v for v in (run.history[-1].get("weight_norm") or {}).values() if v is not None]
+    return (math.sqrt(sum(v * v for v in norms)), {}) if norms else (None, {})
+
+
 @torch.no_grad()
 def q_unit_spread(run) -> tuple[float | None, dict]:
     """Largest difference between two units' incoming weights in any hidden layer of the final model:
@@ -267,6 +273,7 @@ QUANTITIES: dict[str, Callable] = {
     "active_fraction": q_active_fraction,
     "active_fraction_mean": q_active_fraction_mean,
     "unit_spread": q_unit_spread,
+    "weight_norm_total": q_weight_norm_total,
     "epochs_to": q_epochs_to,
     "lr_cuts": q_lr_cuts,
     "jitter": q_jitter,

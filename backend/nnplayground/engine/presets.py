@@ -95,16 +95,20 @@ PRESETS: dict[str, dict] = {
     },
     "batch-norm": {
         "title": "Batch normalization",
-        "en": "Each unit's pre-activation is normalized with its batch's mean and variance, then rescaled by a "
-        "learned gamma and beta. A deep sigmoid network that stalls without it trains with it. Running "
+        "en": "Six sigmoid layers with large initial weights (normal, std 2): without help most pre-activations "
+        "land on the sigmoid's flat tails, outside [-2.5, 2.5], where its slope is almost 0. Batch norm "
+        "normalizes each unit's pre-activation with its batch's mean and variance, then rescales it by a learned "
+        "gamma and beta, so the pre-activations come back into the range where the sigmoid has a slope. Running "
         "averages (alpha) stand in for the batch at evaluation time.",
-        "es": "La pre-activación de cada unidad se normaliza con la media y varianza del batch y se reescala con "
-        "gamma y beta aprendidos. Una red sigmoide profunda que se estanca sin BN aprende con BN. Para "
-        "evaluar se usan medias móviles (alpha).",
+        "es": "Seis capas sigmoides con pesos iniciales grandes (normal, desvío 2): sin ayuda, la mayoría de las "
+        "pre-activaciones caen en las colas planas de la sigmoide, fuera de [-2.5, 2.5], donde su pendiente es "
+        "casi 0. Batch norm normaliza la pre-activación de cada unidad con la media y varianza del batch y la "
+        "reescala con gamma y beta aprendidos: las pre-activaciones vuelven al rango donde la sigmoide tiene "
+        "pendiente. Para evaluar se usan medias móviles (alpha).",
         "config": {
             "dataset": {"name": "circle", "n_samples": 400},
             "model": {"hidden": [8, 8, 8, 8, 8, 8], "activation": "sigmoid", "batch_norm": True, "bn_alpha": 0.9},
-            "init": {"scheme": "xavier"},
+            "init": {"scheme": "normal", "std": 2.0},
             "optimizer": {"name": "sgd", "lr": 0.1},
             "training": {"epochs": 60, "batch_size": 16},
         },
@@ -143,16 +147,18 @@ PRESETS: dict[str, dict] = {
     },
     "weight-decay": {
         "title": "Weight decay (L2 penalty)",
-        "en": "The loss becomes mean data loss + (1/2)*lambda*||w||^2: large weights now cost something, which "
-        "tames the wiggly fit of a big network on few points. Too large a lambda and nothing is learned.",
-        "es": "La pérdida pasa a ser pérdida media + (1/2)*lambda*||w||^2: los pesos grandes cuestan, y el ajuste "
-        "ondulado de una red grande con pocos puntos se suaviza. Con lambda muy grande no aprende nada.",
+        "en": "The loss becomes mean data loss + (1/2)*lambda*||w||^2: large weights now cost something. The big "
+        "network of the overfitting lesson, on the same 40 noisy points, keeps its weights small and its "
+        "validation loss low instead of learning the noise. Too large a lambda and nothing is learned.",
+        "es": "La pérdida pasa a ser pérdida media + (1/2)*lambda*||w||^2: los pesos grandes cuestan. La red grande "
+        "de la lección de sobreajuste, sobre los mismos 40 puntos ruidosos, mantiene sus pesos chicos y su "
+        "pérdida de validación baja en lugar de aprender el ruido. Con lambda muy grande no aprende nada.",
         "config": {
-            "dataset": {"name": "sine", "n_samples": 30, "noise": 0.3},
-            "model": {"hidden": [64, 64], "activation": "tanh"},
-            "init": {"scheme": "xavier"},
-            "optimizer": {"name": "adam", "lr": 0.01, "weight_decay": 0.003},
-            "training": {"epochs": 400, "batch_size": 15},
+            "dataset": {"name": "moons", "n_samples": 80, "noise": 0.3, "val_fraction": 0.5},
+            "model": {"hidden": [128, 128], "activation": "relu"},
+            "init": {"scheme": "he"},
+            "optimizer": {"name": "adam", "lr": 0.0005, "weight_decay": 0.003},
+            "training": {"epochs": 300, "batch_size": 40},
             "telemetry": {"histogram_every": 10},
         },
     },
@@ -291,10 +297,15 @@ _GUIDE = {
     ),
     "batch-norm": (
         (
-            "the pre-activation histograms: centred and narrow, inside the sigmoid's useful range.",
-            "los histogramas de pre-activación: centrados y angostos, dentro del rango útil de la sigmoide.",
+            "the pre-activation histograms: with batch norm nearly all of them inside [-2.5, 2.5], the "
+            "sigmoid's useful range.",
+            "los histogramas de pre-activación: con batch norm casi todas dentro de [-2.5, 2.5], el rango útil "
+            "de la sigmoide.",
         ),
-        ("batch norm off.", "batch norm apagada."),
+        (
+            "batch norm off: the histograms spread far beyond [-2.5, 2.5].",
+            "batch norm apagada: los histogramas se abren mucho más allá de [-2.5, 2.5].",
+        ),
         {"model": {"batch_norm": False}},
     ),
     "dropout-mc": (
@@ -315,10 +326,13 @@ _GUIDE = {
     ),
     "weight-decay": (
         (
-            "the penalty curve (dashed) and the weight histograms shrinking towards 0.",
-            "la curva de penalización (punteada) y los histogramas de pesos acercándose a 0.",
+            "the penalty curve (dashed) and the validation loss, which stays low.",
+            "la curva de penalización (punteada) y la pérdida de validación, que se queda baja.",
         ),
-        ("weight decay 0: the fit becomes wiggly.", "weight decay 0: el ajuste se vuelve ondulado."),
+        (
+            "weight decay 0: the weights grow and the validation loss climbs (the overfitting lesson).",
+            "weight decay 0: los pesos crecen y la pérdida de validación sube (la lección de sobreajuste).",
+        ),
         {"optimizer": {"weight_decay": 0.0}},
     ),
     "lr-schedule": (
@@ -580,30 +594,29 @@ _CLAIMS: dict[str, list[Claim]] = {
             "active_fraction",
             ">=",
             0.9,
-            "{value:.0%} of {layer}'s pre-activations lie in [-2.5, 2.5], the sigmoid's useful range (worst layer)",
+            "{value:.0%} of {layer}'s pre-activations lie in [-2.5, 2.5], the sigmoid's useful range "
+            "(worst layer, last epoch)",
             "{value:.0%} de las pre-activaciones de {layer} caen en [-2.5, 2.5], el rango útil de la "
-            "sigmoide (peor capa)",
+            "sigmoide (peor capa, última época)",
+        ),
+        Claim(
+            "learns",
+            "final",
+            ">=",
+            0.9,
+            "validation accuracy {value:.0%}",
+            "exactitud de validación {value:.0%}",
+            args={"key": "val_acc"},
         ),
         Claim(
             "without-bn-outside-range",
             "active_fraction_mean",
             ">=",
-            0.2,
-            "without batch norm {value:.0%} fewer pre-activations lie in [-2.5, 2.5]",
-            "sin batch norm hay {value:.0%} menos pre-activaciones en [-2.5, 2.5]",
+            0.25,
+            "without batch norm {value:.0%} fewer pre-activations lie in [-2.5, 2.5] (all layers and epochs)",
+            "sin batch norm hay {value:.0%} menos pre-activaciones en [-2.5, 2.5] (todas las capas y épocas)",
             scope="compare",
             against="try",
-        ),
-        Claim(
-            "without-bn-stalls",
-            "final",
-            ">=",
-            0.2,
-            "without batch norm validation accuracy is {value:.0%} points lower",
-            "sin batch norm la exactitud de validación es {value:.0%} puntos menor",
-            scope="compare",
-            against="try",
-            args={"key": "val_acc"},
         ),
     ],
     "dropout-mc": [
@@ -660,15 +673,27 @@ _CLAIMS: dict[str, list[Claim]] = {
             "la penalización (1/2)*lambda*||w||^2 es {value:.0%} de la pérdida de entrenamiento",
         ),
         Claim(
-            "no-decay-is-wigglier",
-            "curve_roughness",
+            "weights-stay-small",
+            "weight_norm_total",
             "<=",
-            0.8,
-            "the fitted curve with weight decay is {value:.0%} as wiggly as without it (total variation)",
-            "la curva ajustada con weight decay es {value:.0%} de ondulada que sin él (variación total)",
+            0.7,
+            "the weights' norm ends at {value:.0%} of its value without decay",
+            "la norma de los pesos termina en {value:.0%} de la que tiene sin decay",
             scope="compare",
             against="try",
             combine="ratio",
+        ),
+        Claim(
+            "validation-stays-lower",
+            "last",
+            "<=",
+            0.8,
+            "the final validation loss is {value:.0%} of the loss without decay",
+            "la pérdida de validación final es {value:.0%} de la que hay sin decay",
+            scope="compare",
+            against="try",
+            combine="ratio",
+            args={"key": "val_loss"},
         ),
     ],
     "lr-schedule": [
