@@ -127,6 +127,14 @@ def q_last(run, key: str) -> tuple[float | None, dict]:
     return run.history[-1].get(key), {}
 
 
+def q_acc_gap(run) -> tuple[float | None, dict]:
+    """Training minus validation accuracy of the model handed back (how much of the fit is memorized)."""
+    r = run.history[run.summary()["restored_epoch"] or -1]
+    if r.get("train_acc") is None or r.get("val_acc") is None:
+        return None, {}
+    return r["train_acc"] - r["val_acc"], {"train_acc": r["train_acc"], "val_acc": r["val_acc"]}
+
+
 def q_grad_ratio(run, first: str, last: str) -> tuple[float | None, dict]:
     """Mean over trained epochs of grad_norm[first] / grad_norm[last]."""
     ratios = []
@@ -269,6 +277,7 @@ QUANTITIES: dict[str, Callable] = {
     "restored_is_best": q_restored_is_best,
     "final": q_final,
     "last": q_last,
+    "acc_gap": q_acc_gap,
     "grad_ratio": q_grad_ratio,
     "active_fraction": q_active_fraction,
     "active_fraction_mean": q_active_fraction_mean,
