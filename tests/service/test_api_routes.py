@@ -79,17 +79,17 @@ def test_presets_serve_their_claims_and_a_lesson_run_reports_them(client):
     # the lesson's run-scope claims, measured on this (shortened) run of the lesson
     cfg = presets.config("zero-init").model_dump(mode="json")
     cfg["training"]["epochs"] = 3
-    run = wait_status(client, create(client, cfg)["id"])
+    run = wait_status(client, create(client, cfg)["id"], timeout=120)
     got = run["summary"]["claims"]
     assert [c["id"] for c in got] == [c["id"] for c in one["claims"] if c["scope"] == "run"]
     spread = got[0]
     assert spread["holds"] is True and spread["measured"] <= 1e-6 and "every unit is a copy" in spread["en"]
     # the same run with xavier: the claim is reported, honestly not holding, with its figure
     cfg["init"]["scheme"] = "xavier"
-    got = wait_status(client, create(client, cfg)["id"])["summary"]["claims"]
+    got = wait_status(client, create(client, cfg)["id"], timeout=120)["summary"]["claims"]
     assert got[0]["holds"] is False and got[0]["measured"] > 0.1
     # free play: no lesson, no claims; an unknown lesson is a field error
-    assert wait_status(client, create(client)["id"])["summary"]["claims"] == []
+    assert wait_status(client, create(client)["id"], timeout=120)["summary"]["claims"] == []
     r = client.post("/api/runs", json=tiny(lesson="nope"))
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "lesson"
 
