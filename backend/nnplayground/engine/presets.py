@@ -647,7 +647,7 @@ _CLAIMS: dict[str, list[Claim]] = {
             "learns-in-30-epochs",
             "final",
             ">=",
-            0.9,
+            0.85,
             "validation accuracy {value:.0%} after 30 epochs",
             "exactitud de validación {value:.0%} después de 30 épocas",
             args={"key": "val_acc"},
