@@ -233,23 +233,27 @@ def q_curve_roughness(run, points: int = 200) -> tuple[float | None, dict]:
 
 
 @torch.no_grad()
-def q_mc_spread_ratio(run, samples: int = 30) -> tuple[float | None, dict]:
-    """MC dropout on the validation points: mean spread (std of the class-1 probability) where the
-    prediction is fragile (mean within 0.25 of 0.5) over where it is confident."""
-    from . import models
+def q_mc_spread_ratio(run, samples: int = 30, resolution: int = 40) -> tuple[float | None, dict]:
+    """2-D classification, MC dropout over the plane shown in the output view (a grid over the data's
+    bounds): mean spread (std of the class-1 probability) where the prediction is fragile (mean within
+    0.25 of 0.5: between and beyond the classes) over where it is confident."""
+    from . import models, telemetry
 
+    if run.regression or run.data.is_image or len(run.data.input_shape) != 1 or run.data.input_shape[0] != 2:
+        return None, {}
+    x = run.data.preprocess(telemetry.grid(run.data.bounds(), resolution)).to(run.device)
     gen_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(0)
-        mean, std = models.mc_predict(run.model, run.x_val, samples, run.regression)
+        mean, std = models.mc_predict(run.model, x, samples, run.regression)
     finally:
         torch.random.set_rng_state(gen_state)
         run.model.eval()
     p, s = mean[:, 1], std[:, 1]
-    fragile, sure = (p - 0.5).abs() < 0.25, (p - 0.5).abs() >= 0.25
-    if not fragile.any() or not sure.any():
+    fragile = (p - 0.5).abs() < 0.25
+    if not fragile.any() or fragile.all():
         return None, {}
-    sure_mean = s[sure].mean().item()
+    sure_mean = s[~fragile].mean().item()
     details = {"fragile": s[fragile].mean().item(), "sure": sure_mean}
     return (s[fragile].mean().item() / sure_mean if sure_mean > 0 else math.inf), details
 
