@@ -686,7 +686,7 @@ _CLAIMS: dict[str, list[Claim]] = {
             "weights-stay-small",
             "weight_norm_total",
             "<=",
-            0.7,
+            0.8,
             "the weights' norm ends at {value:.0%} of its value without decay",
             "la norma de los pesos termina en {value:.0%} de la que tiene sin decay",
             scope="compare",
@@ -793,6 +793,7 @@ _CLAIMS: dict[str, list[Claim]] = {
             "con aumentación la exactitud de entrenamiento queda {value:.0%} más baja: no se memorizan",
             scope="compare",
             against="try",
+            combine="gain",
             args={"key": "train_acc"},
         ),
         Claim(
