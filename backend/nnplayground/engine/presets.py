@@ -686,7 +686,7 @@ _CLAIMS: dict[str, list[Claim]] = {
             "weights-stay-small",
             "weight_norm_total",
             "<=",
-            0.8,
+            0.85,
             "the weights' norm ends at {value:.0%} of its value without decay",
             "la norma de los pesos termina en {value:.0%} de la que tiene sin decay",
             scope="compare",
