@@ -215,14 +215,14 @@ PRESETS: dict[str, dict] = {
         "title": "Transfer learning: digits 0-4 to digits 5-9",
         "en": "A CNN trained on digits 0-4 keeps its convolutional feature extractor frozen; only the classifier "
         "head is retrained on digits 5-9 with just 2 images per class. Compare with strategy scratch (same "
-        "network, random start): the transferred features give a clearly lower validation loss, while the "
-        "accuracy stays close, since on 8x8 digits a small network from scratch is a strong baseline: itself "
-        "a lesson about when transfer pays.",
+        "network, random start). On 8x8 digits neither side wins reliably: measured on three seeds, the frozen "
+        "features' validation loss ranged from under 85% to 107% of scratch's, so run both and compare before "
+        "concluding that transfer pays.",
         "es": "Una CNN entrenada con los dígitos 0-4 deja fijo su extractor convolucional; solo se reentrena el "
         "clasificador con los dígitos 5-9 y apenas 2 imágenes por clase. Compará con scratch (misma red, inicio "
-        "aleatorio): las características transferidas dan una pérdida de validación claramente menor, mientras "
-        "la exactitud queda cerca, porque con dígitos de 8x8 una red chica desde cero es una referencia fuerte: "
-        "eso también enseña cuándo conviene transferir.",
+        "aleatorio). Con dígitos de 8x8 ninguno gana siempre: medido con tres semillas, la pérdida de validación "
+        "con características fijas fue de menos de 85% a 107% de la que hay desde cero; corré los dos y "
+        "compará antes de concluir que transferir conviene.",
         "config": {
             "dataset": {"name": "digits", "classes": [5, 6, 7, 8, 9], "per_class": 2, "val_fraction": 0.5},
             "optimizer": {"name": "adam", "lr": 0.01},
@@ -697,7 +697,7 @@ _CLAIMS: dict[str, list[Claim]] = {
             "validation-stays-lower",
             "last",
             "<=",
-            0.8,
+            0.9,
             "the final validation loss is {value:.0%} of the loss without decay",
             "la pérdida de validación final es {value:.0%} de la que hay sin decay",
             scope="compare",
@@ -806,20 +806,9 @@ _CLAIMS: dict[str, list[Claim]] = {
             args={"key": "train_acc"},
         ),
     ],
-    "transfer-digits": [
-        Claim(
-            "transfer-lower-validation-loss",
-            "last",
-            "<=",
-            0.85,
-            "the frozen features' final validation loss is {value:.0%} of the loss from scratch",
-            "la pérdida de validación final con características fijas es {value:.0%} de la que hay desde cero",
-            scope="compare",
-            against="try",
-            combine="ratio",
-            args={"key": "val_loss"},
-        ),
-    ],
+    # transfer-digits: no claim yet. Frozen features vs scratch at 2 images per class measured 107%, 87%
+    # and under 85% of scratch's validation loss on seeds 101/202/303: no sentence holds on every seed.
+    "transfer-digits": [],
 }
 for _name, _claims in _CLAIMS.items():
     PRESETS[_name]["claims"] = _claims
