@@ -11,8 +11,15 @@ import pytest
 os.environ.setdefault("NNPLAYGROUND_CACHE", os.path.join(tempfile.gettempdir(), "nnplayground-test-cache"))
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="module")  # closed with its module: Playwright's loop must not outlive it

@@ -343,7 +343,9 @@ class Playground {
     }
     const speed = SPEEDS[Number($("speed").value)];
     try {
-      const run = await api(`/api/runs?speed=${speed}&paused=${paused}`, { method: "POST", body: this.state.config,
+      // the lesson on screen names the run's lesson: its summary then measures the lesson's claims
+      const body = { ...this.state.config, lesson: this.preset?.name ?? null };
+      const run = await api(`/api/runs?speed=${speed}&paused=${paused}`, { method: "POST", body,
                                                                          headers: { "X-Client-Id": clientId } });
       if (offset != null) run.epochOffset = offset;
       this.controls.showErrors([]);
@@ -359,6 +361,7 @@ class Playground {
     if (this.stream) this.stream.close();
     this.watching = null; // the classroom sets it again when this is the room's run
     this.resetViews();
+    this.showClaims(null); // the claims are measured when this run ends
     this.run = run;
     if (run.epochOffset == null) run.epochOffset = epochOffset(run.submitted_config || run.config);
     this.setStatus(run.status, run.position);
@@ -420,6 +423,7 @@ class Playground {
       case "status": this.setStatus(m.status, m.position); break;
       case "run_end":
         this.setStatus(m.status, null, m.message);
+        this.showClaims(m.summary && m.summary.claims);
         if (m.status === "completed" && this.blewUp()) {
           this.toast(t("msg.blewup", { a: fmt(this.records[0].val_loss), b: fmt(this.records.at(-1).val_loss) }));
         }
@@ -757,6 +761,7 @@ class Playground {
 
   async choosePreset(name, { keepConfig = false } = {}) {
     const box = $("lesson");
+    this.claimResults = null;
     if (!name) {
       box.hidden = true;
       this.preset = null;
@@ -813,6 +818,30 @@ class Playground {
     link.onclick = () => this.shareLesson();
     (box.querySelector(".try") || box.querySelector(".look") || box).append(link);
     box.hidden = false;
+    this.showClaims(this.claimResults);
+  }
+
+  // The lesson's claims measured on the run that just ended (summary.claims): one sentence each with
+  // the measured figure, ✓ when it held, ✗ when it did not (the student changed something).
+  showClaims(results) {
+    this.claimResults = results || null;
+    const box = $("lesson");
+    box.querySelector(".claims")?.remove();
+    if (!this.preset || !results || !results.length) return;
+    const l = lang();
+    const list = document.createElement("ul");
+    list.className = "claims";
+    list.id = "lesson-claims";
+    list.setAttribute("aria-label", t("lesson.claims"));
+    for (const c of results) {
+      const li = document.createElement("li");
+      li.className = c.holds ? "holds" : "fails";
+      li.dataset.claim = c.id;
+      li.textContent = `${c.holds ? "✓" : "✗"} ${c[l] || c.en}`;
+      li.title = c.holds ? t("lesson.claim_holds") : t("lesson.claim_fails");
+      list.append(li);
+    }
+    box.append(list);
   }
 
   // A link to this lesson that shows only the sections its configuration and its "now try" touch

@@ -38,9 +38,10 @@ def test_twenty_students_through_a_killed_worker_and_a_restart(tmp_path):
     try:
         # a thread of its own: a browser test's event loop may still be alive in this one
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            out = pool.submit(asyncio.run, classroom_load(
-                server.base, server.ws_base, SECRET, 20, 6, deadline=90, speed=10, fault=kill_a_worker
-            )).result()
+            out = pool.submit(
+                asyncio.run,
+                classroom_load(server.base, server.ws_base, SECRET, 20, 6, deadline=90, speed=10, fault=kill_a_worker),
+            ).result()
         emitted = {}
         for line in trace.read_text().splitlines():
             run, epoch, t = line.split()
@@ -50,8 +51,9 @@ def test_twenty_students_through_a_killed_worker_and_a_restart(tmp_path):
         stats = out["stats"]
         failed = [r for r, st in stats.runs.items() if st == "failed"]
         messages = [server.http.get(f"/api/runs/{r}").json()["message"] for r in failed]
-        finished = {r: server.http.get(f"/api/runs/{r}/metrics").json() for r, st in stats.runs.items()
-                    if st == "completed"}
+        finished = {
+            r: server.http.get(f"/api/runs/{r}/metrics").json() for r, st in stats.runs.items() if st == "completed"
+        }
     finally:
         server.stop()
     print(fig)

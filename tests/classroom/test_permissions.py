@@ -44,8 +44,9 @@ def test_tokens_and_cookie(boot):
 
 def test_run_ownership(boot):
     owner, other = new_token(boot), new_token(boot)
-    run = boot.post("/api/runs", json=tiny(training={"epochs": 300}), params={"paused": "true"},
-                    headers=bearer(owner)).json()
+    run = boot.post(
+        "/api/runs", json=tiny(training={"epochs": 300}), params={"paused": "true"}, headers=bearer(owner)
+    ).json()
     rid = run["id"]
     wait_status(boot, rid, ("paused",))
     for action in ("resume", "step", "stop"):
@@ -105,6 +106,7 @@ def test_teacher_secret(boot):
 def test_secret_comparison_time_does_not_depend_on_the_guess(boot):
     """The comparison is hmac.compare_digest over SHA-256 digests: a guess sharing a long prefix
     with the secret takes no measurably longer than one sharing nothing (coarse bound: 5x of noise)."""
+
     def timed(guess: str) -> float:
         best = 1e9
         for _ in range(15):
@@ -134,8 +136,10 @@ def test_rooms_and_names(boot):
     assert boot.get(f"/api/rooms/{code}/students", headers=bearer(t)).status_code == 403
     students = boot.get(f"/api/rooms/{code}/students", headers=TEACHER).json()["students"]
     assert [s["name"] for s in students] == ["Ana"]
-    assert boot.post(f"/api/rooms/{code}/lesson", json={"config": {"model": {"hidden": [0]}}},
-                     headers=TEACHER).status_code == 422
+    assert (
+        boot.post(f"/api/rooms/{code}/lesson", json={"config": {"model": {"hidden": [0]}}}, headers=TEACHER).status_code
+        == 422
+    )
     assert boot.post(f"/api/rooms/{code}/close", headers=TEACHER).status_code == 200
     late = bearer(new_token(boot))
     assert boot.post(f"/api/rooms/{code}/join", json={"name": "Late"}, headers=late).status_code == 409
@@ -165,15 +169,20 @@ def test_websocket_origin(boot):
 def test_cors_is_off_and_body_limit(boot):
     r = boot.get("/api/health", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in {k.lower() for k in r.headers}
-    r = boot.post("/api/runs", content=b"{" + b" " * 3_000_000 + b"}", headers={"Content-Type": "application/json",
-                                                                               **bearer(new_token(boot))})
+    r = boot.post(
+        "/api/runs",
+        content=b"{" + b" " * 3_000_000 + b"}",
+        headers={"Content-Type": "application/json", **bearer(new_token(boot))},
+    )
     assert r.status_code == 413
 
 
 def test_per_client_fairness(boot):
     t = new_token(boot)
-    runs = [boot.post("/api/runs", json=tiny(training={"epochs": 300}), params={"paused": "true"},
-                      headers=bearer(t)) for _ in range(2)]
+    runs = [
+        boot.post("/api/runs", json=tiny(training={"epochs": 300}), params={"paused": "true"}, headers=bearer(t))
+        for _ in range(2)
+    ]
     assert [r.status_code for r in runs] == [201, 201]
     for r in runs:
         wait_status(boot, r.json()["id"], ("paused", "queued"))

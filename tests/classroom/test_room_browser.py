@@ -15,8 +15,12 @@ SECRET = "browser-test-teacher-secret"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("room") / "room.db", workers=2,
-                 env={"NNPLAYGROUND_TEACHER_SECRET": SECRET}, extra=["--classroom"]).start()
+    srv = Server(
+        tmp_path_factory.mktemp("room") / "room.db",
+        workers=2,
+        env={"NNPLAYGROUND_TEACHER_SECRET": SECRET},
+        extra=["--classroom"],
+    ).start()
     yield srv
     srv.stop()
 
@@ -58,7 +62,9 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
     teacher.wait_for_function("() => document.querySelectorAll('#students tbody tr').length === 3", timeout=10000)
     teacher.wait_for_function(  # the room picker counts them too, not the zero it loaded with
         "(c) => document.querySelector('#room-select option:checked').textContent === c + ' · 3 students'",
-        arg=code, timeout=10000)
+        arg=code,
+        timeout=10000,
+    )
     # the name is text, not markup
     assert "<script>" in teacher.text_content("#students tbody")
     assert teacher.evaluate("() => document.querySelectorAll('#students tbody script').length") == 0
@@ -72,15 +78,17 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
     first = {}
     for _, page, name in students:
         page.wait_for_selector("#classroom-showing:not([hidden])", timeout=10000)
-        page.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=run_id,
-                               timeout=10000)
-        page.wait_for_function("() => window.playground.records && window.playground.records.length > 2",
-                               timeout=20000)
+        page.wait_for_function(
+            "(id) => window.playground.run && window.playground.run.id === id", arg=run_id, timeout=10000
+        )
+        page.wait_for_function("() => window.playground.records && window.playground.records.length > 2", timeout=20000)
         first[name] = page.evaluate("() => window.playground.records.at(-1).epoch")
     for _, page, name in students:  # still advancing (a slow machine may let the short run finish first)
         page.wait_for_function(
             "(e) => window.playground.records.at(-1).epoch > e || window.playground.run.status === 'completed'",
-            arg=first[name], timeout=20000)
+            arg=first[name],
+            timeout=20000,
+        )
         assert page.evaluate("() => window.playground.run.status") in ("running", "completed")
     advanced = [page.evaluate("() => window.playground.records.at(-1).epoch") > first[n] for _, page, n in students]
     assert advanced[0], "the first student's page saw the broadcast advance"
@@ -103,8 +111,9 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
     teacher.fill("#lesson-config", '{"dataset": {"name": "xor"}, "model": {"hidden": [3, 3, 3]}}')
     teacher.click("#btn-push")
     for _, page, _ in students:
-        page.wait_for_function("() => document.getElementById('layers-label').textContent === '3 hidden layers'",
-                               timeout=10000)
+        page.wait_for_function(
+            "() => document.getElementById('layers-label').textContent === '3 hidden layers'", timeout=10000
+        )
         assert page.evaluate("() => window.playground.state.get('dataset.name')") == "xor"
         assert page.input_value("[data-path='dataset.name']") == "xor"
         assert "Challenge: XOR" in page.text_content("#lesson")
@@ -116,7 +125,8 @@ def test_room_with_a_teacher_and_three_students(server, browser, tmp_path):
     ana.click("#btn-play")
     teacher.wait_for_function(
         "() => [...document.querySelectorAll('#students tbody tr')].some(r => /running|completed/.test(r.textContent))",
-        timeout=20000)
+        timeout=20000,
+    )
     teacher.click("th[data-key='name']")
     teacher.screenshot(path=str(shots / "teacher.png"), full_page=True)
     teacher.click("#btn-lang")  # the dashboard in Spanish

@@ -251,11 +251,13 @@ def test_probe_with_a_nan_weight(activation):
         model.blocks["fc1"].layer.weight[1, 0] = NAN  # unit 1 of fc1 is NaN, then every unit after it
     x = torch.randn(16, 2, generator=torch.Generator().manual_seed(1))
     model(x).sum().backward()
-    dead, saturated, hists, out = probe(model, x, bins=10)
+    dead, saturated, active, hists, out = probe(model, x, bins=10)
     assert torch.isnan(out).all()
-    for share in (*dead.values(), *saturated.values()):
+    for share in (*dead.values(), *saturated.values(), *active.values()):
         assert 0.0 <= share <= 1.0
     assert set(dead if activation == "relu" else saturated) == {"fc1", "fc2"}
+    if activation == "tanh":  # NaN pre-activations count as outside the useful range
+        assert active["fc2"] == 0.0 and active["fc1"] <= 3 / 4  # 1 of fc1's 4 units is NaN
     fc1, fc2, last = hists["fc1"], hists["fc2"], hists["out"]
     assert fc1["pre"]["nonfinite"] == 16 and sum(fc1["pre"]["counts"]) == 16 * 3
     assert fc1["act"]["nonfinite"] == 16 and fc1["weight"]["nonfinite"] == 1 and sum(fc1["weight"]["counts"]) == 7

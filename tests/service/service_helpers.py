@@ -89,8 +89,17 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> Server:
-        cmd = [*nnplayground_command(), "serve", "--port", str(self.port), "--db", str(self.db),
-               "--workers", str(self.workers), *self.extra]
+        cmd = [
+            *nnplayground_command(),
+            "serve",
+            "--port",
+            str(self.port),
+            "--db",
+            str(self.db),
+            "--workers",
+            str(self.workers),
+            *self.extra,
+        ]
         self.log = open(self.db.with_suffix(f".{self.port}.log"), "w")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -117,5 +126,3 @@ class Server:
                 self.proc.wait()
         self.log.close()
         self.http.close()
-
-

@@ -68,6 +68,32 @@ def test_presets(client):
     assert r.status_code == 404 and "nope" in r.json()["error"]
 
 
+def test_presets_serve_their_claims_and_a_lesson_run_reports_them(client):
+    from nnplayground.engine import presets
+
+    one = client.get("/api/presets/zero-init").json()
+    assert one["config"]["lesson"] == "zero-init"
+    ids = {c["id"]: c for c in one["claims"]}
+    assert ids["units-stay-copies"]["scope"] == "run" and ids["units-stay-copies"]["op"] == "<="
+    assert ids["xavier-learns"]["scope"] == "compare" and ids["xavier-learns"]["against"] == "try"
+    # the lesson's run-scope claims, measured on this (shortened) run of the lesson
+    cfg = presets.config("zero-init").model_dump(mode="json")
+    cfg["training"]["epochs"] = 3
+    run = wait_status(client, create(client, cfg)["id"], timeout=120)
+    got = run["summary"]["claims"]
+    assert [c["id"] for c in got] == [c["id"] for c in one["claims"] if c["scope"] == "run"]
+    spread = got[0]
+    assert spread["holds"] is True and spread["measured"] <= 1e-6 and "every unit is a copy" in spread["en"]
+    # the same run with xavier: the claim is reported, honestly not holding, with its figure
+    cfg["init"]["scheme"] = "xavier"
+    got = wait_status(client, create(client, cfg)["id"], timeout=120)["summary"]["claims"]
+    assert got[0]["holds"] is False and got[0]["measured"] > 0.1
+    # free play: no lesson, no claims; an unknown lesson is a field error
+    assert wait_status(client, create(client)["id"], timeout=120)["summary"]["claims"] == []
+    r = client.post("/api/runs", json=tiny(lesson="nope"))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "lesson"
+
+
 def test_create_validation_errors_are_field_level(client):
     r = client.post("/api/runs", json={"optimizer": {"lr": -1}, "model": {"hidden": [4, 999]}})
     assert r.status_code == 422
@@ -157,17 +183,26 @@ def test_exports(client, done_run):
     assert lines[0].startswith("epoch,train_loss") and len(lines) == 5 and "grad_norm.fc1" in lines[0]
     r = client.get(f"/api/runs/{rid}/export", params={"format": "python"})
     ast.parse(r.text)
-    assert "def load_data" in r.text and "nnplayground" not in r.text.split('"""', 2)[2].replace(
-        "nnplayground run", ""
-    ).split("CONFIG")[0]
+    assert (
+        "def load_data" in r.text
+        and "nnplayground" not in r.text.split('"""', 2)[2].replace("nnplayground run", "").split("CONFIG")[0]
+    )
     assert client.get(f"/api/runs/{rid}/export", params={"format": "exe"}).status_code == 422
     assert client.get(f"/api/runs/{rid}/export", params={"epoch": 99}).status_code == 404
 
 
 def test_unknown_run_is_404_everywhere(client):
     for method, path in [
-        ("get", ""), ("delete", ""), ("post", "/pause"), ("post", "/resume"), ("post", "/step"), ("post", "/stop"),
-        ("get", "/metrics"), ("get", "/histograms"), ("get", "/surface"), ("get", "/checkpoints"),
+        ("get", ""),
+        ("delete", ""),
+        ("post", "/pause"),
+        ("post", "/resume"),
+        ("post", "/step"),
+        ("post", "/stop"),
+        ("get", "/metrics"),
+        ("get", "/histograms"),
+        ("get", "/surface"),
+        ("get", "/checkpoints"),
         ("get", "/export"),
     ]:
         r = getattr(client, method)(f"/api/runs/nosuchrun{path}")
@@ -272,17 +307,20 @@ def test_transfer_from_a_run(client, done_run):
     assert run["status"] == "completed" and run["model"]["frozen"] == ["fc1"]
     frozen_before = client.get(f"/api/runs/{done_run['id']}/export", params={"format": "json"}).json()
     frozen_after = client.get(f"/api/runs/{run['id']}/export", params={"format": "json"}).json()
-    assert frozen_after["parameters"]["blocks.fc1.layer.weight"] == frozen_before["parameters"][
-        "blocks.fc1.layer.weight"
-    ]
+    assert (
+        frozen_after["parameters"]["blocks.fc1.layer.weight"] == frozen_before["parameters"]["blocks.fc1.layer.weight"]
+    )
     r = client.post("/api/runs", json=tiny(transfer={"source": "nosuchrun"}))
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "transfer.source"
 
 
 def test_diverged_run(client):
     cfg = tiny(
-        dataset={"name": "sine", "n_samples": 60}, preprocessing={"standardize": False},
-        optimizer={"name": "sgd", "lr": 10.0}, model={"hidden": [32, 32]}, training={"epochs": 50},
+        dataset={"name": "sine", "n_samples": 60},
+        preprocessing={"standardize": False},
+        optimizer={"name": "sgd", "lr": 10.0},
+        model={"hidden": [32, 32]},
+        training={"epochs": 50},
     )
     run = wait_status(client, create(client, cfg)["id"])
     assert run["status"] == "diverged" and "NaN" in run["message"]

@@ -13,9 +13,9 @@ def frames_until_end(ws, limit: int = 500) -> list[dict]:
     for _ in range(limit):
         msg = json.loads(ws.receive_text())
         out.append(msg)
-        if msg["type"] == "run_end" or (msg["type"] == "snapshot" and msg["run"]["status"] not in (
-            "queued", "running", "paused"
-        )):
+        if msg["type"] == "run_end" or (
+            msg["type"] == "snapshot" and msg["run"]["status"] not in ("queued", "running", "paused")
+        ):
             return out
         if msg["type"] == "coalesced" and any(e.get("type") == "run_end" for e in msg["events"]):
             return out

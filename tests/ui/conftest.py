@@ -46,8 +46,10 @@ class Page:
 
     def wait_status(self, *statuses: str, timeout: float = 60000):
         self.page.wait_for_function(
-            "(s) => window.playground.run && s.includes(window.playground.run.status)", arg=list(statuses),
-            timeout=timeout)
+            "(s) => window.playground.run && s.includes(window.playground.run.status)",
+            arg=list(statuses),
+            timeout=timeout,
+        )
 
     def close(self):
         self.ctx.close()

@@ -18,8 +18,11 @@ def test_vendored_uplot_matches_the_pinned_version():
 
 
 def test_no_cdn_or_remote_font_in_the_page_sources():
-    sources = [ROOT / "frontend" / "templates" / "index.html", *(ROOT / "frontend" / "src").glob("*.js"),
-               ROOT / "static" / "css" / "app.css"]
+    sources = [
+        ROOT / "frontend" / "templates" / "index.html",
+        *(ROOT / "frontend" / "src").glob("*.js"),
+        ROOT / "static" / "css" / "app.css",
+    ]
     for path in sources:
         text = path.read_text()
         remote = re.findall(r"""(?:src|href|url|import)[=(\s]*["']?(https?://[^"')\s]+)""", text)
@@ -33,12 +36,13 @@ def _keys(block: str) -> set[str]:
 def test_every_text_has_both_languages_and_every_page_key_exists():
     src = (ROOT / "frontend" / "src" / "i18n.js").read_text()
     for table in ("STRINGS", "FIELDS"):
-        body = src[src.index(f"const {table} = {{"):]
+        body = src[src.index(f"const {table} = {{") :]
         body = body[: body.index("\n};")]
         en, es = body.split("\n  es: {")
         assert _keys(en) and _keys(en) == _keys(es), (
-            f"{table}: only English {sorted(_keys(en) - _keys(es))}, only Spanish {sorted(_keys(es) - _keys(en))}")
-    strings = src[src.index("const STRINGS = {"):src.index("const FIELDS = {")]
+            f"{table}: only English {sorted(_keys(en) - _keys(es))}, only Spanish {sorted(_keys(es) - _keys(en))}"
+        )
+    strings = src[src.index("const STRINGS = {") : src.index("const FIELDS = {")]
     used = set()
     for page in (ROOT / "frontend" / "templates").glob("*.html"):
         used |= set(re.findall(r'data-i18n(?:-title|-placeholder)?="([\w.]+)"', page.read_text()))

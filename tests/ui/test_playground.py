@@ -115,7 +115,7 @@ def test_shared_link_round_trips(open_page):
     p.page.select_option("[data-path='model.activation']", "sigmoid")
     p.page.click("#btn-layer-add")
     url = p.page.url
-    q = open_page(url[url.index("#"):])
+    q = open_page(url[url.index("#") :])
     assert q.js("() => window.playground.state.get('model.activation')") == "sigmoid"
     assert q.js("() => window.playground.state.get('model.hidden')") == [8, 8, 8]
     assert q.page.input_value("[data-path='model.activation']") == "sigmoid"
@@ -217,7 +217,12 @@ def test_continue_from_a_past_epoch(open_page, server):
     p.wait_status("completed")
     run = httpx.get(f"{server.base}/api/runs/{p.js('() => window.playground.run.id')}").json()
     assert run["submitted_config"]["transfer"] == {
-        "source": source, "strategy": "continue", "epoch": 10, "k": 1, "feature_lr_scale": 1.0}
+        "source": source,
+        "strategy": "continue",
+        "epoch": 10,
+        "k": 1,
+        "feature_lr_scale": 1.0,
+    }
     src_metrics = httpx.get(f"{server.base}/api/runs/{source}/metrics").json()["epochs"]
     assert p.js("() => window.playground.records[0].val_loss") == src_metrics[10]["val_loss"]
 
@@ -264,6 +269,10 @@ def test_vanishing_gradients_lesson_then_batch_norm(open_page, server):
     p.wait_status("completed")
     g = p.js("() => window.playground.records[0].grad_norm")
     assert g["fc1"] * 10 < g["fc6"]  # what the lesson is about, in the streamed data
+    # ...and said in words under the lesson, measured on this run
+    claim = p.page.wait_for_selector("#lesson-claims li[data-claim='first-layer-gradient-vanishes']")
+    assert claim.get_attribute("class") == "holds" and "fc1's gradient norm is" in claim.inner_text()
+    assert claim.inner_text().startswith("✓")
     p.shot("vanishing-gradients")
     first = p.js("() => window.playground.run.id")
     p.page.check("[data-path='model.batch_norm']")  # toggling resets; the next run carries the new config
@@ -277,16 +286,31 @@ def test_vanishing_gradients_lesson_then_batch_norm(open_page, server):
 def test_early_stopping_marker(open_page):
     p = open_page()
     p.page.select_option("#preset", "overfitting-sine")
-    p.page.wait_for_function("() => window.playground.state.get('dataset.name') === 'sine'")
+    p.page.wait_for_function("() => window.playground.state.get('dataset.name') === 'moons'")
     p.page.click("#btn-play")
     p.wait_status("early_stopped")
+    # the lesson's claims, measured on this run, under the lesson text: the stop and the restore are exact
+    p.page.wait_for_selector("#lesson-claims li[data-claim='restores-best']")
+    items = p.js(
+        "() => [...document.querySelectorAll('#lesson-claims li')].map(li => [li.dataset.claim, li.className])"
+    )
+    assert [i for i, _ in items] == [
+        "validation-turns-up",
+        "training-keeps-falling",
+        "best-after-warm-up",
+        "stops-after-patience",
+        "restores-best",
+    ]
+    assert dict(items)["stops-after-patience"] == "holds" and dict(items)["restores-best"] == "holds"
+    assert "validation loss rose" in p.page.inner_text("#lesson-claims")
     assert "early-stopped at" in p.page.inner_text("#status")
     labels = p.js("() => window.playground.charts.loss.markers.map(m => m.label)")
     assert "early stop" in labels and "best" in labels
     # restore_best: the view shows the best epoch's model, the one the run hands back
     best = p.js("() => window.playground.markers.find(m => m.kind === 'restore_best').restored_epoch")
-    p.page.wait_for_function("(e) => window.playground.output.surface && window.playground.output.surface.epoch === e",
-                             arg=best)
+    p.page.wait_for_function(
+        "(e) => window.playground.output.surface && window.playground.output.surface.epoch === e", arg=best
+    )
     assert p.page.inner_text("#scrub-label") == f"epoch {best}"
     p.shot("early-stopping")
 
@@ -330,10 +354,14 @@ def test_open_a_past_run_from_the_list(open_page, server):
     cfg = {**FAST, "model": {"hidden": [5], "activation": "sigmoid"}, "training": {"epochs": 12, "batch_size": 20}}
     run_id = httpx.post(server.base + "/api/runs", json=cfg).json()["id"]
     p = open_page()
-    p.page.wait_for_function("(id) => document.querySelector('#runs').textContent.includes(id.slice(0, 8))",
-                             arg=run_id, timeout=20000)
-    p.page.wait_for_function("(id) => fetch('/api/runs/' + id).then(r => r.json()).then(r => r.status === 'completed')",
-                             arg=run_id, timeout=30000)
+    p.page.wait_for_function(
+        "(id) => document.querySelector('#runs').textContent.includes(id.slice(0, 8))", arg=run_id, timeout=20000
+    )
+    p.page.wait_for_function(
+        "(id) => fetch('/api/runs/' + id).then(r => r.json()).then(r => r.status === 'completed')",
+        arg=run_id,
+        timeout=30000,
+    )
     p.page.locator("#runs tr", has_text=run_id[:8]).click()
     p.page.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=run_id)
     p.page.wait_for_function("() => window.playground.records.length === 13")

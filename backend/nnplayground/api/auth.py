@@ -111,8 +111,10 @@ def require_client(conn: HTTPConnection) -> Principal:
     """In classroom mode, a request that creates something must come with a client token."""
     p = checked(conn)
     if classroom_on(conn) and not p.token:
-        raise ApiError(401, "no client token: open the playground page, or POST /api/clients and send "
-                            "Authorization: Bearer <token>")
+        raise ApiError(
+            401,
+            "no client token: open the playground page, or POST /api/clients and send Authorization: Bearer <token>",
+        )
     return p
 
 

@@ -400,6 +400,23 @@ class RunConfig(_Section):
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     transfer: TransferConfig | None = None
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    lesson: str | None = Field(
+        None,
+        max_length=100,
+        description=(
+            "The lesson preset this run was started from (GET /api/presets/{name} sets it): the run's summary "
+            "then reports the lesson's claims measured on this run (summary.claims). Null = free play."
+        ),
+    )
+
+    @field_validator("lesson")
+    @classmethod
+    def _known_lesson(cls, v):
+        from . import presets  # presets import this module
+
+        if v is not None and v not in presets.PRESETS:
+            raise ValueError(f"unknown lesson {v!r}; known: {', '.join(presets.PRESETS)}")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self):

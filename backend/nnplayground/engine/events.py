@@ -3,7 +3,8 @@ constructors are the only place events are made, so this file is the schema (see
 
     run_start   config, n_params, layers, dataset, device, frozen
     epoch       record: epoch, train_loss, val_loss, penalty, train_acc, val_acc, lr, grad_norm,
-                weight_norm, update_ratio, dead_fraction, saturated_fraction, epoch_time, time
+                weight_norm, update_ratio, dead_fraction, saturated_fraction, active_fraction, epoch_time,
+                time
                 (+ train_r2, val_r2 for regression); per-layer values are keyed by layer name
     histograms  epoch, layers: {layer: {pre|act|weight|grad: {min, max, counts, nonfinite}}}
                 (counts bin the finite values; nonfinite counts NaN/inf; min/max null if none is finite)
@@ -33,6 +34,7 @@ RECORD_KEYS = (
     "update_ratio",
     "dead_fraction",
     "saturated_fraction",
+    "active_fraction",
     "time",
 )
 

@@ -3,6 +3,7 @@ and Spanish. A preset is an override over the defaults, so it stays short and re
 
 from __future__ import annotations
 
+from .claims import Claim
 from .config import RunConfig, merge
 
 PRESETS: dict[str, dict] = {
@@ -51,50 +52,63 @@ PRESETS: dict[str, dict] = {
         },
     },
     "overfitting-sine": {
+        # the key keeps its old name (shared links, scripts); the data set is two noisy moons, where a big
+        # network's overfitting shows clearly in the validation loss (a noisy sine's barely moves)
         "title": "Overfitting, and early stopping with patience",
-        "en": "A big network on 12 noisy points of a sine: the training loss keeps falling while the validation "
-        "loss turns back up. Early stopping waits `patience` epochs after the best one, stops, and restores "
-        "the best epoch's checkpoint.",
-        "es": "Una red grande sobre 12 puntos ruidosos de un seno: la pérdida de entrenamiento sigue bajando y la "
-        "de validación vuelve a subir. Early stopping espera `patience` épocas después de la mejor, frena y "
-        "recupera el checkpoint de la mejor época.",
+        "en": "A big network (2 x 128 units) on 40 noisy points of two moons: after a few epochs the training "
+        "loss keeps falling while the validation loss turns back up, as the network learns the noise of its "
+        "training points. Early stopping waits `patience` epochs after the best one, stops, and restores the "
+        "best epoch's checkpoint.",
+        "es": "Una red grande (2 x 128 unidades) sobre 40 puntos ruidosos de dos lunas: después de unas épocas "
+        "la pérdida de entrenamiento sigue bajando y la de validación vuelve a subir, porque la red aprende el "
+        "ruido de sus puntos de entrenamiento. Early stopping espera `patience` épocas después de la mejor, "
+        "frena y recupera el checkpoint de la mejor época.",
         "config": {
-            "dataset": {"name": "sine", "n_samples": 24, "noise": 0.5, "val_fraction": 0.5},
-            "model": {"hidden": [128, 128], "activation": "tanh"},
-            "init": {"scheme": "xavier"},
-            "optimizer": {"name": "adam", "lr": 0.01},
-            "training": {"epochs": 600, "batch_size": 12},
-            "early_stopping": {"enabled": True, "patience": 40, "restore_best": True},
+            "dataset": {"name": "moons", "n_samples": 80, "noise": 0.3, "val_fraction": 0.5},
+            "model": {"hidden": [128, 128], "activation": "relu"},
+            "init": {"scheme": "he"},
+            "optimizer": {"name": "adam", "lr": 0.0005},
+            "training": {"epochs": 300, "batch_size": 40},
+            "early_stopping": {"enabled": True, "patience": 60, "restore_best": True},
             "telemetry": {"histogram_every": 10},
         },
     },
     "momentum": {
         "title": "Momentum versus plain SGD",
-        "en": "The velocity V = alpha*V + (1-alpha)*gradient averages the last ~1/(1-alpha) gradients, so the "
-        "path stops zig-zagging and heads for the minimum. Compare with optimizer sgd at the same LR.",
-        "es": "La velocidad V = alpha*V + (1-alpha)*gradiente promedia los últimos ~1/(1-alpha) gradientes: el "
-        "camino deja de zigzaguear y va más directo al mínimo. Compará con sgd y el mismo LR.",
+        "en": "The velocity V = alpha*V + (1-alpha)*gradient averages the last ~1/(1-alpha) gradients. Along a "
+        "steady slope the step is the same as SGD's, but gradients that flip sign from step to step cancel out: "
+        "at a learning rate where plain SGD zig-zags across the valley, momentum damps the zig-zag and goes "
+        "straight down. Each epoch here is one full-batch step. Compare with optimizer sgd at the same LR.",
+        "es": "La velocidad V = alpha*V + (1-alpha)*gradiente promedia los últimos ~1/(1-alpha) gradientes. En "
+        "una pendiente pareja el paso es el mismo que el de SGD, pero los gradientes que cambian de signo paso a "
+        "paso se cancelan: con un learning rate en el que SGD zigzaguea de un lado al otro del valle, momentum "
+        "amortigua el zigzag y baja derecho. Cada época es un paso con todo el batch. Compará con sgd y el "
+        "mismo LR.",
         "config": {
             "dataset": {"name": "moons", "n_samples": 400, "noise": 0.15},
             "preprocessing": {"standardize": False},
             "model": {"hidden": [8, 8], "activation": "tanh"},
             "init": {"scheme": "xavier"},
-            "optimizer": {"name": "momentum", "lr": 0.3, "momentum": 0.9},
-            "training": {"epochs": 60, "batch_size": 20},
+            "optimizer": {"name": "momentum", "lr": 1.0, "momentum": 0.9},
+            "training": {"epochs": 100, "batch_size": 200},
         },
     },
     "batch-norm": {
         "title": "Batch normalization",
-        "en": "Each unit's pre-activation is normalized with its batch's mean and variance, then rescaled by a "
-        "learned gamma and beta. A deep sigmoid network that stalls without it trains with it. Running "
+        "en": "Six sigmoid layers with large initial weights (normal, std 2): without help most pre-activations "
+        "land on the sigmoid's flat tails, outside [-2.5, 2.5], where its slope is almost 0. Batch norm "
+        "normalizes each unit's pre-activation with its batch's mean and variance, then rescales it by a learned "
+        "gamma and beta, so the pre-activations come back into the range where the sigmoid has a slope. Running "
         "averages (alpha) stand in for the batch at evaluation time.",
-        "es": "La pre-activación de cada unidad se normaliza con la media y varianza del batch y se reescala con "
-        "gamma y beta aprendidos. Una red sigmoide profunda que se estanca sin BN aprende con BN. Para "
-        "evaluar se usan medias móviles (alpha).",
+        "es": "Seis capas sigmoides con pesos iniciales grandes (normal, desvío 2): sin ayuda, la mayoría de las "
+        "pre-activaciones caen en las colas planas de la sigmoide, fuera de [-2.5, 2.5], donde su pendiente es "
+        "casi 0. Batch norm normaliza la pre-activación de cada unidad con la media y varianza del batch y la "
+        "reescala con gamma y beta aprendidos: las pre-activaciones vuelven al rango donde la sigmoide tiene "
+        "pendiente. Para evaluar se usan medias móviles (alpha).",
         "config": {
             "dataset": {"name": "circle", "n_samples": 400},
             "model": {"hidden": [8, 8, 8, 8, 8, 8], "activation": "sigmoid", "batch_norm": True, "bn_alpha": 0.9},
-            "init": {"scheme": "xavier"},
+            "init": {"scheme": "normal", "std": 2.0},
             "optimizer": {"name": "sgd", "lr": 0.1},
             "training": {"epochs": 60, "batch_size": 16},
         },
@@ -133,16 +147,18 @@ PRESETS: dict[str, dict] = {
     },
     "weight-decay": {
         "title": "Weight decay (L2 penalty)",
-        "en": "The loss becomes mean data loss + (1/2)*lambda*||w||^2: large weights now cost something, which "
-        "tames the wiggly fit of a big network on few points. Too large a lambda and nothing is learned.",
-        "es": "La pérdida pasa a ser pérdida media + (1/2)*lambda*||w||^2: los pesos grandes cuestan, y el ajuste "
-        "ondulado de una red grande con pocos puntos se suaviza. Con lambda muy grande no aprende nada.",
+        "en": "The loss becomes mean data loss + (1/2)*lambda*||w||^2: large weights now cost something. The big "
+        "network of the overfitting lesson, on the same 40 noisy points, keeps its weights small and its "
+        "validation loss low instead of learning the noise. Too large a lambda and nothing is learned.",
+        "es": "La pérdida pasa a ser pérdida media + (1/2)*lambda*||w||^2: los pesos grandes cuestan. La red grande "
+        "de la lección de sobreajuste, sobre los mismos 40 puntos ruidosos, mantiene sus pesos chicos y su "
+        "pérdida de validación baja en lugar de aprender el ruido. Con lambda muy grande no aprende nada.",
         "config": {
-            "dataset": {"name": "sine", "n_samples": 30, "noise": 0.3},
-            "model": {"hidden": [64, 64], "activation": "tanh"},
-            "init": {"scheme": "xavier"},
-            "optimizer": {"name": "adam", "lr": 0.01, "weight_decay": 0.003},
-            "training": {"epochs": 400, "batch_size": 15},
+            "dataset": {"name": "moons", "n_samples": 80, "noise": 0.3, "val_fraction": 0.5},
+            "model": {"hidden": [128, 128], "activation": "relu"},
+            "init": {"scheme": "he"},
+            "optimizer": {"name": "adam", "lr": 0.0005, "weight_decay": 0.003},
+            "training": {"epochs": 300, "batch_size": 40},
             "telemetry": {"histogram_every": 10},
         },
     },
@@ -176,9 +192,16 @@ PRESETS: dict[str, dict] = {
     "augmentation-digits": {
         "title": "Data augmentation on digits",
         "en": "With only 20 images per digit, every epoch shows the CNN freshly rotated, zoomed and shifted "
-        "copies: the same digit to us, new observations to the model.",
+        "copies: the same digit to us, new observations to the model, so it cannot memorize its training "
+        "images. Without augmentation it fits every one of them. On these tiny 8x8 digits a 15-degree "
+        "rotation or a one-pixel shift is as large as the difference between some digits, so here augmentation "
+        "does not raise validation accuracy: it pays on larger images, where such changes keep the digit.",
         "es": "Con solo 20 imágenes por dígito, en cada época la CNN ve copias rotadas, escaladas y desplazadas: "
-        "para nosotros el mismo dígito, para el modelo observaciones nuevas.",
+        "para nosotros el mismo dígito, para el modelo observaciones nuevas, así que no puede memorizar sus "
+        "imágenes de entrenamiento. Sin aumentación las acierta todas. En estos dígitos de 8x8 una rotación de "
+        "15 grados o un corrimiento de un píxel es tan grande como la diferencia entre algunos dígitos, así que "
+        "acá la aumentación no sube la exactitud de validación: rinde con imágenes más grandes, donde esos "
+        "cambios conservan el dígito.",
         "config": {
             "dataset": {"name": "digits", "per_class": 20, "val_fraction": 0.3},
             "augmentation": {"rotation_deg": 15, "scale": 0.1, "shift": 0.1, "noise_std": 0.05},
@@ -191,15 +214,17 @@ PRESETS: dict[str, dict] = {
     "transfer-digits": {
         "title": "Transfer learning: digits 0-4 to digits 5-9",
         "en": "A CNN trained on digits 0-4 keeps its convolutional feature extractor frozen; only the classifier "
-        "head is retrained on digits 5-9 with 5 images per class. Compare with strategy scratch (same network, "
-        "random start) and finetune_all: on 8x8 digits a small network from scratch is a strong baseline, which is "
-        "itself a lesson about when transfer pays.",
+        "head is retrained on digits 5-9 with just 2 images per class. Compare with strategy scratch (same "
+        "network, random start). On 8x8 digits neither side wins reliably: measured on three seeds, the frozen "
+        "features' validation loss ranged from under 85% to 107% of scratch's, so run both and compare before "
+        "concluding that transfer pays.",
         "es": "Una CNN entrenada con los dígitos 0-4 deja fijo su extractor convolucional; solo se reentrena el "
-        "clasificador con los dígitos 5-9 y 5 imágenes por clase. Compará con scratch (misma red, inicio "
-        "aleatorio) y finetune_all: con dígitos de 8x8 una red chica desde cero es una referencia fuerte, y eso "
-        "también enseña cuándo conviene transferir.",
+        "clasificador con los dígitos 5-9 y apenas 2 imágenes por clase. Compará con scratch (misma red, inicio "
+        "aleatorio). Con dígitos de 8x8 ninguno gana siempre: medido con tres semillas, la pérdida de validación "
+        "con características fijas fue de menos de 85% a 107% de la que hay desde cero; corré los dos y "
+        "compará antes de concluir que transferir conviene.",
         "config": {
-            "dataset": {"name": "digits", "classes": [5, 6, 7, 8, 9], "per_class": 5, "val_fraction": 0.5},
+            "dataset": {"name": "digits", "classes": [5, 6, 7, 8, 9], "per_class": 2, "val_fraction": 0.5},
             "optimizer": {"name": "adam", "lr": 0.01},
             "training": {"epochs": 40, "batch_size": 25},
             "transfer": {"source": "builtin:digits-0-4", "strategy": "freeze_features"},
@@ -220,8 +245,15 @@ def get(name: str) -> dict:
 
 
 def config(name: str) -> RunConfig:
-    """The full, validated configuration of a preset."""
-    return RunConfig.model_validate(merge(RunConfig().model_dump(mode="json"), get(name)["config"]))
+    """The full, validated configuration of a preset; `lesson` names the preset, so a run started
+    from it reports the lesson's claims in its summary."""
+    return RunConfig.model_validate(merge(RunConfig().model_dump(mode="json"), {**get(name)["config"], "lesson": name}))
+
+
+def claims(name: str) -> list[Claim]:
+    """The lesson's claims (see engine/claims.py): run-scope ones are measured on every run of the
+    lesson, compare-scope ones by the test suite against the named variant."""
+    return get(name).get("claims", [])
 
 
 # What to look at, and one toggle to flip next ("now try"), for every lesson.
@@ -263,18 +295,26 @@ _GUIDE = {
     ),
     "momentum": (
         (
-            "how fast the training loss falls, and the smoother curve.",
-            "qué tan rápido baja la pérdida, y la curva más suave.",
+            "the training-loss curve: it falls smoothly, epoch after epoch.",
+            "la curva de pérdida de entrenamiento: baja suave, época tras época.",
         ),
-        ("plain sgd with the same learning rate.", "sgd simple con la misma tasa de aprendizaje."),
+        (
+            "plain sgd with the same learning rate: the loss zig-zags up and down and ends higher.",
+            "sgd simple con la misma tasa de aprendizaje: la pérdida sube y baja en zigzag y termina más alta.",
+        ),
         {"optimizer": {"name": "sgd"}},
     ),
     "batch-norm": (
         (
-            "the pre-activation histograms: centred and narrow, inside the sigmoid's useful range.",
-            "los histogramas de pre-activación: centrados y angostos, dentro del rango útil de la sigmoide.",
+            "the pre-activation histograms: with batch norm nearly all of them inside [-2.5, 2.5], the "
+            "sigmoid's useful range.",
+            "los histogramas de pre-activación: con batch norm casi todas dentro de [-2.5, 2.5], el rango útil "
+            "de la sigmoide.",
         ),
-        ("batch norm off.", "batch norm apagada."),
+        (
+            "batch norm off: the histograms spread far beyond [-2.5, 2.5].",
+            "batch norm apagada: los histogramas se abren mucho más allá de [-2.5, 2.5].",
+        ),
         {"model": {"batch_norm": False}},
     ),
     "dropout-mc": (
@@ -295,10 +335,13 @@ _GUIDE = {
     ),
     "weight-decay": (
         (
-            "the penalty curve (dashed) and the weight histograms shrinking towards 0.",
-            "la curva de penalización (punteada) y los histogramas de pesos acercándose a 0.",
+            "the penalty curve (dashed) and the validation loss, which stays low.",
+            "la curva de penalización (punteada) y la pérdida de validación, que se queda baja.",
         ),
-        ("weight decay 0: the fit becomes wiggly.", "weight decay 0: el ajuste se vuelve ondulado."),
+        (
+            "weight decay 0: the weights grow and the validation loss climbs (the overfitting lesson).",
+            "weight decay 0: los pesos crecen y la pérdida de validación sube (la lección de sobreajuste).",
+        ),
         {"optimizer": {"weight_decay": 0.0}},
     ),
     "lr-schedule": (
@@ -307,10 +350,10 @@ _GUIDE = {
             "la tasa de aprendizaje con sus marcas LR↓, y la pérdida que se asienta después de cada corte.",
         ),
         (
-            "schedule plateau (reduce when validation stalls).",
-            "programa plateau (reducir cuando la validación se estanca).",
+            "schedule plateau: halve the LR after 10 epochs without a better validation loss, never below 0.01.",
+            "programa plateau: dividir el LR por 2 tras 10 épocas sin mejor pérdida de validación, nunca bajo 0.01.",
         ),
-        {"schedule": {"name": "plateau", "patience": 5}},
+        {"schedule": {"name": "plateau", "patience": 10, "min_lr": 0.01}},
     ),
     "adaptive-lr": (
         (
@@ -322,19 +365,20 @@ _GUIDE = {
     ),
     "augmentation-digits": (
         (
-            "the strip of augmented samples under the data controls, and the validation accuracy.",
-            "la tira de muestras aumentadas bajo los controles de datos, y la exactitud de validación.",
+            "the strip of augmented samples under the data controls, and the training accuracy: below 100%.",
+            "la tira de muestras aumentadas bajo los controles de datos, y la exactitud de entrenamiento: "
+            "menos de 100%.",
         ),
         (
-            "rotation 0, zoom 0 and shift 0: no augmentation.",
-            "rotación 0, escala 0 y desplazamiento 0: sin aumentación.",
+            "rotation 0, zoom 0 and shift 0: no augmentation, the training images are memorized.",
+            "rotación 0, escala 0 y desplazamiento 0: sin aumentación, las imágenes de entrenamiento se memorizan.",
         ),
         {"augmentation": {"rotation_deg": 0, "scale": 0, "shift": 0, "noise_std": 0}},
     ),
     "transfer-digits": (
         (
-            "the accuracy of epoch 0 and the first few epochs: only the output layer is new.",
-            "la exactitud de la época 0 y las primeras épocas: solo la capa de salida es nueva.",
+            "the validation loss: only the output layer is new, the features come from digits 0-4.",
+            "la pérdida de validación: solo la capa de salida es nueva, las características vienen de 0-4.",
         ),
         (
             "strategy scratch: the same network from a random start.",
@@ -365,3 +409,406 @@ _TITLES_ES = {
 }
 for _name, _title in _TITLES_ES.items():
     PRESETS[_name]["title_es"] = _title
+
+# Each lesson's sentences as measurements (engine/claims.py). scope "run": measured on every run of
+# the lesson and shown under its text; scope "compare": the lesson run against a variant ("try" =
+# the "now try" override above), checked on several seeds by tests/engine/test_lesson_claims.py.
+_CLAIMS: dict[str, list[Claim]] = {
+    "vanishing-gradients": [
+        Claim(
+            "first-layer-gradient-vanishes",
+            "grad_ratio",
+            "<=",
+            0.01,
+            "fc1's gradient norm is {value:.2%} of fc6's (mean over the epochs)",
+            "la norma del gradiente de fc1 es {value:.2%} de la de fc6 (promedio de las épocas)",
+            args={"first": "fc1", "last": "fc6"},
+        ),
+        Claim(
+            "network-stalls",
+            "final",
+            "<=",
+            0.65,
+            "validation accuracy {value:.0%}: the network barely beats a coin toss",
+            "exactitud de validación {value:.0%}: la red casi no supera a tirar una moneda",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "relu-he-learns",
+            "final",
+            ">=",
+            0.3,
+            "relu with He init ends {value:.0%} points above sigmoid in validation accuracy",
+            "relu con He termina {value:.0%} puntos arriba de sigmoide en exactitud de validación",
+            scope="compare",
+            against="try",
+            combine="gain",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "relu-he": [
+        Claim(
+            "gradients-same-order",
+            "grad_ratio",
+            ">=",
+            0.1,
+            "fc1's gradient norm is {value:.2f} times fc6's: the same order of magnitude",
+            "la norma del gradiente de fc1 es {value:.2f} veces la de fc6: el mismo orden de magnitud",
+            args={"first": "fc1", "last": "fc6"},
+        ),
+        Claim(
+            "network-learns",
+            "final",
+            ">=",
+            0.9,
+            "validation accuracy {value:.0%}",
+            "exactitud de validación {value:.0%}",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "zeros-stall",
+            "final",
+            ">=",
+            0.3,
+            "with zeros initialization validation accuracy is {value:.0%} points lower",
+            "con inicialización en ceros la exactitud de validación es {value:.0%} puntos menor",
+            scope="compare",
+            against="try",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "zero-init": [
+        Claim(
+            "units-stay-copies",
+            "unit_spread",
+            "<=",
+            1e-6,
+            "largest difference between two units' weights in a layer: {value:.1e}, every unit is a copy",
+            "mayor diferencia entre los pesos de dos unidades de una capa: {value:.1e}, todas son copias",
+        ),
+        Claim(
+            "xavier-breaks-symmetry",
+            "unit_spread",
+            ">=",
+            0.1,
+            "with xavier the units of a layer differ by up to {value:.2f}",
+            "con xavier las unidades de una capa difieren hasta {value:.2f}",
+            scope="compare",
+            against="try",
+            combine="variant",
+        ),
+        Claim(
+            "xavier-learns",
+            "final",
+            ">=",
+            0.2,
+            "xavier ends {value:.0%} points above zeros in validation accuracy",
+            "xavier termina {value:.0%} puntos arriba de ceros en exactitud de validación",
+            scope="compare",
+            against="try",
+            combine="gain",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "overfitting-sine": [
+        Claim(
+            "validation-turns-up",
+            "val_rise",
+            ">=",
+            0.1,
+            "validation loss rose {value:.0%} above its minimum of epoch {min_epoch}",
+            "la pérdida de validación subió {value:.0%} sobre su mínimo de la época {min_epoch}",
+        ),
+        Claim(
+            "training-keeps-falling",
+            "train_drop_after_val_min",
+            ">=",
+            0.2,
+            "meanwhile the training loss fell another {value:.0%}",
+            "mientras tanto la pérdida de entrenamiento bajó otro {value:.0%}",
+        ),
+        Claim(
+            "best-after-warm-up",
+            "best_epoch",
+            ">=",
+            5,
+            "the best epoch is {value:.0f}, past the first epochs",
+            "la mejor época es la {value:.0f}, después de las primeras",
+        ),
+        Claim(
+            "stops-after-patience",
+            "stop_wait",
+            "==",
+            "early_stopping.patience",
+            "early stopping stopped at epoch {stopped_epoch}, {value:.0f} epochs after the best "
+            "(patience {threshold:.0f})",
+            "early stopping frenó en la época {stopped_epoch}, {value:.0f} épocas después de la mejor "
+            "(paciencia {threshold:.0f})",
+        ),
+        Claim(
+            "restores-best",
+            "restored_is_best",
+            "==",
+            1,
+            "the model handed back is epoch {restored_epoch}'s, the best",
+            "el modelo final es el de la época {restored_epoch}, la mejor",
+        ),
+        Claim(
+            "without-stopping-validation-keeps-rising",
+            "val_rise",
+            ">=",
+            0.5,
+            "without early stopping the validation loss ends {value:.0%} above its minimum",
+            "sin early stopping la pérdida de validación termina {value:.0%} arriba de su mínimo",
+            scope="compare",
+            against={"early_stopping": {"enabled": False}},
+            combine="variant",
+        ),
+    ],
+    "momentum": [
+        Claim(
+            "momentum-descends-smoothly",
+            "loss_increases",
+            "<=",
+            0.1,
+            "the training loss rose in only {value:.0%} of the epochs",
+            "la pérdida de entrenamiento subió solo en {value:.0%} de las épocas",
+        ),
+        Claim(
+            "sgd-zig-zags",
+            "loss_increases",
+            ">=",
+            0.2,
+            "plain SGD's training loss rises in {value:.0%} more of the epochs (zig-zag)",
+            "con SGD simple la pérdida de entrenamiento sube en {value:.0%} más de las épocas (zigzag)",
+            scope="compare",
+            against="try",
+            combine="gain",
+        ),
+        Claim(
+            "momentum-ends-lower",
+            "last",
+            "<=",
+            0.5,
+            "momentum's final training loss is {value:.0%} of plain SGD's",
+            "la pérdida de entrenamiento final con momentum es {value:.0%} de la de SGD simple",
+            scope="compare",
+            against="try",
+            combine="ratio",
+            args={"key": "train_loss"},
+        ),
+    ],
+    "batch-norm": [
+        Claim(
+            "pre-activations-in-range",
+            "active_fraction",
+            ">=",
+            0.9,
+            "{value:.0%} of {layer}'s pre-activations lie in [-2.5, 2.5], the sigmoid's useful range "
+            "(worst layer, last epoch)",
+            "{value:.0%} de las pre-activaciones de {layer} caen en [-2.5, 2.5], el rango útil de la "
+            "sigmoide (peor capa, última época)",
+        ),
+        Claim(
+            "learns",
+            "final",
+            ">=",
+            0.9,
+            "validation accuracy {value:.0%}",
+            "exactitud de validación {value:.0%}",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "without-bn-outside-range",
+            "active_fraction_mean",
+            ">=",
+            0.25,
+            "without batch norm {value:.0%} fewer pre-activations lie in [-2.5, 2.5] (all layers and epochs)",
+            "sin batch norm hay {value:.0%} menos pre-activaciones en [-2.5, 2.5] (todas las capas y épocas)",
+            scope="compare",
+            against="try",
+        ),
+    ],
+    "dropout-mc": [
+        Claim(
+            "spread-where-fragile",
+            "mc_spread_ratio",
+            ">=",
+            1.5,
+            "the MC-dropout spread is {value:.1f} times larger where the prediction is fragile",
+            "la dispersión MC-dropout es {value:.1f} veces mayor donde la predicción es frágil",
+        ),
+        Claim(
+            "no-dropout-no-spread",
+            "mc_spread",
+            "<=",
+            1e-6,
+            "with dropout 0 the spread is {value:.1e}: every pass agrees",
+            "con dropout 0 la dispersión es {value:.1e}: todas las pasadas coinciden",
+            scope="compare",
+            against="try",
+            combine="variant",
+        ),
+    ],
+    "standardization-wine": [
+        Claim(
+            "learns-in-30-epochs",
+            "final",
+            ">=",
+            0.85,
+            "validation accuracy {value:.0%} after 30 epochs",
+            "exactitud de validación {value:.0%} después de 30 épocas",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "raw-features-slower",
+            "final",
+            "<=",
+            0.5,
+            "validation loss with standardization is {value:.0%} of the loss without it",
+            "la pérdida de validación con estandarización es {value:.0%} de la que hay sin ella",
+            scope="compare",
+            against="try",
+            combine="ratio",
+            args={"key": "val_loss"},
+        ),
+    ],
+    "weight-decay": [
+        Claim(
+            "penalty-is-visible",
+            "penalty_share",
+            ">=",
+            0.2,
+            "the penalty (1/2)*lambda*||w||^2 is {value:.0%} of the training loss",
+            "la penalización (1/2)*lambda*||w||^2 es {value:.0%} de la pérdida de entrenamiento",
+        ),
+        Claim(
+            "weights-stay-small",
+            "weight_norm_total",
+            "<=",
+            0.85,
+            "the weights' norm ends at {value:.0%} of its value without decay",
+            "la norma de los pesos termina en {value:.0%} de la que tiene sin decay",
+            scope="compare",
+            against="try",
+            combine="ratio",
+        ),
+        Claim(
+            "validation-stays-lower",
+            "last",
+            "<=",
+            0.9,
+            "the final validation loss is {value:.0%} of the loss without decay",
+            "la pérdida de validación final es {value:.0%} de la que hay sin decay",
+            scope="compare",
+            against="try",
+            combine="ratio",
+            args={"key": "val_loss"},
+        ),
+    ],
+    "lr-schedule": [
+        Claim(
+            "lr-cut-in-steps",
+            "lr_cuts",
+            ">=",
+            3,
+            "the learning rate was halved {value:.0f} times, down to {final_lr:.3g}",
+            "la tasa de aprendizaje se dividió por 2 {value:.0f} veces, hasta {final_lr:.3g}",
+        ),
+        Claim(
+            "learns",
+            "final",
+            ">=",
+            0.85,
+            "validation accuracy {value:.0%}",
+            "exactitud de validación {value:.0%}",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "settles-after-cuts",
+            "jitter",
+            "<=",
+            0.5,
+            "over the last 25 epochs the training loss moves {value:.0%} as much as with a constant LR",
+            "en las últimas 25 épocas la pérdida de entrenamiento se mueve {value:.0%} de lo que se mueve "
+            "con LR constante",
+            scope="compare",
+            against={"schedule": {"name": "constant"}},
+            combine="ratio",
+            args={"key": "train_loss", "last": 25},
+        ),
+        Claim(
+            "plateau-cuts-a-few-times",
+            "lr_cuts",
+            "<=",
+            8,
+            "plateau cut the learning rate {value:.0f} times",
+            "plateau redujo la tasa de aprendizaje {value:.0f} veces",
+            scope="compare",
+            against="try",
+            combine="variant",
+        ),
+    ],
+    "adaptive-lr": [
+        Claim(
+            "adam-is-fast",
+            "epochs_to",
+            "<=",
+            100,
+            "validation accuracy reached 90% at epoch {value:.0f}",
+            "la exactitud de validación llegó a 90% en la época {value:.0f}",
+            args={"key": "val_acc", "level": 0.9},
+        ),
+        Claim(
+            "sgd-is-behind",
+            "final",
+            ">=",
+            0.1,
+            "plain SGD at the same LR ends {value:.0%} lower in validation accuracy",
+            "SGD simple con el mismo LR termina {value:.0%} más abajo en exactitud de validación",
+            scope="compare",
+            against="try",
+            args={"key": "val_acc"},
+        ),
+    ],
+    "augmentation-digits": [
+        Claim(
+            "no-augmentation-memorizes",
+            "last",
+            ">=",
+            0.99,
+            "without augmentation the network gets {value:.0%} of its training images right",
+            "sin aumentación la red acierta {value:.0%} de sus imágenes de entrenamiento",
+            scope="compare",
+            against="try",
+            combine="variant",
+            args={"key": "train_acc"},
+        ),
+        Claim(
+            "augmentation-prevents-memorizing",
+            "last",
+            ">=",
+            0.02,
+            "with augmentation training accuracy stays {value:.0%} lower: the images are not memorized",
+            "con aumentación la exactitud de entrenamiento queda {value:.0%} más baja: no se memorizan",
+            scope="compare",
+            against="try",
+            combine="gain",
+            args={"key": "train_acc"},
+        ),
+        Claim(
+            "training-accuracy-below-100",
+            "last",
+            "<=",
+            0.99,
+            "training accuracy {value:.0%} on the (unaugmented) training images",
+            "exactitud de entrenamiento {value:.0%} sobre las imágenes de entrenamiento (sin aumentar)",
+            args={"key": "train_acc"},
+        ),
+    ],
+    # transfer-digits: no claim yet. Frozen features vs scratch at 2 images per class measured 107%, 87%
+    # and under 85% of scratch's validation loss on seeds 101/202/303: no sentence holds on every seed.
+    "transfer-digits": [],
+}
+for _name, _claims in _CLAIMS.items():
+    PRESETS[_name]["claims"] = _claims

@@ -16,6 +16,9 @@ import torch
 from .models import Net
 
 SATURATION = {"sigmoid": (0.025, 0.975), "tanh": (-0.95, 0.95)}
+# The course's useful range of a sigmoid pre-activation, |z| <= 2.5 (sigma'(2.5) is ~0.07 of its 0.25
+# peak); tanh(z) = 2*sigmoid(2z) - 1, so its range is half as wide.
+ACTIVE_RANGE = {"sigmoid": 2.5, "tanh": 1.25}
 
 
 def _unit_view(t: torch.Tensor) -> torch.Tensor:
@@ -111,13 +114,16 @@ def _hist(t: torch.Tensor, bins: int) -> dict:
 
 
 @torch.no_grad()
-def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict | None, torch.Tensor]:
+def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict, dict | None, torch.Tensor]:
     """One pass over the probe batch; the caller puts the model in evaluation mode. Returns
-    (dead_fraction, saturated_fraction, histograms or None, the model's output); histograms hold
+    (dead_fraction, saturated_fraction, active_fraction, histograms or None, the model's output); histograms hold
     pre-activations, activations, weights and gradients (of the epoch's last step).
     dead_fraction: share of a ReLU layer's units whose output is <= 0 for every probe sample;
     saturated_fraction: share of a sigmoid/tanh layer's (sample, unit) outputs on a flat tail. Both
-    are finite shares in [0, 1] even for NaN outputs, which count as neither dead nor saturated."""
+    are finite shares in [0, 1] even for NaN outputs, which count as neither dead nor saturated.
+    active_fraction: share of a sigmoid/tanh layer's (sample, unit) pre-activations (after batch norm,
+    before the activation) inside the range where the derivative is far from zero: |z| <= 2.5 for
+    sigmoid, |z| <= 1.25 for tanh (tanh(z) = 2*sigmoid(2z) - 1); NaN counts as outside."""
     captured: dict[str, dict[str, torch.Tensor]] = {}
     handles = []
     for name, block in model.blocks.items():
@@ -134,7 +140,7 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
         for h in handles:
             h.remove()
 
-    dead, saturated = {}, {}
+    dead, saturated, active = {}, {}, {}
     for name, block in model.blocks.items():
         act = _unit_view(captured[name]["act"])
         kind = block.activation_name
@@ -144,6 +150,7 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
             lo, hi = SATURATION[kind]
             # share of (sample, unit) outputs on a flat tail, where the derivative is nearly zero
             saturated[name] = ((act <= lo) | (act >= hi)).float().mean().item()
+            active[name] = (captured[name]["pre"].abs() <= ACTIVE_RANGE[kind]).float().mean().item()
 
     hists = None
     if bins:
@@ -156,7 +163,7 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
             if layer.weight.grad is not None:
                 h["grad"] = _hist(layer.weight.grad, bins)
             hists[name] = h
-    return dead, saturated, hists, output
+    return dead, saturated, active, hists, output
 
 
 NETWORK_MAX_UNITS = 16  # units per layer the diagram draws; the rest show as "+N more"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from . import augmentation, datasets, events, initializers, models, telemetry, transfer
+from . import augmentation, claims, datasets, events, initializers, models, presets, telemetry, transfer
 from .checkpoints import CheckpointStore
 from .choices import OPTIMIZERS
 from .config import RunConfig, TransferConfig
@@ -123,6 +123,7 @@ class Trainer:
         self.stopped_epoch: int | None = None
         self.restored_best = False
         self.message = ""
+        self.claims: list[dict] = []
         self.t0 = time.perf_counter()
         self._grid = None
         # Asked between batches (may be None): a reason string stops the run within the epoch; SUSPEND
@@ -231,7 +232,9 @@ class Trainer:
         """The run in one dict. `best_epoch`: the epoch early stopping would restore when it is
         enabled (best `early_stopping.monitor`, improvement > min_delta), else the lowest val_loss;
         `best_val_loss` is that epoch's validation loss. `final_*` describe the model handed back:
-        the restored epoch's (`restored_epoch`) when the best weights were restored, else the last."""
+        the restored epoch's (`restored_epoch`) when the best weights were restored, else the last.
+        `claims`: for a run whose config names a `lesson`, that lesson's run-scope claims measured on
+        this run once it has ended ({id, holds, measured, threshold, en, es}); else empty."""
         last = self.history[-1] if self.history else {}
         if self.restored_best:
             last = self.history[self.best_epoch]
@@ -248,6 +251,7 @@ class Trainer:
             "final_val_acc": last.get("val_acc"),
             "final_val_r2": last.get("val_r2"),
             "message": self.message,
+            "claims": self.claims,
         }
 
     # ---- internals ----------------------------------------------------------------------------
@@ -338,7 +342,7 @@ class Trainer:
             probed = telemetry.probe(model, self.x_probe, self.tel.bins if due else None)
         # when the probe batch is the whole training split, its pass is the training evaluation too
         reuse = probed is not None and len(self.x_probe) == len(self.x_train)
-        train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed[3] if reuse else None)
+        train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed[-1] if reuse else None)
         val_loss, val_score = self._evaluate(self.x_val, self.y_val)
         lam = self.config.optimizer.weight_decay
         penalty = l2_penalty(self.decayed, lam).item() if lam > 0 else 0.0
@@ -357,17 +361,19 @@ class Trainer:
             "update_ratio": {},
             "dead_fraction": {},
             "saturated_fraction": {},
+            "active_fraction": {},
         }
         if self.regression:
             record["train_r2"], record["val_r2"] = _finite(train_score), _finite(val_score)
         out: list[dict] = []
         hists = None
         if probed is not None:
-            dead, saturated, hists, _ = probed
+            dead, saturated, active, hists, _ = probed
             record["grad_norm"] = self.meter.means()
             record["weight_norm"] = telemetry.weight_norms(model)
             record["update_ratio"] = telemetry.update_ratios(model, self._w_before) if epoch else {}
             record["dead_fraction"], record["saturated_fraction"] = dead, saturated
+            record["active_fraction"] = active
         now = time.perf_counter()
         record["epoch_time"] = now - t_epoch
         record["time"] = now - self.t0
@@ -436,6 +442,8 @@ class Trainer:
             self.restored_best = True
             out.append(events.marker(self.epoch, "restore_best", restored_epoch=self.best_epoch))
         self.status = status
+        if self.config.lesson is not None:
+            self.claims = claims.evaluate_run(presets.claims(self.config.lesson), self)
         out.append(events.run_end(status, self.summary(), self.message))
         return out
 

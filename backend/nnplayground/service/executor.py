@@ -19,9 +19,7 @@ CONTROL_ACTIONS = ("pause", "resume", "step", "stop", "speed", "cancel")
 class Job:
     run_id: str
     config: dict  # a validated RunConfig as JSON-ready dict
-    source: tuple[dict, bytes] | None = (
-        None  # transfer source run: (its effective config, torch.save'd state)
-    )
+    source: tuple[dict, bytes] | None = None  # transfer source run: (its effective config, torch.save'd state)
     speed: float = 0.0  # at most this many epochs per second; 0 = as fast as possible
     paused: bool = False  # start paused (after epoch 0)
     checkpoint_bytes: int = 0  # the server's bound on this run's stored checkpoints (0 = none)

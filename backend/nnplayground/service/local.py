@@ -236,9 +236,7 @@ class LocalExecutor(Executor):
                 self._workers[w.index] = self._spawn(w.index)
                 self.replaced += 1
         for run_id in lost:
-            self._emit(
-                Failed(run_id, f"the worker process (pid {w.pid}) {reason}; the run was lost at that point")
-            )
+            self._emit(Failed(run_id, f"the worker process (pid {w.pid}) {reason}; the run was lost at that point"))
         self._dispatch()
 
     def _read_loop(self) -> None:

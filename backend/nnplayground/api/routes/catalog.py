@@ -94,7 +94,9 @@ def build_catalog() -> dict:
     defs = schema.get("$defs", {})
     sections = {}
     for name, prop in schema["properties"].items():
-        ref = prop.get("$ref") or next(o["$ref"] for o in prop.get("anyOf", []) if "$ref" in o)
+        ref = prop.get("$ref") or next((o["$ref"] for o in prop.get("anyOf", []) if "$ref" in o), None)
+        if ref is None:  # a plain top-level field (`lesson`), not a section of controls
+            continue
         model = defs[ref.split("/")[-1]]
         sections[name] = {
             "optional": "anyOf" in prop,

@@ -10,8 +10,18 @@ router = APIRouter(tags=["presets"])
 
 def _one(name: str, full: bool) -> dict:
     p = presets.PRESETS[name]
-    out = {"name": name, "title": p["title"], "title_es": p.get("title_es"), "en": p["en"], "es": p["es"],
-           "override": p["config"], "look": p.get("look"), "try": p.get("try")}
+    out = {
+        "name": name,
+        "title": p["title"],
+        "title_es": p.get("title_es"),
+        "en": p["en"],
+        "es": p["es"],
+        "override": p["config"],
+        "look": p.get("look"),
+        "try": p.get("try"),
+        # the lesson's sentences as measurements: run-scope ones come back in summary.claims
+        "claims": [c.public() for c in presets.claims(name)],
+    }
     if full:
         out["config"] = presets.config(name).model_dump(mode="json")
     return out
