@@ -74,8 +74,7 @@ class Stats:
         self.by_route.setdefault(route, []).append(dt)
         self.started.append((time.time() - dt, dt))
 
-    async def call(self, http: aiohttp.ClientSession, method: str, url: str, route: str = "",
-                   **kw) -> Reply | None:
+    async def call(self, http: aiohttp.ClientSession, method: str, url: str, route: str = "", **kw) -> Reply | None:
         route = route or url
         t0 = time.perf_counter()
         try:
@@ -102,8 +101,9 @@ class Reply:
 
 
 async def follow_run(ws_base: str, run_id: str, headers: dict, stats: Stats, stop: asyncio.Event) -> None:
-    async with websockets.connect(f"{ws_base}/ws/runs/{run_id}", additional_headers=headers, max_size=None,
-                                  open_timeout=60, compression=None) as ws:
+    async with websockets.connect(
+        f"{ws_base}/ws/runs/{run_id}", additional_headers=headers, max_size=None, open_timeout=60, compression=None
+    ) as ws:
         while not stop.is_set():
             try:
                 raw = await asyncio.wait_for(ws.recv(decode=False), 5)
@@ -127,16 +127,26 @@ async def follow_run(ws_base: str, run_id: str, headers: dict, stats: Stats, sto
                 return
 
 
-async def student(i: int, ws_base: str, code: str, http: aiohttp.ClientSession, stats: Stats, runner: bool,
-                  joined: asyncio.Barrier, posted: dict, stop: asyncio.Event) -> None:
+async def student(
+    i: int,
+    ws_base: str,
+    code: str,
+    http: aiohttp.ClientSession,
+    stats: Stats,
+    runner: bool,
+    joined: asyncio.Barrier,
+    posted: dict,
+    stop: asyncio.Event,
+) -> None:
     t0 = time.perf_counter()
     async with http.get("/") as page:  # the first visit gives the token cookie
         await page.read()
         token = page.cookies["nnp_client"].value
     stats.record("GET / (token cookie)", t0)
     auth = {"Authorization": f"Bearer {token}"}  # from here on a Bearer header, as an API script sends it
-    await stats.call(http, "POST", f"/api/rooms/{code}/join", "/api/rooms/{code}/join",
-                     json={"name": f"student {i}"}, headers=auth)
+    await stats.call(
+        http, "POST", f"/api/rooms/{code}/join", "/api/rooms/{code}/join", json={"name": f"student {i}"}, headers=auth
+    )
     async with websockets.connect(f"{ws_base}/ws/rooms/{code}", additional_headers=auth, open_timeout=60) as room:
         first = json.loads(await room.recv())
         assert first["type"] == "room", first
@@ -163,8 +173,9 @@ async def student(i: int, ws_base: str, code: str, http: aiohttp.ClientSession, 
                 if r is not None and r.status == 200:
                     stats.runs[mine] = r.json()["status"]
                 if stats.runs[mine] in ("failed", "interrupted") and mine not in stats.restarted:
-                    r = await stats.call(http, "POST", f"/api/runs/{mine}/restart", "/api/runs/{id}/restart",
-                                         headers=auth)  # its worker died under it: the student starts it again
+                    r = await stats.call(
+                        http, "POST", f"/api/runs/{mine}/restart", "/api/runs/{id}/restart", headers=auth
+                    )  # its worker died under it: the student starts it again
                     if r is not None and r.status == 201:
                         stats.restarted[mine] = r.json()["id"]
                         mine = r.json()["id"]
@@ -191,8 +202,16 @@ async def kill_a_worker(http: httpx.AsyncClient, spare: str, timeout: float = 15
     return {}
 
 
-async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, n_runners: int,
-                         deadline: float = 240.0, speed: float = 10.0, fault=None) -> dict:
+async def classroom_load(
+    base: str,
+    ws_base: str,
+    secret: str,
+    n_students: int,
+    n_runners: int,
+    deadline: float = 240.0,
+    speed: float = 10.0,
+    fault=None,
+) -> dict:
     """`fault`: None, or an async function (teacher's client, broadcast run id) run while the
     students train, e.g. kill_a_worker."""
     stats = Stats()
@@ -205,9 +224,14 @@ async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, 
         runners = set(range(0, n_students, max(1, n_students // max(1, n_runners)))[:n_runners]) if n_runners else set()
         # Each student has their own session and connection, as each laptop's browser has, opened
         # before the class arrives; no cookie jar: after the first visit the token goes as a Bearer.
-        browsers = [await stack.enter_async_context(aiohttp.ClientSession(
-            base, timeout=aiohttp.ClientTimeout(total=30), cookie_jar=aiohttp.DummyCookieJar()))
-            for _ in range(n_students)]
+        browsers = [
+            await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    base, timeout=aiohttp.ClientTimeout(total=30), cookie_jar=aiohttp.DummyCookieJar()
+                )
+            )
+            for _ in range(n_students)
+        ]
         tasks = [
             asyncio.create_task(student(i, ws_base, code, browsers[i], stats, i in runners, joined, posted, stop))
             for i in range(n_students)
@@ -215,8 +239,9 @@ async def classroom_load(base: str, ws_base: str, secret: str, n_students: int, 
         t_start = time.time()
         await asyncio.wait_for(joined.wait(), 120)
         t_joined = time.time()
-        run = (await http.post("/api/runs", json=BROADCAST, params={"paused": "true", "speed": speed},
-                               headers=teacher)).json()
+        run = (
+            await http.post("/api/runs", json=BROADCAST, params={"paused": "true", "speed": speed}, headers=teacher)
+        ).json()
         while (await http.get(f"/api/runs/{run['id']}")).json()["status"] == "queued":
             await asyncio.sleep(0.1)
         posted["at"] = time.time()
@@ -295,21 +320,36 @@ def main() -> None:
     args.runners = max(0, min(args.runners, args.students))
     # every simulated student comes from 127.0.0.1: per-address limits would count them as one
     # address; the default per-address figures are sized for 100 students, the bench goes to 200
-    per_address_off = {f"NNPLAYGROUND_{k}": "0" for k in
-                       ("CLIENT_TOKENS_PER_HOUR", "RATE_LIMIT_PER_ADDRESS", "MAX_QUEUED_PER_ADDRESS")}
-    server = Server(workers=args.workers, env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET,
-                                               **per_address_off})
+    per_address_off = {
+        f"NNPLAYGROUND_{k}": "0" for k in ("CLIENT_TOKENS_PER_HOUR", "RATE_LIMIT_PER_ADDRESS", "MAX_QUEUED_PER_ADDRESS")
+    }
+    server = Server(
+        workers=args.workers,
+        env={"NNPLAYGROUND_CLASSROOM": "1", "NNPLAYGROUND_TEACHER_SECRET": SECRET, **per_address_off},
+    )
     try:
-        out = run_loop(classroom_load(server.base, server.ws_base, SECRET, args.students, args.runners,
-                                  args.deadline, args.speed, kill_a_worker if args.kill_worker else None))
+        out = run_loop(
+            classroom_load(
+                server.base,
+                server.ws_base,
+                SECRET,
+                args.students,
+                args.runners,
+                args.deadline,
+                args.speed,
+                kill_a_worker if args.kill_worker else None,
+            )
+        )
         emitted = {e: t for (run, e), t in server.emitted().items() if run == out["broadcast_run"]}
         fig = report(out, emitted)
         if args.kill_worker:
             fig["fault"] = out["fault"] or "no student run was found on a worker other than the broadcast's"
     finally:
         server.stop()
-    print(f"classroom load: {args.students} students, {args.runners} start runs, {server.workers} workers "
-          f"on {os.cpu_count()} cores; broadcast at {args.speed:g} epochs/s")
+    print(
+        f"classroom load: {args.students} students, {args.runners} start runs, {server.workers} workers "
+        f"on {os.cpu_count()} cores; broadcast at {args.speed:g} epochs/s"
+    )
     for k, v in fig.items():
         print(f"  {k:18s} {v}")
 

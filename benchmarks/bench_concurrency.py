@@ -80,13 +80,19 @@ def main():
         stop.set()
         server.stop()
     engine = bare_throughput(configs, server.workers)
-    print(f"concurrency: {args.runs} runs x {args.epochs} epochs (default spiral MLP, full telemetry), "
-          f"{server.workers} workers")
+    print(
+        f"concurrency: {args.runs} runs x {args.epochs} epochs (default spiral MLP, full telemetry), "
+        f"{server.workers} workers"
+    )
     print(f"  all finished: {statuses}  in {wall:.1f}s")
-    print(f"  GET /api/runs while training: p50 {pct(latencies, 50):.1f} ms  p99 {pct(latencies, 99):.1f} ms  "
-          f"({len(latencies)} requests; target p99 < 50 ms)")
-    print(f"  throughput: service {served:.0f} epochs/s, bare engine in {server.workers} processes "
-          f"{engine:.0f} epochs/s -> {100 * served / engine:.0f}% (target >= 80%)")
+    print(
+        f"  GET /api/runs while training: p50 {pct(latencies, 50):.1f} ms  p99 {pct(latencies, 99):.1f} ms  "
+        f"({len(latencies)} requests; target p99 < 50 ms)"
+    )
+    print(
+        f"  throughput: service {served:.0f} epochs/s, bare engine in {server.workers} processes "
+        f"{engine:.0f} epochs/s -> {100 * served / engine:.0f}% (target >= 80%)"
+    )
 
 
 if __name__ == "__main__":

@@ -76,12 +76,16 @@ async def bench(server: Server, n_viewers: int, epochs: int) -> None:
     print(f"  run: {epochs / span:.1f} epochs/s while streaming ({summary['status']}, {wall:.1f}s wall)")
     print(f"  delivered epochs per viewer: min {min(per_viewer)}  max {max(per_viewer)}  (of {epochs})")
     print(f"  delivered epochs per viewer per second: {min(per_viewer) / span:.1f} (slowest viewer)")
-    print(f"  delay worker -> viewer: p50 {pct(delays, 50):.1f} ms  p99 {pct(delays, 99):.1f} ms  "
-          f"max {max(delays):.1f} ms   (target p99 < 100 ms)")
+    print(
+        f"  delay worker -> viewer: p50 {pct(delays, 50):.1f} ms  p99 {pct(delays, 99):.1f} ms  "
+        f"max {max(delays):.1f} ms   (target p99 < 100 ms)"
+    )
     print(f"  epochs received in coalesced batches: {coalesced} of {len(delays)}")
     got_views = [len(v) for v in surfaces]
-    print(f"  surface frames per viewer: min {min(got_views)}  max {max(got_views)}  (of {epochs}; "
-          "the server paces views to NNPLAYGROUND_WS_VIEW_RATE per second, latest wins)")
+    print(
+        f"  surface frames per viewer: min {min(got_views)}  max {max(got_views)}  (of {epochs}; "
+        "the server paces views to NNPLAYGROUND_WS_VIEW_RATE per second, latest wins)"
+    )
 
 
 def main():

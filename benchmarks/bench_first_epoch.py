@@ -1,6 +1,6 @@
 """Time from POST /api/runs to the first epoch event on the run's websocket, with a warm pool.
 
-    .venv/bin/python benchmarks/bench_first_epoch.py [--trials 20]
+.venv/bin/python benchmarks/bench_first_epoch.py [--trials 20]
 """
 
 from __future__ import annotations

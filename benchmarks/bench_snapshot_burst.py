@@ -31,8 +31,9 @@ async def burst(server: Server, run_id: str, viewers: int) -> tuple[list[float],
     async def viewer():
         nonlocal size
         t0 = time.perf_counter()
-        async with websockets.connect(f"{server.ws_base}/ws/runs/{run_id}", max_size=None, compression=None,
-                                      open_timeout=60) as ws:
+        async with websockets.connect(
+            f"{server.ws_base}/ws/runs/{run_id}", max_size=None, compression=None, open_timeout=60
+        ) as ws:
             size = len(await ws.recv(decode=False))
             waits.append(time.perf_counter() - t0)
 
@@ -64,11 +65,15 @@ def main() -> None:
         waits, size, api = asyncio.run(burst(server, run_id, args.viewers))
     finally:
         server.stop()
-    print(f"snapshot burst: {args.viewers} viewers open a {args.epochs}-epoch run at once "
-          f"(snapshot {size / 1000:.0f} KB), {server.workers} workers")
+    print(
+        f"snapshot burst: {args.viewers} viewers open a {args.epochs}-epoch run at once "
+        f"(snapshot {size / 1000:.0f} KB), {server.workers} workers"
+    )
     print(f"  wait for the snapshot: p50 {pct(waits, 50) * 1000:.0f} ms  max {max(waits) * 1000:.0f} ms")
-    print(f"  GET /api/runs/{{id}} meanwhile: p50 {pct(api, 50) * 1000:.1f} ms  max {max(api) * 1000:.1f} ms "
-          f"({len(api)} requests)")
+    print(
+        f"  GET /api/runs/{{id}} meanwhile: p50 {pct(api, 50) * 1000:.1f} ms  max {max(api) * 1000:.1f} ms "
+        f"({len(api)} requests)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,4 +10,5 @@ if ! command -v chromium >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
 fi
 .venv/bin/ruff check backend tests benchmarks
+.venv/bin/ruff format --check backend tests benchmarks
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

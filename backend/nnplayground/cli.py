@@ -134,8 +134,12 @@ def serve(
 
     try:
         settings = Settings.from_env(
-            db_path=str(db), workers=workers or None, slots_per_worker=slots, queue_bound=queue,
-            classroom=True if classroom else None, bind_host=host,
+            db_path=str(db),
+            workers=workers or None,
+            slots_per_worker=slots,
+            queue_bound=queue,
+            classroom=True if classroom else None,
+            bind_host=host,
         )
     except ValidationError as e:  # a bad NNPLAYGROUND_* value or option: say which, no traceback
         for err in e.errors():

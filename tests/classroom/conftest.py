@@ -20,9 +20,20 @@ SECRET = "teacher-secret-for-tests"
 def app(tmp_path_factory):
     db = tmp_path_factory.mktemp("classroom") / "classroom.db"
     settings = Settings(
-        db_path=str(db), workers=1, slots_per_worker=2, queue_bound=4, max_runs_per_client=3,
-        max_running_per_client=2, max_queued_per_client=1, max_epochs=400, worker_nice=0,
-        allowed_hosts="testserver", classroom=1, teacher_secret=SECRET, rate_limit_per_minute=600, rate_limit_burst=100,
+        db_path=str(db),
+        workers=1,
+        slots_per_worker=2,
+        queue_bound=4,
+        max_runs_per_client=3,
+        max_running_per_client=2,
+        max_queued_per_client=1,
+        max_epochs=400,
+        worker_nice=0,
+        allowed_hosts="testserver",
+        classroom=1,
+        teacher_secret=SECRET,
+        rate_limit_per_minute=600,
+        rate_limit_burst=100,
     )
     application = create_app(settings)
     with TestClient(application) as boot:  # runs the lifespan once for the module

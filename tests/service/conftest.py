@@ -13,8 +13,16 @@ from service_helpers import Server
 def app_settings(tmp_path_factory) -> Settings:
     db = tmp_path_factory.mktemp("api") / "api.db"
     return Settings(
-        db_path=str(db), workers=1, slots_per_worker=2, queue_bound=2, max_runs_per_client=3, max_epochs=400,
-        max_body_bytes=200_000, max_predict_rows=50, worker_nice=0, allowed_hosts="testserver",
+        db_path=str(db),
+        workers=1,
+        slots_per_worker=2,
+        queue_bound=2,
+        max_runs_per_client=3,
+        max_epochs=400,
+        max_body_bytes=200_000,
+        max_predict_rows=50,
+        worker_nice=0,
+        allowed_hosts="testserver",
     )
 
 
@@ -22,7 +30,6 @@ def app_settings(tmp_path_factory) -> Settings:
 def client(app_settings):
     with TestClient(create_app(app_settings), headers={"X-Client-Id": "tests"}) as c:
         yield c
-
 
 
 @pytest.fixture

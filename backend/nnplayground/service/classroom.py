@@ -138,7 +138,6 @@ class Identity:
         return hmac.compare_digest(_digest(value), self._teacher)
 
 
-
 # ---- room websockets' fan-out -------------------------------------------------------------------------
 SendText = Callable[[str], Awaitable[None]]
 
@@ -211,8 +210,15 @@ class RoomHub:
     def has_teacher(self, code: str) -> bool:
         return any(v.teacher for v in self.rooms.get(code, ()))
 
-    def publish(self, code: str, text: str, teachers_only: bool = False, board: bool = False,
-                close: bool = False, only: str | None = None) -> None:
+    def publish(
+        self,
+        code: str,
+        text: str,
+        teachers_only: bool = False,
+        board: bool = False,
+        close: bool = False,
+        only: str | None = None,
+    ) -> None:
         """From any thread. `only`: to that client's sockets alone, which are then closed."""
         if self.loop is None or not self.rooms.get(code):
             return
@@ -306,9 +312,11 @@ class Classroom:
     def is_teacher_session(self, token: str | None) -> bool:
         if not self.enabled or self.identity.secret_tag is None or not token or len(token) > 200:
             return False
-        row = self._r().execute(
-            "SELECT secret_tag, expires_at FROM teacher_sessions WHERE digest = ?", (_digest(token).hex(),)
-        ).fetchone()
+        row = (
+            self._r()
+            .execute("SELECT secret_tag, expires_at FROM teacher_sessions WHERE digest = ?", (_digest(token).hex(),))
+            .fetchone()
+        )
         return (
             row is not None
             and row[1] > time.time()
@@ -336,9 +344,9 @@ class Classroom:
 
     def _row(self, code: str) -> dict:
         code = normalize_code(code)
-        row = self._r().execute("SELECT * FROM rooms WHERE code = ?", (code,)).fetchone() if CODE_RE.match(
-            code
-        ) else None
+        row = (
+            self._r().execute("SELECT * FROM rooms WHERE code = ?", (code,)).fetchone() if CODE_RE.match(code) else None
+        )
         if row is None:
             raise ClassroomError(404, f"no room with code {code[:12]!r}")
         return dict(row)
@@ -431,9 +439,9 @@ class Classroom:
         )
 
     def member_name(self, code: str, client: str) -> str | None:
-        row = self._r().execute(
-            "SELECT name FROM room_members WHERE code = ? AND client = ?", (code, client)
-        ).fetchone()
+        row = (
+            self._r().execute("SELECT name FROM room_members WHERE code = ? AND client = ?", (code, client)).fetchone()
+        )
         return row[0] if row else None
 
     def _set(self, code: str, **values) -> None:
@@ -441,16 +449,23 @@ class Classroom:
         with self._lock:
             self._w.execute(f"UPDATE rooms SET {cols} WHERE code = ?", (*values.values(), code))
 
-    def show(self, code: str, run_id: str | None, kind: str, name: str | None = None,
-             lesson: dict | None = None) -> dict:
+    def show(
+        self, code: str, run_id: str | None, kind: str, name: str | None = None, lesson: dict | None = None
+    ) -> dict:
         """Broadcast (the teacher's run) or spotlight (a student's run) to the whole room; None = stop.
         `lesson`: {"preset", "title"} the run comes from, which the students' banner names."""
         row = self._open_row(code)
         about = {k: v for k, v in (lesson or {}).items() if k in ("preset", "title") and v is not None}
         showing = None if run_id is None else {"run_id": run_id, "kind": kind, "name": name, "at": time.time(), **about}
         self._set(row["code"], showing=dumps(showing) if showing else None)
-        event = {"type": kind, "room": row["code"], "run_id": run_id, "name": name,
-                 "at": showing["at"] if showing else time.time(), **about}
+        event = {
+            "type": kind,
+            "room": row["code"],
+            "run_id": run_id,
+            "name": name,
+            "at": showing["at"] if showing else time.time(),
+            **about,
+        }
         self.hub.publish(row["code"], dumps(event))
         return self.room(row["code"])
 
@@ -529,18 +544,26 @@ class Classroom:
 
     # ---- fairness -------------------------------------------------------------------------------
     def client_counts(self, client: str) -> dict[str, int]:
-        rows = self._r().execute(
-            "SELECT status, COUNT(*) FROM runs WHERE client = ? AND status IN ('queued', 'running', 'paused') "
-            "GROUP BY status",
-            (client,),
-        ).fetchall()
+        rows = (
+            self._r()
+            .execute(
+                "SELECT status, COUNT(*) FROM runs WHERE client = ? AND status IN ('queued', 'running', 'paused') "
+                "GROUP BY status",
+                (client,),
+            )
+            .fetchall()
+        )
         return {s: n for s, n in rows}
 
     def overdue(self, max_seconds: int) -> list[str]:
-        rows = self._r().execute(
-            "SELECT id FROM runs WHERE status IN ('running', 'paused') AND started_at < ?",
-            (time.time() - max_seconds,),
-        ).fetchall()
+        rows = (
+            self._r()
+            .execute(
+                "SELECT id FROM runs WHERE status IN ('running', 'paused') AND started_at < ?",
+                (time.time() - max_seconds,),
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
 

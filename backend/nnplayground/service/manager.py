@@ -143,9 +143,7 @@ class RunManager:
                 "best_epoch": row["best_epoch"],
                 "best_val_loss": row["best_val_loss"],
             }
-        positions = (
-            self.executor.positions() if positions is None and row["status"] == "queued" else positions
-        )
+        positions = self.executor.positions() if positions is None and row["status"] == "queued" else positions
         out = {
             "id": row["id"],
             "status": row["status"],
@@ -164,9 +162,7 @@ class RunManager:
         if full:
             out["config"] = info["config"] if info else config
             out["submitted_config"] = config
-            out["model"] = (
-                {k: info[k] for k in ("n_params", "layers", "dataset", "device", "frozen")} if info else None
-            )
+            out["model"] = {k: info[k] for k in ("n_params", "layers", "dataset", "device", "frozen")} if info else None
             out["has_final_model"] = bool(row["has_final"])
             out["worker_pid"] = self.pids.get(row["id"])
         return out
@@ -293,9 +289,7 @@ class RunManager:
             raise field_error(e.field, e.message) from None
         n_params = count_params(model_cfg)
         if n_params > s.max_params:
-            raise field_error(
-                "model.hidden", f"the model has {n_params} parameters; at most {s.max_params} here"
-            )
+            raise field_error("model.hidden", f"the model has {n_params} parameters; at most {s.max_params} here")
         self._check_cost(cfg, model_cfg)
         return source
 

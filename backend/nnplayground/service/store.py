@@ -328,10 +328,7 @@ class Store:
         """At start-up: runs that were active when the server stopped cannot continue."""
         with self.write() as c:
             ids = [
-                r[0]
-                for r in c.execute(
-                    f"SELECT id FROM runs WHERE status IN ({','.join('?' * len(ACTIVE))})", ACTIVE
-                )
+                r[0] for r in c.execute(f"SELECT id FROM runs WHERE status IN ({','.join('?' * len(ACTIVE))})", ACTIVE)
             ]
             c.execute(
                 f"UPDATE runs SET status = 'interrupted', finished_at = ?, "
@@ -360,9 +357,7 @@ class Store:
             last_epoch = None
             for ev in step.events:
                 if ev.type == "epoch":
-                    c.execute(
-                        "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, ev.epoch, ev.record)
-                    )
+                    c.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, ev.epoch, ev.record))
                     last_epoch = ev.epoch
                 elif ev.type in ("histograms", "surface"):
                     self._add_view(c, run_id, ev.type, ev.epoch, ev.text)
@@ -407,9 +402,7 @@ class Store:
         latest; when there are too many, the stride doubles and the in-between ones go."""
         t = self._thin.setdefault((run_id, kind), _Thinning())
         if t.latest is not None and t.latest % t.stride:
-            c.execute(
-                "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch = ?", (run_id, kind, t.latest)
-            )
+            c.execute("DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch = ?", (run_id, kind, t.latest))
             t.count -= 1
         c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)", (run_id, kind, epoch, text))
         t.latest = epoch
@@ -420,9 +413,9 @@ class Store:
                 "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch % ? != 0 AND epoch != ?",
                 (run_id, kind, t.stride, epoch),
             )
-            t.count = c.execute(
-                "SELECT COUNT(*) FROM views WHERE run_id = ? AND kind = ?", (run_id, kind)
-            ).fetchone()[0]
+            t.count = c.execute("SELECT COUNT(*) FROM views WHERE run_id = ? AND kind = ?", (run_id, kind)).fetchone()[
+                0
+            ]
 
     def metrics(self, run_id: str, since: int | None = None) -> list[tuple[int, str]]:
         rows = (
@@ -476,11 +469,7 @@ class Store:
         return [r[0] for r in rows]
 
     def checkpoint_epochs(self, run_id: str) -> list[int]:
-        rows = (
-            self._r()
-            .execute("SELECT epoch FROM checkpoints WHERE run_id = ? ORDER BY epoch", (run_id,))
-            .fetchall()
-        )
+        rows = self._r().execute("SELECT epoch FROM checkpoints WHERE run_id = ? ORDER BY epoch", (run_id,)).fetchall()
         return [r[0] for r in rows]
 
     def checkpoint(self, run_id: str, epoch: int) -> bytes | None:

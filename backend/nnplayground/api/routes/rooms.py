@@ -69,8 +69,11 @@ class JoinRequest(BaseModel):
 class ShowRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run_id: str | None = Field(..., max_length=64, description="The run to show; null stops showing.")
-    preset: str | None = Field(None, max_length=64, description="The lesson preset the run comes from (its title "
-                               "is shown to the students in their language).")
+    preset: str | None = Field(
+        None,
+        max_length=64,
+        description="The lesson preset the run comes from (its title is shown to the students in their language).",
+    )
     title: str | None = Field(None, max_length=120, description="A lesson title of the teacher's own.")
 
     @field_validator("preset")
@@ -115,8 +118,9 @@ def teacher_login(request: Request, response: Response) -> dict:
     p = require_teacher(request)
     room = _room(request)
     # a server-side session: logout or a new teacher secret ends it, whatever the browser keeps
-    response.set_cookie(TEACHER_COOKIE, room.new_teacher_session(), max_age=TEACHER_SESSION_SECONDS,
-                        httponly=True, samesite="strict")
+    response.set_cookie(
+        TEACHER_COOKIE, room.new_teacher_session(), max_age=TEACHER_SESSION_SECONDS, httponly=True, samesite="strict"
+    )
     set_client_cookie(request, response)
     return {"teacher": p.teacher}
 
@@ -260,8 +264,11 @@ def remove_member(request: Request, code: str = Code, member: str = MemberRef) -
     return {"member": member, "removed": True, "stopped": stopped}
 
 
-@router.post("/runs/{run_id}/restart", status_code=201,
-             summary="A new run with the same configuration (owner or teacher), e.g. after `interrupted`")
+@router.post(
+    "/runs/{run_id}/restart",
+    status_code=201,
+    summary="A new run with the same configuration (owner or teacher), e.g. after `interrupted`",
+)
 def restart_run(request: Request, run_id: str = RunId) -> dict:
     mgr = request.app.state.manager
     row = mgr.get(run_id)
@@ -398,4 +405,3 @@ async def board_loop(app, interval: float = 1.0) -> None:
             raise
         except Exception:  # noqa: BLE001 - never let the loop die
             continue
-

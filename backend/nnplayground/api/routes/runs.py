@@ -46,22 +46,16 @@ class PredictRequest(BaseModel):
 
 class SpeedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    epochs_per_second: float = Field(
-        ..., ge=0, le=1000, description="At most this many epochs/s; 0 = no limit."
-    )
+    epochs_per_second: float = Field(..., ge=0, le=1000, description="At most this many epochs/s; 0 = no limit.")
 
 
 @router.post("/runs", status_code=201, summary="Create a run (body: a run config, every field optional)")
 async def create_run(
     request: Request,
     config: RunConfig | None = Body(None),
-    speed: float = Query(
-        0.0, ge=0, le=1000, description="Throttle to at most this many epochs/s (0 = none)."
-    ),
+    speed: float = Query(0.0, ge=0, le=1000, description="Throttle to at most this many epochs/s (0 = none)."),
     paused: bool = Query(False, description="Start paused after epoch 0."),
-    x_client_id: str | None = Header(
-        None, max_length=100, description="Identifies a browser for the run limit."
-    ),
+    x_client_id: str | None = Header(None, max_length=100, description="Identifies a browser for the run limit."),
 ) -> dict:
     config = config or RunConfig()
     if config.transfer is not None or config.dataset.points is not None:
@@ -141,18 +135,12 @@ def _view(kind: str, request: Request, run_id: str, epoch: int | None) -> Respon
     return Response(text, media_type=JSON)
 
 
-@router.get(
-    "/runs/{run_id}/histograms", summary="Histograms at an epoch (nearest kept before it; default latest)"
-)
-def histograms(
-    request: Request, run_id: str = RunId, epoch: int | None = Query(None, ge=0, le=BIG)
-) -> Response:
+@router.get("/runs/{run_id}/histograms", summary="Histograms at an epoch (nearest kept before it; default latest)")
+def histograms(request: Request, run_id: str = RunId, epoch: int | None = Query(None, ge=0, le=BIG)) -> Response:
     return _view("histograms", request, run_id, epoch)
 
 
-@router.get(
-    "/runs/{run_id}/surface", summary="Decision surface / curve / images / confusion view at an epoch"
-)
+@router.get("/runs/{run_id}/surface", summary="Decision surface / curve / images / confusion view at an epoch")
 def surface(request: Request, run_id: str = RunId, epoch: int | None = Query(None, ge=0, le=BIG)) -> Response:
     return _view("surface", request, run_id, epoch)
 
@@ -170,8 +158,13 @@ async def predict(request: Request, body: PredictRequest, run_id: str = RunId) -
         raise ApiError(
             422,
             "invalid inputs",
-            [{"field": field, "message": f"{len(body.inputs)} inputs x {max(1, body.mc_samples)} passes = {passes}; "
-              f"at most {s.max_predict_passes} here: fewer inputs or mc_samples"}],
+            [
+                {
+                    "field": field,
+                    "message": f"{len(body.inputs)} inputs x {max(1, body.mc_samples)} passes = {passes}; "
+                    f"at most {s.max_predict_passes} here: fewer inputs or mc_samples",
+                }
+            ],
         )
     await run_in_threadpool(_may_predict, request, _manager(request).get(run_id))
     return await request.app.state.heavy.run(
@@ -208,17 +201,13 @@ def checkpoints(request: Request, run_id: str = RunId) -> dict:
 @router.get(
     "/runs/{run_id}/export",
     summary="Download the model (state_dict, torchscript, json), the metrics (csv) or a standalone script",
-    responses={
-        200: {"content": {"application/octet-stream": {}, JSON: {}, "text/csv": {}, "text/x-python": {}}}
-    },
+    responses={200: {"content": {"application/octet-stream": {}, JSON: {}, "text/csv": {}, "text/x-python": {}}}},
 )
 async def export(
     request: Request,
     run_id: str = RunId,
     format: Literal[EXPORT_FORMATS] = Query("state_dict"),  # type: ignore[valid-type]
-    epoch: int | None = Query(
-        None, ge=0, le=BIG, description="A checkpoint (0 = initial weights); default final."
-    ),
+    epoch: int | None = Query(None, ge=0, le=BIG, description="A checkpoint (0 = initial weights); default final."),
 ) -> Response:
     row = await run_in_threadpool(_manager(request).get, run_id)
     models = request.app.state.models
