@@ -65,7 +65,8 @@ def test_a_run_streams_into_every_view(open_page, server):
     assert canvas_colours(p, "#output canvas") > 50  # the decision surface is painted
     links = p.js("() => [...document.querySelectorAll('#network path')].map(e => e.getAttribute('stroke'))")
     assert len(links) == 2 * 4 + 4 * 3 + 3 * 2 and {"#f59322", "#0877bd"} <= set(links)
-    assert p.js("() => document.querySelectorAll('#network image').length") == 4 + 3  # unit thumbnails
+    # unit thumbnails: 4 + 3 hidden units and the 2 output units (each class's probability over the plane)
+    assert p.js("() => document.querySelectorAll('#network image').length") == 4 + 3 + 2
     assert p.js("() => document.querySelectorAll('.hist-layer').length") == 3
     assert "completed" in p.page.inner_text("#status")
     assert p.page.inner_text("#fig-val") != "–"
@@ -169,7 +170,7 @@ def test_lessons_digits_and_mc_dropout(open_page):
     p.page.click("#btn-play")
     p.wait_status("completed")
     p.page.check("#show-mc")
-    p.page.wait_for_selector("#output .legend:has-text('MC-dropout')")
+    p.page.wait_for_selector("#output .legend:has-text('dispersión de MC dropout')")  # the page is in Spanish
     assert canvas_colours(p, "#output canvas") > 20
     p.shot("mc-dropout")
     # digits: the output is a grid of validation images with predictions
