@@ -28,6 +28,11 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 MAX_ABS_VALUE = 3.4028234663852886e38  # float32's largest finite value: the engine computes in float32
 
 
+# The lesson presets' names, registered by engine/presets.py as it is imported (importing the engine
+# package imports it): presets are built on this module, so this module must not import them.
+LESSON_NAMES: set[str] = set()
+
+
 class ConfigError(ValueError):
     """A configuration that validates field by field but cannot be trained as a whole (for instance a
     split that leaves batch normalization one training sample). `field` is the dotted path to change."""
@@ -412,10 +417,8 @@ class RunConfig(_Section):
     @field_validator("lesson")
     @classmethod
     def _known_lesson(cls, v):
-        from . import presets  # presets import this module
-
-        if v is not None and v not in presets.PRESETS:
-            raise ValueError(f"unknown lesson {v!r}; known: {', '.join(presets.PRESETS)}")
+        if v is not None and v not in LESSON_NAMES:
+            raise ValueError(f"unknown lesson {v!r}; known: {', '.join(sorted(LESSON_NAMES))}")
         return v
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ and Spanish. A preset is an override over the defaults, so it stays short and re
 from __future__ import annotations
 
 from .claims import Claim
-from .config import RunConfig, merge
+from .config import LESSON_NAMES, RunConfig, merge
 
 PRESETS: dict[str, dict] = {
     "vanishing-gradients": {
@@ -810,5 +810,6 @@ _CLAIMS: dict[str, list[Claim]] = {
     # and under 85% of scratch's validation loss on seeds 101/202/303: no sentence holds on every seed.
     "transfer-digits": [],
 }
+LESSON_NAMES.update(PRESETS)
 for _name, _claims in _CLAIMS.items():
     PRESETS[_name]["claims"] = _claims
