@@ -6,7 +6,7 @@ Screenshots go to the test's tmp dir (shots/)."""
 from __future__ import annotations
 
 import pytest
-from service_helpers import Server
+from service_helpers import classroom_server
 
 pytestmark = pytest.mark.slow
 
@@ -15,12 +15,7 @@ SECRET = "browser-test-teacher-secret"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(
-        tmp_path_factory.mktemp("room") / "room.db",
-        workers=2,
-        env={"NNPLAYGROUND_TEACHER_SECRET": SECRET},
-        extra=["--classroom"],
-    ).start()
+    srv = classroom_server(tmp_path_factory.mktemp("room"), SECRET)
     yield srv
     srv.stop()
 

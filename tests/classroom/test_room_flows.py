@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from service_helpers import Server
+from service_helpers import classroom_server
 
 pytestmark = pytest.mark.slow
 
@@ -16,12 +16,7 @@ SECRET = "flows-test-teacher-secret"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(
-        tmp_path_factory.mktemp("flows") / "flows.db",
-        workers=2,
-        env={"NNPLAYGROUND_TEACHER_SECRET": SECRET},
-        extra=["--classroom"],
-    ).start()
+    srv = classroom_server(tmp_path_factory.mktemp("flows"), SECRET)
     yield srv
     srv.stop()
 

@@ -126,3 +126,13 @@ class Server:
                 self.proc.wait()
         self.log.close()
         self.http.close()
+
+
+def classroom_server(folder: Path, secret: str, workers: int = 2) -> Server:
+    """A started `serve --classroom` on a fresh database in `folder`, with the teacher secret set."""
+    return Server(
+        folder / "classroom.db",
+        workers=workers,
+        env={"NNPLAYGROUND_TEACHER_SECRET": secret},
+        extra=["--classroom"],
+    ).start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from service_helpers import Server
+from service_helpers import classroom_server
 from test_playground import config_hash
 
 SECRET = "spanish-walk-secret"
@@ -80,12 +80,7 @@ def english(strings: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def room_server(tmp_path_factory):
-    srv = Server(
-        tmp_path_factory.mktemp("es") / "es.db",
-        workers=2,
-        env={"NNPLAYGROUND_TEACHER_SECRET": SECRET},
-        extra=["--classroom"],
-    ).start()
+    srv = classroom_server(tmp_path_factory.mktemp("es"), SECRET)
     yield srv
     srv.stop()
 
