@@ -24,9 +24,11 @@ from .choices import OPTIMIZERS
 from .config import RunConfig, TransferConfig
 from .optimizers import Schedule, build_optimizer, decay_growth
 from .regularization import EarlyStopping, decayed_params, l2_penalty
+from .status import TERMINAL as STATUS_TERMINAL
+from .status import RunStatus
 from .telemetry import finite_or_none as _finite
 
-TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed")
+TERMINAL = tuple(s for s in STATUS_TERMINAL if s != RunStatus.INTERRUPTED)  # the engine never reports interrupted
 SUSPEND = "suspend"
 """What `Trainer.should_stop` returns to pause a run within an epoch: the next step() goes on with it."""
 

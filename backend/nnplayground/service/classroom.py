@@ -69,7 +69,6 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 6
 NAME_MAX = 32
 CODE_RE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
-ACTIVE = ("queued", "running", "paused")
 
 
 class ClassroomError(Exception):

@@ -13,19 +13,14 @@ from dataclasses import dataclass
 
 from ..engine.choices import DATASETS
 from ..engine.config import ConfigError, RunConfig
+from ..engine.status import ACTIONS
 from ..jsonutil import dumps, raw_json
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
 from .settings import Settings
 from .store import ACTIVE, TERMINAL, Store, run_brief
 
-ALLOWED = {
-    "pause": ("running", "queued"),  # a queued run starts paused when it gets a worker
-    "resume": ("paused", "queued"),  # queued: only one paused in the queue
-    "step": ("paused",),
-    "stop": ACTIVE,
-    "speed": ACTIVE,
-}
+ALLOWED = ACTIONS
 
 
 class ApiError(Exception):

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ..engine.status import ACTIVE, STATUSES, TERMINAL  # noqa: F401  (re-exported for the service)
 from ..jsonutil import dumps
 
 SCHEMA = """
@@ -67,9 +68,6 @@ VACUUM_PAGES = 1024  # pages given back to the file system per step (4 MiB at th
 VACUUM_MIN_FREE = 256
 log = logging.getLogger("nnplayground.store")
 
-ACTIVE = ("queued", "running", "paused")
-TERMINAL = ("completed", "early_stopped", "diverged", "stopped", "failed", "interrupted")
-STATUSES = ACTIVE + TERMINAL
 RUN_COLUMNS = (
     "id, status, client, created_at, started_at, finished_at, config, info, summary, message, epochs_run, "
     "best_epoch, best_val_loss, speed, final_state IS NOT NULL AS has_final, brief"
