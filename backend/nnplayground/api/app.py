@@ -17,10 +17,11 @@ from .. import __version__
 from ..engine.config import error_location
 from ..service.artifacts import Models
 from ..service.classroom import Classroom
+from ..service.errors import ServiceError
 from ..service.manager import ApiError, RunManager
 from ..service.settings import Settings
 from .auth import AddressLimits, OriginCheck, RateLimit
-from .errors import StrictJSONResponse, error_json
+from .errors import StrictJSONResponse, error_json, service_error_response
 from .guard import Guard
 from .heavy import HeavyWork
 from .routes import catalog, data, health, landscape, presets, rooms, runs, ws
@@ -163,6 +164,10 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         if exc.status == 503:
             resp.headers["Retry-After"] = "2"
         return resp
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError):
+        return service_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

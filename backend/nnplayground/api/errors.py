@@ -7,6 +7,17 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 
 from ..jsonutil import dumps_bytes
+from ..service.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    TooLarge,
+    TooMany,
+    Unauthorized,
+    Unavailable,
+)
 
 
 class StrictJSONResponse(JSONResponse):
@@ -22,3 +33,24 @@ def error_json(status: int, message: str, detail: list | None = None, **extra) -
     if detail is not None:
         body["detail"] = detail
     return StrictJSONResponse(body, status_code=status)
+
+
+# The one place a domain error becomes an HTTP status (see service/errors.py).
+SERVICE_STATUS: dict[type[ServiceError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    TooLarge: 413,
+    TooMany: 429,
+    Unavailable: 503,
+}
+
+
+def service_error_response(exc: ServiceError) -> JSONResponse:
+    status = next((code for cls, code in SERVICE_STATUS.items() if isinstance(exc, cls)), 500)
+    resp = error_json(status, exc.message, exc.detail)
+    if status == 503:
+        resp.headers["Retry-After"] = "2"
+    return resp
