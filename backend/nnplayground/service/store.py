@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..engine.status import ACTIVE, STATUSES, TERMINAL  # noqa: F401  (re-exported for the service)
+from ..engine.status import ACTIVE, STATUSES, TERMINAL, RunStatus  # noqa: F401  (re-exported for the service)
 from ..jsonutil import dumps
 
 SCHEMA = """
@@ -312,6 +312,43 @@ class Store:
     def count_active(self, client: str) -> int:
         q = f"SELECT COUNT(*) FROM runs WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))})"
         return self._r().execute(q, (client, *ACTIVE)).fetchone()[0]
+
+    def active_counts(self, client: str) -> dict[str, int]:
+        """How many runs of a client are in each active status (statuses with none are left out)."""
+        q = (
+            f"SELECT status, COUNT(*) FROM runs WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))}) "
+            "GROUP BY status"
+        )
+        return {s: n for s, n in self._r().execute(q, (client, *ACTIVE)).fetchall()}
+
+    def started_before(self, cutoff: float) -> list[str]:
+        """Ids of the runs training or paused that started before `cutoff` (epoch seconds)."""
+        q = "SELECT id FROM runs WHERE status IN (?, ?) AND started_at < ?"
+        return [r[0] for r in self._r().execute(q, (RunStatus.RUNNING, RunStatus.PAUSED, cutoff)).fetchall()]
+
+    def runs_of_clients(self, clients: list[str]) -> list[dict]:
+        """The runs of these clients, oldest first per client, with the columns of the teacher's table
+        (id, client, status, created_at, brief, summary, epochs_run, best_val_loss; never the
+        configuration, which a custom data set makes megabytes long)."""
+        out: list[dict] = []
+        r = self._r()
+        for i in range(0, len(clients), 400):  # below SQLite's bound on a statement's parameters
+            chunk = clients[i : i + 400]
+            q = (
+                "SELECT id, client, status, created_at, brief, summary, epochs_run, best_val_loss "
+                f"FROM runs WHERE client IN ({','.join('?' * len(chunk))}) ORDER BY created_at"
+            )
+            out += [dict(x) for x in r.execute(q, chunk)]
+        return out
+
+    def last_metric(self, run_id: str) -> str | None:
+        """The epoch record (JSON text) of the run's latest epoch, None before its first."""
+        row = (
+            self._r()
+            .execute("SELECT record FROM metrics WHERE run_id = ? ORDER BY epoch DESC LIMIT 1", (run_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
 
     def client_storage(self, client: str) -> int:
         """Bytes of the checkpoints and final models of a client's stored runs."""
