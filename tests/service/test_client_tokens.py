@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 from itsdangerous import Signer
-from nnplayground.service.classroom import Identity
+from nnplayground.service.tokens import Identity
 
 KEY = b"k" * 32
 

@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         app.state.settings = settings
         app.state.snapshots = ws.SharedSnapshots()
         mgr.start(asyncio.get_running_loop())
-        room = app.state.classroom = Classroom(settings)
+        room = app.state.classroom = Classroom(settings, mgr.store)
         room.hub.bind(asyncio.get_running_loop())
         board = asyncio.create_task(rooms.board_loop(app))
         # The admission path's lazy imports and its first model build (count_params), and the thread

@@ -90,6 +90,7 @@ class Subscriber:
         self.holding: list | None = None  # while the snapshot is prepared, live frames wait here
         self.coalesced_count = 0
         self.closed = False
+        self.finishing = False
 
     def offer(self, kind: str, text: str, record: str | None = None, epoch: int | None = None) -> None:
         if self.closed:
@@ -100,12 +101,16 @@ class Subscriber:
         if self.coalescing is None and len(self.frames) < self.max_frames:
             self.frames.append((kind, text, record))
         else:
-            if self.coalescing is None:
-                self.coalescing = _Coalesced()
-                while self.frames:
-                    self.coalescing.add(*self.frames.popleft())
-            self.coalescing.add(kind, text, record)
+            self._overflow(kind, text, record)
         self.wake.set()
+
+    def _overflow(self, kind: str, text: str, record: str | None) -> None:
+        """The buffer is full: from now on frames are coalesced until the socket takes the batch."""
+        if self.coalescing is None:
+            self.coalescing = _Coalesced()
+            while self.frames:
+                self.coalescing.add(*self.frames.popleft())
+        self.coalescing.add(kind, text, record)
 
     async def room_for_reply(self, timeout: float) -> bool:
         """Wait until fewer than `max_replies` answers are unsent (the caller reads no further client
@@ -135,21 +140,37 @@ class Subscriber:
                 continue
             self.offer(kind, text, record)
 
-    async def run(self) -> None:
-        """The sender task: one frame at a time, so a slow socket only ever delays itself."""
+    def _next(self) -> str | None:
+        """The next text to send: answers first, then frames in order, then the coalesced batch."""
+        if self.replies:
+            self.reply_space.set()
+            return self.replies.popleft()
+        if self.frames:
+            return self.frames.popleft()[1]
+        if self.coalescing is not None:
+            text, self.coalescing = self.coalescing.frame(), None
+            self.coalesced_count += 1
+            return text
+        return None
+
+    async def run(self, on_finish: Callable[[], Awaitable[None]] | None = None) -> None:
+        """The sender task: one frame at a time, so a slow socket only ever delays itself. After
+        `finish()`, it stops once what is queued is sent and then awaits `on_finish` (e.g. closing the
+        socket)."""
         while not self.closed:
             await self.wake.wait()
             self.wake.clear()
-            while self.replies or self.frames or self.coalescing is not None:
-                if self.replies:
-                    text = self.replies.popleft()
-                    self.reply_space.set()
-                elif self.frames:
-                    text = self.frames.popleft()[1]
-                else:
-                    text, self.coalescing = self.coalescing.frame(), None
-                    self.coalesced_count += 1
+            while (text := self._next()) is not None:
                 await self.send(text)
+            if self.finishing:
+                self.closed = True
+                if on_finish is not None:
+                    await on_finish()
+
+    def finish(self) -> None:
+        """Stop once everything queued is sent (the sender then awaits its `on_finish`)."""
+        self.finishing = True
+        self.wake.set()
 
     def close(self) -> None:
         """Stop sending and let go of every buffered frame (they may be the only references left)."""

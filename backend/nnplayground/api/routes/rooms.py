@@ -15,14 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...engine import presets as engine_presets
 from ...engine.config import RunConfig
 from ...jsonutil import dumps, loads_strict
-from ...service.classroom import (
-    TEACHER_SESSION_SECONDS,
-    ClassroomError,
-    RoomViewer,
-    clean_name,
-    normalize_code,
-)
+from ...service.errors import Conflict, NotFound
 from ...service.manager import ApiError, stored_config
+from ...service.room_fanout import EVENT, RoomViewer
+from ...service.rooms import clean_name, normalize_code
+from ...service.tokens import TEACHER_SESSION_SECONDS
 from ..admission import admit
 from ..auth import (
     TEACHER_COOKIE,
@@ -47,13 +44,6 @@ MemberRef = PathParam(..., min_length=1, max_length=16, description="A member's 
 
 def _room(request) -> object:
     return request.app.state.classroom
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except ClassroomError as e:
-        raise ApiError(e.status, e.message) from None
 
 
 class JoinRequest(BaseModel):
@@ -147,7 +137,7 @@ def list_rooms(request: Request) -> dict:
 @router.get("/rooms/{code}", summary="A room: what it shows, its lesson, its member count")
 def get_room(request: Request, code: str = Code) -> dict:
     checked(request)
-    return _call(_room(request).room, code)
+    return _room(request).room(code)
 
 
 @router.post("/rooms/{code}/join", summary="Join a room with a display name")
@@ -161,16 +151,15 @@ async def join_room(request: Request, body: JoinRequest, code: str = Code) -> di
     limits.check_joins(address(request))  # 429 after join_failures_per_minute wrong codes
     try:
         return _room(request).join(code, p.client, body.name)
-    except ClassroomError as e:
-        if e.status in (404, 409):  # a wrong or closed code: counts towards guessing
-            limits.failed_join(address(request))
-        raise ApiError(e.status, e.message) from None
+    except (NotFound, Conflict):  # a wrong or closed code: counts towards guessing
+        limits.failed_join(address(request))
+        raise
 
 
 @router.post("/rooms/{code}/leave", summary="Leave a room")
 def leave_room(request: Request, code: str = Code) -> dict:
     p = require_client(request)
-    _call(_room(request).leave, code, p.client)
+    _room(request).leave(code, p.client)
     return {"left": normalize_code(code)}
 
 
@@ -182,7 +171,7 @@ def _show(request: Request, code: str, run_id: str | None, kind: str, lesson: di
         row = request.app.state.manager.get(run_id)  # 404 when there is no such run
         if kind == "spotlight":
             name = room.member_name(normalize_code(code), row["client"])
-    return _call(room.show, code, run_id, kind, name, lesson if run_id is not None else None)
+    return room.show(code, run_id, kind, name, lesson if run_id is not None else None)
 
 
 @router.post("/rooms/{code}/broadcast", summary="Every student's page follows this run (teacher)")
@@ -215,24 +204,24 @@ def push_lesson(request: Request, body: LessonRequest, code: str = Code) -> dict
         lesson["config"] = body.config
     if lesson["preset"] is None and lesson["config"] is None:
         raise ApiError(422, "invalid lesson", [{"field": "preset", "message": "give a preset or a config"}])
-    return _call(_room(request).push_lesson, code, lesson)
+    return _room(request).push_lesson(code, lesson)
 
 
 @router.post("/rooms/{code}/close", summary="Close a room: students are told and leave it (teacher)")
 def close_room(request: Request, code: str = Code) -> dict:
     require_teacher(request)
-    return _call(_room(request).close_room, code)
+    return _room(request).close_room(code)
 
 
 @router.get("/rooms/{code}/students", summary="The students and their runs: the leaderboard (teacher)")
 def students(request: Request, code: str = Code) -> dict:
     require_teacher(request)
     room = _room(request)
-    return {"room": normalize_code(code), "students": _call(room.students, code)}
+    return {"room": normalize_code(code), "students": room.students(code)}
 
 
 def _member(request: Request, code: str, member: str) -> str:
-    client = _call(_room(request).client_of_member, code, member)
+    client = _room(request).client_of_member(code, member)
     if client is None:
         raise ApiError(404, f"room {normalize_code(code)} has no member {member!r}")
     return client
@@ -260,7 +249,7 @@ def remove_member(request: Request, code: str = Code, member: str = MemberRef) -
     require_teacher(request)
     client = _member(request, code, member)
     stopped = _stop_all(request, client, "stopped by the teacher")
-    _call(_room(request).remove_member, code, client)
+    _room(request).remove_member(code, client)
     return {"member": member, "removed": True, "stopped": stopped}
 
 
@@ -296,8 +285,8 @@ async def room_socket(ws: WebSocket, code: str):
     try:
         try:
             info, name = await asyncio.to_thread(look_up)
-        except ClassroomError as e:
-            await ws.send_text(dumps({"type": "error", "message": e.message, "status": e.status}))
+        except NotFound as e:
+            await ws.send_text(dumps({"type": "error", "message": e.message, "status": 404}))
             await ws.close(code=4404)
             return
         if not room.enabled or not (p.teacher or name is not None):
@@ -350,7 +339,7 @@ async def _room_viewer(ws: WebSocket, room, viewer: RoomViewer, code: str, info:
             if msg["type"] == "websocket.disconnect":
                 break
             text = msg.get("text") or (msg.get("bytes") or b"").decode("utf-8", "replace")
-            viewer.offer(_room_answer(text, gate))  # the viewer keeps at most 64 frames
+            viewer.offer(EVENT, _room_answer(text, gate))  # the viewer keeps at most 64 frames
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
