@@ -88,7 +88,6 @@ class Subscriber:
         self.coalescing: _Coalesced | None = None
         self.wake = asyncio.Event()
         self.holding: list | None = None  # while the snapshot is prepared, live frames wait here
-        self.coalesced_count = 0
         self.closed = False
         self.finishing = False
 
@@ -149,7 +148,6 @@ class Subscriber:
             return self.frames.popleft()[1]
         if self.coalescing is not None:
             text, self.coalescing = self.coalescing.frame(), None
-            self.coalesced_count += 1
             return text
         return None
 
@@ -210,7 +208,6 @@ class Hub:
         self.runs: dict[str, set[Subscriber]] = {}
         self.lobby: set[Subscriber] = set()
         self.gates: dict[tuple[str, str], _Gate] = {}
-        self.views_skipped = 0
         # Lobby status frames are coalesced per run: within `lobby_interval` only a run's latest
         # status goes to the lobby (a client toggling pause/resume would otherwise send one frame per
         # toggle to every lobby viewer).
@@ -287,8 +284,6 @@ class Hub:
                     gate.next_at = now + self.view_interval
                     out.append(item)
                     continue
-                if gate.held is not None:
-                    self.views_skipped += 1
                 gate.held = item
                 if gate.timer is None:
                     gate.timer = self.loop.call_at(max(gate.next_at, now), self._release_held, run_id, kind)

@@ -44,6 +44,9 @@ class RoomViewer(Subscriber):
             text, self.board = self.board, None
         return text
 
+    def drained(self) -> bool:
+        return super().drained() and (self.closed or self.board is None)
+
     def close(self) -> None:
         super().close()
         self.board = None

@@ -270,9 +270,8 @@ class Store:
     def insert_run(self, run_id: str, config: str, client: str, speed: float, brief: str | None = None) -> None:
         with self.write() as c:
             c.execute(
-                "INSERT INTO runs (id, status, client, created_at, config, speed, brief) "
-                "VALUES (?, 'queued', ?, ?, ?, ?, ?)",
-                (run_id, client, time.time(), config, speed, brief),
+                "INSERT INTO runs (id, status, client, created_at, config, speed, brief) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, RunStatus.QUEUED, client, time.time(), config, speed, brief),
             )
 
     def update_run(self, run_id: str, only_if: tuple[str, ...] | None = None, **values) -> bool:
@@ -366,10 +365,10 @@ class Store:
                 r[0] for r in c.execute(f"SELECT id FROM runs WHERE status IN ({','.join('?' * len(ACTIVE))})", ACTIVE)
             ]
             c.execute(
-                f"UPDATE runs SET status = 'interrupted', finished_at = ?, "
-                f"message = 'the server stopped while this run was active' "
+                "UPDATE runs SET status = ?, finished_at = ?, "
+                "message = 'the server stopped while this run was active' "
                 f"WHERE status IN ({','.join('?' * len(ACTIVE))})",
-                (time.time(), *ACTIVE),
+                (RunStatus.INTERRUPTED, time.time(), *ACTIVE),
             )
         return ids
 
@@ -483,14 +482,6 @@ class Store:
             .fetchall()
         )
         return [(e, t) for e, t in rows]
-
-    def view_epochs(self, run_id: str, kind: str) -> list[int]:
-        rows = (
-            self._r()
-            .execute("SELECT epoch FROM views WHERE run_id = ? AND kind = ? ORDER BY epoch", (run_id, kind))
-            .fetchall()
-        )
-        return [r[0] for r in rows]
 
     def markers(self, run_id: str, since: int | None = None) -> list[str]:
         rows = (
