@@ -37,7 +37,7 @@ class Classroom:
             self.teacher_secret = secrets.token_urlsafe(18)
         self.tokens = Tokens(self.db, settings.secret_key, self.teacher_secret if self.enabled else "")
         self.identity = self.tokens.identity
-        self.store = RoomStore(self.db, settings.max_room_members)
+        self.room_store = RoomStore(self.db, settings.max_room_members)
         self.hub = RoomHub()
         self._boards: dict[str, str] = {}  # the last leaderboard frame sent to each room
 
@@ -58,40 +58,40 @@ class Classroom:
 
     # ---- rooms and members --------------------------------------------------------------------
     def create_room(self) -> dict:
-        return self.store.create()
+        return self.room_store.create()
 
     def room(self, code: str) -> dict:
-        return self.store.room(code)
+        return self.room_store.room(code)
 
     def rooms(self) -> list[dict]:
-        return self.store.rooms()
+        return self.room_store.rooms()
 
     def join(self, code: str, client: str, name: str) -> dict:
-        out = self.store.join(code, client, name)
+        out = self.room_store.join(code, client, name)
         self._boards.pop(out["room"]["code"], None)
         return out
 
     def leave(self, code: str, client: str) -> None:
-        self.store.leave(code, client)
+        self.room_store.leave(code, client)
 
     def client_of_member(self, code: str, member: str) -> str | None:
-        return self.store.client_of_member(code, member)
+        return self.room_store.client_of_member(code, member)
 
     def remove_member(self, code: str, client: str) -> None:
         """The teacher removes a member: out of the room, kept out (a rejoin is Forbidden), and their
         sockets are told and closed."""
-        code = self.store.remove(code, client)
+        code = self.room_store.remove(code, client)
         self._boards.pop(code, None)
         self.hub.publish(code, dumps({"type": "removed", "room": code}), only=client)
 
     def membership(self, client: str) -> dict | None:
-        return self.store.membership(client)
+        return self.room_store.membership(client)
 
     def is_member(self, code: str, client: str) -> bool:
-        return self.store.is_member(code, client)
+        return self.room_store.is_member(code, client)
 
     def member_name(self, code: str, client: str) -> str | None:
-        return self.store.member_name(code, client)
+        return self.room_store.member_name(code, client)
 
     # ---- what the room is shown ---------------------------------------------------------------
     def show(
@@ -99,10 +99,10 @@ class Classroom:
     ) -> dict:
         """Broadcast (the teacher's run) or spotlight (a student's run) to the whole room; None = stop.
         `lesson`: {"preset", "title"} the run comes from, which the students' banner names."""
-        code = self.store.open_row(code)["code"]
+        code = self.room_store.open_row(code)["code"]
         about = {k: v for k, v in (lesson or {}).items() if k in ("preset", "title") and v is not None}
         showing = None if run_id is None else {"run_id": run_id, "kind": kind, "name": name, "at": time.time(), **about}
-        self.store.update(code, showing=dumps(showing) if showing else None)
+        self.room_store.update(code, showing=dumps(showing) if showing else None)
         event = {
             "type": kind,
             "room": code,
@@ -116,16 +116,16 @@ class Classroom:
 
     def push_lesson(self, code: str, lesson: dict) -> dict:
         """Store the lesson (numbered: `seq` counts the room's lessons) and send it to the room."""
-        row = self.store.open_row(code)
+        row = self.room_store.open_row(code)
         old = json.loads(row["lesson"]) if row["lesson"] else None
         lesson = {**lesson, "seq": (old or {}).get("seq", 0) + 1, "at": time.time()}
-        self.store.update(row["code"], lesson=dumps(lesson))
+        self.room_store.update(row["code"], lesson=dumps(lesson))
         self.hub.publish(row["code"], dumps({"type": "lesson", "room": row["code"], "lesson": lesson}))
         return self.room(row["code"])
 
     def close_room(self, code: str) -> dict:
-        code = self.store.open_row(code)["code"]
-        self.store.update(code, closed_at=time.time(), showing=None)
+        code = self.room_store.open_row(code)["code"]
+        self.room_store.update(code, closed_at=time.time(), showing=None)
         self.hub.publish(code, dumps({"type": "closed", "room": code}), close=True)
         return self.room(code)
 
@@ -133,8 +133,8 @@ class Classroom:
     def students(self, code: str) -> list[dict]:
         """One row per member: their latest run (status, epoch, validation loss/accuracy, key
         toggles), their best validation accuracy and loss in the room, and whether they are online."""
-        code = self.store.row(code)["code"]
-        members = self.store.members(code)
+        code = self.room_store.row(code)["code"]
+        members = self.room_store.members(code)
         if not members:
             return []
         online = self.hub.online(code)
