@@ -150,7 +150,7 @@ class Trainer:
         if not self.started:
             yield from self.start()
         while not self.done:
-            yield from self.step()
+            yield from self.train_epoch()
 
     def start(self) -> list[dict]:
         """The run_start event and epoch 0 (initial weights)."""
