@@ -36,7 +36,7 @@ from .telemetry import finite_or_none as _finite
 TERMINAL = tuple(s for s in STATUS_TERMINAL if s != RunStatus.INTERRUPTED)  # the engine never reports interrupted
 CREATED = "created"  # the engine's status before start(); a service run is `queued` then instead
 SUSPEND = "suspend"
-"""What `Trainer.should_stop` returns to pause a run within an epoch: the next step() goes on with it."""
+"""What `Trainer.should_stop` returns to pause a run within an epoch: the next train_epoch() goes on with it."""
 
 
 GPU_WORTH_PARAMS = 50_000  # below this an MLP trains faster on one CPU thread than through CUDA launches
@@ -136,7 +136,7 @@ class Trainer:
         self.claims: list[dict] = []
         self.t0 = time.perf_counter()
         # Asked between batches (may be None): a reason string stops the run within the epoch; SUSPEND
-        # leaves the epoch where it is (a pause), and the next step() goes on with it.
+        # leaves the epoch where it is (a pause), and the next train_epoch() goes on with it.
         self.should_stop: Callable[[], str | None] | None = None
         self._stop_reason: str | None = None
         self._partial: tuple | None = None  # (x, perm, next batch start, t_epoch, suspended at)
@@ -293,14 +293,15 @@ class Trainer:
         for name in self.frozen:
             self.model.blocks[name].eval()
 
-    def _train_one_epoch(self, t_epoch: float = 0.0) -> None:
+    def _train_one_epoch(self, t_epoch: float) -> None:
+        """Start epoch `self.epoch`: a fresh shuffle (and augmentation), then its batches."""
         model = self.model
         model.train()
         self._freeze_modes()
         x = self.x_train
         if self.augment:  # fresh augmented copies every epoch, training split only
             x = augmentation.augment(x.cpu(), self.config.augmentation, self.gen).to(self.device)
-        if self.meter is not None:
+        if self.meter is not None:  # the update ratio compares the epoch's end with these weights
             self.meter.reset()
             self._w_before = telemetry.weight_copies(model)
         n, bs = len(self.y_train), self.batch_size
@@ -323,11 +324,11 @@ class Trainer:
                 return
             idx = perm[i : i + bs]
             loss = self._loss(model(x[idx]), self.y_train[idx])
-            if self.penalty_in_loss:
+            if self.penalty_in_loss:  # the course's L2: part of the loss, so part of the gradient
                 loss = loss + l2_penalty(self.decayed, lam)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)  # None, not zeros: cheaper, and a parameter without gradient is skipped
             loss.backward()
-            if self.meter is not None:
+            if self.meter is not None:  # the gradient norm the step is about to use
                 self.meter.record()
             opt.step()
 
