@@ -123,6 +123,7 @@ class _Thinning:
 
     stride: int = 1
     epochs: set[int] = field(default_factory=set)
+    best: int | None = None  # the run's best epoch so far: its view stays, like its checkpoint
 
 
 @dataclass
@@ -384,6 +385,8 @@ class Store:
             for ev in step.events:
                 if ev.type == "marker" and '"kind":"best"' in ev.text:
                     m = json.loads(ev.text)
+                    for kind in ("histograms", "surface"):
+                        self._thin.setdefault((run_id, kind), _Thinning()).best = m["epoch"]
                     c.execute(
                         "UPDATE runs SET best_epoch = ?, best_val_loss = ? WHERE id = ?",
                         (m["epoch"], m.get("val_loss"), run_id),
@@ -395,15 +398,17 @@ class Store:
                     "UPDATE runs SET status = ?, summary = ?, message = ?, finished_at = ? WHERE id = ?",
                     (end["status"], end["summary"], end["message"], time.time(), run_id),
                 )
+                for kind in ("histograms", "surface"):  # a finished run gets no more views
+                    self._thin.pop((run_id, kind), None)
         return True
 
     def _add_view(self, c: sqlite3.Connection, run_id: str, kind: str, epoch: int, text: str) -> None:
         """Keep at most `keep_views` views of a kind per run, thinned by the checkpoints' rule
-        (`checkpoints.thin`): the first and the latest, and every stride-th epoch."""
+        (`checkpoints.thin`): the first, the best and the latest, and every stride-th epoch."""
         t = self._thin.setdefault((run_id, kind), _Thinning())
         c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)", (run_id, kind, epoch, text))
         t.epochs.add(epoch)
-        t.stride, dropped = thin(t.epochs, self.keep_views, t.stride, (min(t.epochs), epoch))
+        t.stride, dropped = thin(t.epochs, self.keep_views, t.stride, (min(t.epochs), t.best, epoch))
         if dropped:
             c.executemany(
                 "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch = ?", [(run_id, kind, e) for e in dropped]
