@@ -49,6 +49,7 @@ def run(
 ):
     """Train one run headless, with a progress bar."""
     from .engine import Trainer
+    from .engine.status import RunStatus
     from .jsonutil import dumps
 
     cfg = load_config(config, preset)
@@ -96,7 +97,7 @@ def run(
         bar.close()
         if sink:
             sink.close()
-    if trainer.status in ("diverged", "failed"):
+    if trainer.status in (RunStatus.DIVERGED, RunStatus.FAILED):
         raise typer.Exit(1)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from nnplayground.engine.checkpoints import CheckpointStore, state_size
+from nnplayground.engine.checkpoints import CheckpointStore, state_size, thin
 
 
 def _model() -> torch.nn.Module:
@@ -51,3 +51,28 @@ def test_released_states_leave_memory_but_stay_listed():
     with pytest.raises(KeyError, match="released"):
         store.get(3)
     store.load_into(model, 2)
+
+
+def test_thin_keeps_first_pinned_latest_and_every_stride_th_epoch():
+    # at or under capacity nothing goes and the stride stays
+    assert thin(range(10), capacity=10) == (1, set())
+    # 0..20 with capacity 8: stride 2 leaves 11, stride 4 leaves 0,4,...,20 (6) plus the pinned 7
+    stride, dropped = thin(range(21), capacity=8, keep={0, 7, 20})
+    assert stride == 4
+    assert set(range(21)) - dropped == {0, 4, 7, 8, 12, 16, 20}
+    # the stride only grows: epochs added since the last thinning go off the same stride first
+    kept = (set(range(21)) - dropped) | {21, 22, 23, 24}
+    stride, dropped = thin(kept, capacity=10, stride=stride, keep={0, 24})
+    assert stride == 4 and dropped == {7, 21, 22, 23}
+    # nothing but kept epochs left to drop: the stride stops growing even over capacity
+    assert thin([0, 3, 5], capacity=1, keep={0, 3, 5}) == (1, set())
+
+
+def test_thin_spreads_a_long_run_evenly():
+    kept, stride = set(), 1
+    for epoch in range(5000):
+        kept.add(epoch)
+        stride, dropped = thin(kept, capacity=50, stride=stride, keep={0, epoch})
+        kept -= dropped
+    assert len(kept) <= 50 and {0, 4999} <= kept
+    assert all(any(lo <= e < lo + 500 for e in kept) for lo in range(0, 5000, 500)), sorted(kept)

@@ -251,8 +251,14 @@ def test_probe_with_a_nan_weight(activation):
         model.blocks["fc1"].layer.weight[1, 0] = NAN  # unit 1 of fc1 is NaN, then every unit after it
     x = torch.randn(16, 2, generator=torch.Generator().manual_seed(1))
     model(x).sum().backward()
-    dead, saturated, active, hists, out = probe(model, x, bins=10)
-    assert torch.isnan(out).all()
+    probed = probe(model, x, bins=10)
+    dead, saturated, active, hists = (
+        probed.dead_fraction,
+        probed.saturated_fraction,
+        probed.active_fraction,
+        probed.histograms,
+    )
+    assert torch.isnan(probed.output).all()
     for share in (*dead.values(), *saturated.values(), *active.values()):
         assert 0.0 <= share <= 1.0
     assert set(dead if activation == "relu" else saturated) == {"fc1", "fc2"}

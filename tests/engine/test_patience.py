@@ -209,3 +209,15 @@ def test_plateau_and_early_stopping_with_equal_patience_act_on_the_same_epoch():
     assert t.summary()["stopped_epoch"] == 3 and cuts == []
     t, lrs, cuts = _lrs_and_cuts({"name": "plateau", "patience": 3}, early_stopping={"enabled": True, "patience": 4})
     assert cuts == [3] and t.summary()["stopped_epoch"] == 4 and lrs[4] == pytest.approx(5e-13)
+
+
+def test_train_epoch_and_step_are_the_same_epoch():
+    config = cfg(dataset={"n_samples": 80}, training={"epochs": 3}, early_stopping={"enabled": False})
+    by_name, by_alias = Trainer(config), Trainer(config)
+    by_name.start(), by_alias.start()
+    for epoch in (1, 2, 3):
+        a, b = by_name.train_epoch(), by_alias.step()
+        assert [e["type"] for e in a] == [e["type"] for e in b]
+        assert a[0]["epoch"] == b[0]["epoch"] == epoch and a[0]["val_loss"] == b[0]["val_loss"]
+    assert a[-1]["type"] == "run_end" and by_name.status == by_alias.status == "completed"
+    assert by_name.train_epoch() == by_alias.step() == []  # nothing after the end

@@ -1,14 +1,42 @@
 """Epoch checkpoints: save the model after every epoch so that any epoch, the best one above all,
 can be restored and inspected afterwards. Storage stays bounded: past `max_keep` checkpoints, or past
-`max_bytes` of them, the older ones are thinned to every 2nd, 4th, ... epoch, while epoch 0, the
-pinned ones (the best) and the latest stay.
+`max_bytes` of them, the older ones are thinned (`thin`, the rule the stored views follow too) to
+every 2nd, 4th, ... epoch, while epoch 0, the pinned ones (the best) and the latest stay.
 
 A holder that keeps the checkpoints elsewhere (the server writes them to SQLite) may `release` them:
 the epoch stays listed, its tensors leave memory, and only the pinned and latest states are kept."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
+
+
+def thin(epochs: Collection[int], capacity: int, stride: int = 1, keep: Collection[int] = ()) -> tuple[int, set[int]]:
+    """The one rule that bounds what a run keeps per epoch (checkpoints here, histogram and surface
+    views in the server's store). Returns (the new stride, the epochs to drop).
+
+    While at most `capacity` epochs are kept nothing goes, so the stride only grows when needed.
+    Past it, the epochs that are not multiples of `stride` go, except those in `keep` (the first,
+    the pinned ones such as the best, the latest); while more than `capacity` remain and one of them
+    could still go, the stride doubles and the sweep repeats. What stays is every stride-th epoch
+    (stride 1, 2, 4, ...), spread evenly over the whole run, plus `keep` and the epochs added since
+    the last thinning. `stride` is the one the previous call returned (1 at first)."""
+    if len(epochs) <= capacity:
+        return stride, set()
+    left, dropped = set(epochs), set()
+
+    def sweep() -> None:
+        off = {e for e in left if e % stride and e not in keep}
+        left.difference_update(off)
+        dropped.update(off)
+
+    sweep()
+    while len(left) > capacity and len(left) > len(left.intersection(keep)):
+        stride *= 2
+        sweep()
+    return stride, dropped
 
 
 def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -35,8 +63,7 @@ class CheckpointStore:
         self.size = state_size(state)
         self.states[epoch] = state
         self.latest = epoch
-        if len(self.states) > self.capacity():
-            self._thin(latest=epoch)
+        self._thin(latest=epoch)
 
     def capacity(self) -> int:
         """How many checkpoints may be kept: `max_keep`, fewer when `max_bytes` allows fewer, never
@@ -51,20 +78,9 @@ class CheckpointStore:
         self.roles[role] = epoch
 
     def _thin(self, latest: int) -> None:
-        """Drop the epochs off the current stride (those saved since the last thinning), then double
-        the stride until the rest fits: kept epochs stay spread evenly over the whole run."""
-        keep = {*self.roles.values(), latest}
-        cap = self.capacity()
-
-        def sweep():
-            for e in list(self.states):
-                if e % self.stride and e not in keep:
-                    del self.states[e]
-
-        sweep()
-        while len(self.states) > cap and len(self.states) > len(keep & set(self.states)):
-            self.stride *= 2
-            sweep()
+        self.stride, dropped = thin(self.states, self.capacity(), self.stride, {*self.roles.values(), latest})
+        for e in dropped:
+            del self.states[e]
 
     def release(self, epochs) -> None:
         """Drop the tensors of these epochs from memory (their holder keeps them); the pinned and the

@@ -48,7 +48,6 @@ class Schedule:
     advances it once after each training epoch: a cut decided after epoch E applies from epoch E+1."""
 
     def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epochs: int):
-        self.cfg = cfg
         self.optimizer = optimizer
         if cfg.name not in SCHEDULES:
             raise ValueError(f"schedule.name: unknown schedule {cfg.name!r}")
@@ -73,10 +72,3 @@ class Schedule:
             self.sched.step(val_loss)
         else:
             self.sched.step()
-
-    def state_dict(self) -> dict:
-        return self.sched.state_dict() if self.sched is not None else {}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.sched is not None and state:
-            self.sched.load_state_dict(state)

@@ -10,6 +10,7 @@ and a histogram bins only the finite values and counts the others apart (`nonfin
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -113,17 +114,29 @@ def _hist(t: torch.Tensor, bins: int) -> dict:
     return {"min": lo, "max": hi, "counts": counts.to(torch.int64).tolist(), "nonfinite": nonfinite}
 
 
-@torch.no_grad()
-def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, dict, dict | None, torch.Tensor]:
-    """One pass over the probe batch; the caller puts the model in evaluation mode. Returns
-    (dead_fraction, saturated_fraction, active_fraction, histograms or None, the model's output); histograms hold
-    pre-activations, activations, weights and gradients (of the epoch's last step).
+class Probe(NamedTuple):
+    """What `probe` measured on the probe batch. Per layer name:
     dead_fraction: share of a ReLU layer's units whose output is <= 0 for every probe sample;
     saturated_fraction: share of a sigmoid/tanh layer's (sample, unit) outputs on a flat tail. Both
     are finite shares in [0, 1] even for NaN outputs, which count as neither dead nor saturated.
     active_fraction: share of a sigmoid/tanh layer's (sample, unit) pre-activations (after batch norm,
     before the activation) inside the range where the derivative is far from zero: |z| <= 2.5 for
-    sigmoid, |z| <= 1.25 for tanh (tanh(z) = 2*sigmoid(2z) - 1); NaN counts as outside."""
+    sigmoid, |z| <= 1.25 for tanh (tanh(z) = 2*sigmoid(2z) - 1); NaN counts as outside.
+    histograms: per weight layer, histograms (`_hist`) of its pre-activations, activations, weights
+    and gradients (of the epoch's last step); None when no bins were asked for.
+    output: the model's output on the probe batch, (samples, outputs)."""
+
+    dead_fraction: dict[str, float]
+    saturated_fraction: dict[str, float]
+    active_fraction: dict[str, float]
+    histograms: dict[str, dict] | None
+    output: torch.Tensor
+
+
+@torch.no_grad()
+def probe(model: Net, x: torch.Tensor, bins: int | None) -> Probe:
+    """One pass over the probe batch `x` with `bins` histogram bins (None or 0: no histograms); the
+    caller puts the model in evaluation mode. See `Probe` for what comes back."""
     captured: dict[str, dict[str, torch.Tensor]] = {}
     handles = []
     for name, block in model.blocks.items():
@@ -163,7 +176,7 @@ def probe(model: Net, x: torch.Tensor, bins: int | None) -> tuple[dict, dict, di
             if layer.weight.grad is not None:
                 h["grad"] = _hist(layer.weight.grad, bins)
             hists[name] = h
-    return dead, saturated, active, hists, output
+    return Probe(dead, saturated, active, hists, output)
 
 
 NETWORK_MAX_UNITS = 16  # units per layer the diagram draws; the rest show as "+N more"

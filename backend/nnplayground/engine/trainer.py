@@ -1,11 +1,16 @@
 """The trainer: one run, advanced one epoch at a time, emitting telemetry events.
 
     trainer = Trainer(config)
-    for event in trainer:          # or: trainer.start(), then trainer.step() per epoch
+    for event in trainer:          # or: trainer.start(), then trainer.train_epoch() per epoch
         print(event["type"])
 
-`step()` trains exactly one epoch and returns that epoch's events, so a worker can pause, step,
-throttle or stop between epochs. Epoch 0 is the initial weights, before any update."""
+`train_epoch()` (also `step()`) trains exactly one epoch and returns that epoch's events, so a worker
+can pause, step, throttle or stop between epochs. Epoch 0 is the initial weights, before any update.
+
+One epoch, top to bottom: `train_epoch` runs the batches (`_train_one_epoch`, `_train_batches`), then
+`_end_of_epoch` takes three steps: `_measure` (the epoch record, histograms, output view),
+`_track_best` (best epoch and its checkpoint pin), `_stopping` (divergence, early stopping, last
+epoch), and, for a run that goes on, `_step_schedule` (the learning rate of the next epoch)."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from . import augmentation, claims, datasets, events, initializers, models, presets, telemetry, transfer
+from . import augmentation, claims, datasets, events, initializers, models, outputs, presets, telemetry, transfer
 from .checkpoints import CheckpointStore
 from .choices import OPTIMIZERS
 from .config import RunConfig, TransferConfig
@@ -29,8 +34,9 @@ from .status import RunStatus
 from .telemetry import finite_or_none as _finite
 
 TERMINAL = tuple(s for s in STATUS_TERMINAL if s != RunStatus.INTERRUPTED)  # the engine never reports interrupted
+CREATED = "created"  # the engine's status before start(); a service run is `queued` then instead
 SUSPEND = "suspend"
-"""What `Trainer.should_stop` returns to pause a run within an epoch: the next step() goes on with it."""
+"""What `Trainer.should_stop` returns to pause a run within an epoch: the next train_epoch() goes on with it."""
 
 
 GPU_WORTH_PARAMS = 50_000  # below this an MLP trains faster on one CPU thread than through CUDA launches
@@ -115,9 +121,11 @@ class Trainer:
             else None
         )
         self.augment = augmentation.is_active(cfg.augmentation, data.is_image)
+        mc = self.tel.mc_samples if cfg.model.dropout > 0 or cfg.model.dropouts else 0
+        self.output_view = outputs.OutputView(data, self.tel, self.device, self.x_val, self.y_val, mc)
 
         self.epoch = 0
-        self.status = "created"
+        self.status: str = CREATED
         self.started = False
         self.history: list[dict] = []
         self.best_epoch: int | None = None
@@ -127,9 +135,8 @@ class Trainer:
         self.message = ""
         self.claims: list[dict] = []
         self.t0 = time.perf_counter()
-        self._grid = None
         # Asked between batches (may be None): a reason string stops the run within the epoch; SUSPEND
-        # leaves the epoch where it is (a pause), and the next step() goes on with it.
+        # leaves the epoch where it is (a pause), and the next train_epoch() goes on with it.
         self.should_stop: Callable[[], str | None] | None = None
         self._stop_reason: str | None = None
         self._partial: tuple | None = None  # (x, perm, next batch start, t_epoch, suspended at)
@@ -143,11 +150,11 @@ class Trainer:
         if not self.started:
             yield from self.start()
         while not self.done:
-            yield from self.step()
+            yield from self.train_epoch()
 
     def start(self) -> list[dict]:
         """The run_start event and epoch 0 (initial weights)."""
-        self.started, self.status, self.t0 = True, "running", time.perf_counter()
+        self.started, self.status, self.t0 = True, RunStatus.RUNNING, time.perf_counter()
         out = [
             events.run_start(
                 self.config.model_dump(mode="json"),
@@ -171,8 +178,11 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
         return out
 
-    def step(self) -> list[dict]:
-        """Train exactly one epoch and return its events (the last one is run_end when it finishes)."""
+    def train_epoch(self) -> list[dict]:
+        """Train exactly one epoch and return its events: `epoch`, then `histograms` and `surface` when
+        due, then markers; the last event is `run_end` when the run ends with this epoch. Before
+        start(), it starts the run instead (epoch 0); after the end, it returns []. An epoch that
+        `should_stop` suspended returns [] and the next call goes on with it."""
         if not self.started:
             return self.start()
         if self.done:
@@ -188,11 +198,15 @@ class Trainer:
             t_epoch = time.perf_counter()
             self.epoch += 1
             self._train_one_epoch(t_epoch)
-        if self._partial is not None:
+        if self._partial is not None:  # paused (again) within the epoch: nothing to report yet
             return []
-        if self._stop_reason is not None:  # stopped mid-epoch
+        if self._stop_reason is not None:  # stopped mid-epoch: the run ends at the last whole epoch
             return self.stop(self._stop_reason)
         return self._end_of_epoch(self.epoch, t_epoch)
+
+    def step(self) -> list[dict]:
+        """The same as `train_epoch()` (its first name, kept for callers)."""
+        return self.train_epoch()
 
     def stop(self, reason: str = "stopped by the user") -> list[dict]:
         if self.done:
@@ -203,7 +217,7 @@ class Trainer:
             self.epoch -= 1
             self.checkpoints.load_into(self.model, self.checkpoints.nearest(self.epoch))
         self.message = reason
-        return self._finish("stopped")
+        return self._finish(RunStatus.STOPPED)
 
     def load_epoch(self, epoch: int) -> int:
         """Put the weights of a stored epoch (or the nearest kept one) back into the model."""
@@ -279,14 +293,15 @@ class Trainer:
         for name in self.frozen:
             self.model.blocks[name].eval()
 
-    def _train_one_epoch(self, t_epoch: float = 0.0) -> None:
+    def _train_one_epoch(self, t_epoch: float) -> None:
+        """Start epoch `self.epoch`: a fresh shuffle (and augmentation), then its batches."""
         model = self.model
         model.train()
         self._freeze_modes()
         x = self.x_train
         if self.augment:  # fresh augmented copies every epoch, training split only
             x = augmentation.augment(x.cpu(), self.config.augmentation, self.gen).to(self.device)
-        if self.meter is not None:
+        if self.meter is not None:  # the update ratio compares the epoch's end with these weights
             self.meter.reset()
             self._w_before = telemetry.weight_copies(model)
         n, bs = len(self.y_train), self.batch_size
@@ -309,11 +324,11 @@ class Trainer:
                 return
             idx = perm[i : i + bs]
             loss = self._loss(model(x[idx]), self.y_train[idx])
-            if self.penalty_in_loss:
+            if self.penalty_in_loss:  # the course's L2: part of the loss, so part of the gradient
                 loss = loss + l2_penalty(self.decayed, lam)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)  # None, not zeros: cheaper, and a parameter without gradient is skipped
             loss.backward()
-            if self.meter is not None:
+            if self.meter is not None:  # the gradient norm the step is about to use
                 self.meter.record()
             opt.step()
 
@@ -336,6 +351,23 @@ class Trainer:
         return loss, score
 
     def _end_of_epoch(self, epoch: int, t_epoch: float) -> list[dict]:
+        """The events that close `epoch` (0: the initial weights), in this order: measurement, best
+        epoch, the decision to stop, and, for a run that goes on, the next epoch's learning rate."""
+        out, (train_loss, val_loss, val_score) = self._measure(epoch, t_epoch)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            return out + self._diverge(epoch)  # no checkpoint: nothing can restore NaN weights
+        self.checkpoints.save(epoch, self.model)
+        stop_early, best = self._track_best(epoch, val_loss, val_score)
+        out += best
+        if (end := self._stopping(epoch, stop_early)) is not None:
+            return out + end
+        # A change decided after epoch E applies from epoch E+1, so a run that ends here announces none.
+        return out + self._step_schedule(epoch, val_loss)
+
+    def _measure(self, epoch: int, t_epoch: float) -> tuple[list[dict], tuple[float, float, float]]:
+        """Evaluate the model after `epoch`: appends its record to `history` and returns its events
+        (`epoch`, then `histograms` and `surface` when due) with the raw (train loss, validation
+        loss, validation accuracy or R^2), which may be NaN/inf."""
         model = self.model
         model.eval()  # every measurement below is in evaluation mode; the next epoch switches back
         probed = None
@@ -344,11 +376,10 @@ class Trainer:
             probed = telemetry.probe(model, self.x_probe, self.tel.bins if due else None)
         # when the probe batch is the whole training split, its pass is the training evaluation too
         reuse = probed is not None and len(self.x_probe) == len(self.x_train)
-        train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed[-1] if reuse else None)
+        train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed.output if reuse else None)
         val_loss, val_score = self._evaluate(self.x_val, self.y_val)
         lam = self.config.optimizer.weight_decay
         penalty = l2_penalty(self.decayed, lam).item() if lam > 0 else 0.0
-        lr = self.schedule.lr
 
         record = {
             "epoch": epoch,
@@ -357,7 +388,7 @@ class Trainer:
             "penalty": _finite(penalty),
             "train_acc": None if self.regression else _finite(train_score),
             "val_acc": None if self.regression else _finite(val_score),
-            "lr": lr,
+            "lr": self.schedule.lr,
             "grad_norm": {},
             "weight_norm": {},
             "update_ratio": {},
@@ -367,39 +398,35 @@ class Trainer:
         }
         if self.regression:
             record["train_r2"], record["val_r2"] = _finite(train_score), _finite(val_score)
-        out: list[dict] = []
-        hists = None
         if probed is not None:
-            dead, saturated, active, hists, _ = probed
             record["grad_norm"] = self.meter.means()
             record["weight_norm"] = telemetry.weight_norms(model)
             record["update_ratio"] = telemetry.update_ratios(model, self._w_before) if epoch else {}
-            record["dead_fraction"], record["saturated_fraction"] = dead, saturated
-            record["active_fraction"] = active
+            record["dead_fraction"] = probed.dead_fraction
+            record["saturated_fraction"] = probed.saturated_fraction
+            record["active_fraction"] = probed.active_fraction
         now = time.perf_counter()
         record["epoch_time"] = now - t_epoch
         record["time"] = now - self.t0
         self.history.append(record)
-        out.append(events.epoch(record))
-        if hists is not None:
-            out.append(events.histograms(epoch, hists))
+
+        out = [events.epoch(record)]
+        if probed is not None and probed.histograms is not None:
+            out.append(events.histograms(epoch, probed.histograms))
         if self.tel.surface_every and epoch % self.tel.surface_every == 0:
             with self._unobserved():  # MC-dropout passes draw random masks
-                surface = self._output_view(epoch)
+                surface = self.output_view(model, epoch)
             if surface is not None:
                 out.append(surface)
+        return out, (train_loss, val_loss, val_score)
 
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            cause, self.message, evidence = self._diagnose_divergence(epoch)
-            out.append(events.marker(epoch, "diverged", cause=cause, message=self.message, evidence=evidence))
-            return out + self._finish("diverged")
-
-        self.checkpoints.save(epoch, model)
+    def _track_best(self, epoch: int, val_loss: float, val_score: float) -> tuple[bool, list[dict]]:
+        """Update the best epoch with `epoch`'s (finite) validation numbers and pin its checkpoint.
+        Returns (early stopping asks to stop, the `best` marker when `epoch` is the new best)."""
         # Epoch 0 (the initial weights) is every comparison's baseline: the first best epoch, the
         # reference early stopping and the plateau schedule count epochs without improvement from.
-        es = self.config.early_stopping
-        # without early stopping the best epoch is the lowest validation loss, whatever `monitor` says
-        monitor = es.monitor if self.stopper is not None else "val_loss"
+        # Without early stopping the best epoch is the lowest validation loss, whatever `monitor` says.
+        monitor = self.config.early_stopping.monitor if self.stopper is not None else "val_loss"
         monitored = val_loss if monitor == "val_loss" else val_score
         stop = False
         if self.stopper is not None:  # the best epoch is the one early stopping would restore
@@ -407,34 +434,52 @@ class Trainer:
             improved = self.stopper.best_epoch == epoch
         else:
             improved = val_loss < self.best_val_loss
-        if improved:
-            self.best_val_loss, self.best_epoch = val_loss, epoch
-            self.checkpoints.pin("best", epoch)
-            out.append(events.marker(epoch, "best", val_loss=val_loss, monitor=monitor, value=monitored))
-        if epoch == 0:
-            self.schedule.baseline(val_loss)
-            return out
+        if not improved:
+            return stop, []
+        self.best_val_loss, self.best_epoch = val_loss, epoch
+        self.checkpoints.pin("best", epoch)
+        return stop, [events.marker(epoch, "best", val_loss=val_loss, monitor=monitor, value=monitored)]
 
-        if stop:
+    def _stopping(self, epoch: int, stop_early: bool) -> list[dict] | None:
+        """The run's last events when it ends after `epoch` (early stopping fired, or the last
+        epoch); None when it goes on. Epoch 0 never ends a run: no update has happened yet."""
+        if epoch == 0:
+            return None
+        if stop_early:
+            es = self.config.early_stopping
             self.stopped_epoch = epoch
             self.message = (
                 f"{es.monitor} did not improve by more than {es.min_delta} for {self.stopper.wait} epochs "
                 f"after epoch {self.best_epoch}"
             )
-            out.append(events.marker(epoch, "early_stop", best_epoch=self.best_epoch, reason=self.message))
-            return out + self._finish("early_stopped")
+            marker = events.marker(epoch, "early_stop", best_epoch=self.best_epoch, reason=self.message)
+            return [marker, *self._finish(RunStatus.EARLY_STOPPED)]
         if epoch >= self.config.training.epochs:
-            return out + self._finish("completed")
-        # A change decided after epoch E applies from epoch E+1, so a run that ends here announces none.
+            return self._finish(RunStatus.COMPLETED)
+        return None
+
+    def _diverge(self, epoch: int) -> list[dict]:
+        """End the run at `epoch`, whose loss is NaN/inf, with the measured cause as a marker."""
+        cause, self.message, evidence = self._diagnose_divergence(epoch)
+        marker = events.marker(epoch, "diverged", cause=cause, message=self.message, evidence=evidence)
+        return [marker, *self._finish(RunStatus.DIVERGED)]
+
+    def _step_schedule(self, epoch: int, val_loss: float) -> list[dict]:
+        """Advance the LR schedule after `epoch` (epoch 0 gives the plateau schedule its reference);
+        an `lr_change` marker when the next epoch's learning rate differs."""
+        if epoch == 0:
+            self.schedule.baseline(val_loss)
+            return []
+        lr = self.schedule.lr
         self.schedule.after_epoch(val_loss)
         if self.schedule.lr != lr:
-            out.append(events.marker(epoch, "lr_change", old=lr, new=self.schedule.lr))
-        return out
+            return [events.marker(epoch, "lr_change", old=lr, new=self.schedule.lr)]
+        return []
 
     def _finish(self, status: str) -> list[dict]:
         out = []
         if (
-            status in ("early_stopped", "completed", "stopped")
+            status in (RunStatus.EARLY_STOPPED, RunStatus.COMPLETED, RunStatus.STOPPED)
             and self.stopper is not None
             and self.config.early_stopping.restore_best
             and self.best_epoch is not None
@@ -568,100 +613,6 @@ class Trainer:
             f"try a smaller one{hint}.",
             evidence,
         )
-
-    # ---- output views --------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _units_captured(self):
-        """While open, forward passes record each hidden layer's activations and the output layer's
-        logits into the yielded dict (the network diagram's unit thumbnails come from the output view's
-        own pass); records nothing for a network the diagram does not draw (convolutional)."""
-        model, acts = self.model, {}
-        handles = []
-        if telemetry.network_eligible(model):
-            handles = [
-                b.act.register_forward_hook(lambda m, i, o, n=name: acts.__setitem__(n, o))
-                for name, b in model.blocks.items()
-            ]
-            handles.append(model.out.register_forward_hook(lambda m, i, o: acts.__setitem__("out", o)))
-        try:
-            yield acts
-        finally:
-            for h in handles:
-                h.remove()
-
-    @torch.no_grad()
-    def _output_view(self, epoch: int) -> dict | None:
-        """What the model does, in the form that suits the data: decision surface (2-D), fitted curve
-        (1-D regression), predicted validation images (digits), confusion matrix (tabular); with the
-        network diagram's data (`network`) for a fully connected model."""
-        d, model = self.data, self.model
-        mc = self.tel.mc_samples if self.config.model.dropout > 0 or self.config.model.dropouts else 0
-        network = telemetry.network_eligible(model)
-        if d.input_shape == (2,) and not self.regression:
-            if self._grid is None:  # the plane does not move during a run
-                bounds, res = d.bounds(), self.tel.surface_resolution
-                self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
-            bounds, res, x = self._grid
-            with self._units_captured() as acts:
-                logits = model(x)
-            extra = {}
-            if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
-                values = torch.sigmoid(logits[:, 1] - logits[:, 0])
-            else:
-                conf, values = torch.softmax(logits, -1).max(1)
-                extra["confidence"] = telemetry.round_list(conf, 3)
-            if mc > 1:
-                _, std = models.mc_predict(model, x, mc, False)
-                extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
-            if network:
-                step = max(1, res // telemetry.UNIT_RESOLUTION)
-                units = {n: a.view(res, res, -1)[::step, ::step].reshape(-1, a.shape[-1]) for n, a in acts.items()}
-                units["out"] = torch.softmax(units["out"], -1)  # each output unit: its class's probability
-                extra["network"] = telemetry.network_view(model, units, len(range(0, res, step)), "grid")
-            return events.surface(
-                epoch, "decision", bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
-            )
-        if d.input_shape == (1,) and self.regression:
-            lo, hi = d.bounds()[0]
-            xs = torch.linspace(lo, hi, 200).unsqueeze(1)
-            with self._units_captured() as acts:
-                ys = models.predict(model, d.preprocess(xs).to(self.device), True)
-            extra = {}
-            if mc > 1:
-                _, std = models.mc_predict(model, d.preprocess(xs).to(self.device), mc, True)
-                extra["uncertainty"] = telemetry.round_list(std, 4)
-            if network:  # each unit's response over x: every step-th point of the fitted curve's xs
-                step = len(xs) // telemetry.UNIT_POINTS
-                units = {n: a[::step] for n, a in acts.items()}
-                extra["network"] = telemetry.network_view(model, units, len(range(0, len(xs), step)), "curve")
-            return events.surface(
-                epoch, "curve", xs=telemetry.round_list(xs.squeeze(1), 4), ys=telemetry.round_list(ys, 4), **extra
-            )
-        if self.regression:
-            return None
-        probs = models.predict(model, self.x_val, False)
-        conf, pred = probs.max(1)
-        # tabular data and digits: the links' colours (weights); no input plane to draw thumbnails over
-        net = {"network": telemetry.network_view(model)} if network else {}
-        if d.is_image:
-            k = min(48, len(pred))
-            extra = {}
-            if mc > 1:
-                _, std = models.mc_predict(model, self.x_val[:k], mc, False)
-                extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
-            return events.surface(
-                epoch,
-                "images",
-                indices=list(range(k)),
-                labels=self.y_val[:k].tolist(),
-                pred=pred[:k].tolist(),
-                confidence=telemetry.round_list(conf[:k], 3),
-                **extra,
-                **net,
-            )
-        cm = torch.zeros(d.n_classes, d.n_classes, dtype=torch.long)
-        cm.index_put_((self.y_val.cpu(), pred.cpu()), torch.ones(len(pred), dtype=torch.long), accumulate=True)
-        return events.surface(epoch, "confusion", matrix=cm.tolist(), class_names=d.class_names, **net)
 
 
 def builtin_source() -> tuple[dict, dict[str, torch.Tensor]]:

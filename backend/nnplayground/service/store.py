@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ..engine.checkpoints import thin
 from ..engine.status import ACTIVE, STATUSES, TERMINAL, RunStatus  # noqa: F401  (re-exported for the service)
 from ..jsonutil import dumps
 
@@ -118,9 +119,11 @@ class Packed:
 
 @dataclass
 class _Thinning:
+    """The stored views of one kind of one run being written, for `checkpoints.thin`."""
+
     stride: int = 1
-    latest: int | None = None
-    count: int = 0
+    epochs: set[int] = field(default_factory=set)
+    best: int | None = None  # the run's best epoch so far: its view stays, like its checkpoint
 
 
 @dataclass
@@ -418,6 +421,8 @@ class Store:
             for ev in step.events:
                 if ev.type == "marker" and '"kind":"best"' in ev.text:
                     m = json.loads(ev.text)
+                    for kind in ("histograms", "surface"):
+                        self._thin.setdefault((run_id, kind), _Thinning()).best = m["epoch"]
                     c.execute(
                         "UPDATE runs SET best_epoch = ?, best_val_loss = ? WHERE id = ?",
                         (m["epoch"], m.get("val_loss"), run_id),
@@ -429,27 +434,22 @@ class Store:
                     "UPDATE runs SET status = ?, summary = ?, message = ?, finished_at = ? WHERE id = ?",
                     (end["status"], end["summary"], end["message"], time.time(), run_id),
                 )
+                for kind in ("histograms", "surface"):  # a finished run gets no more views
+                    self._thin.pop((run_id, kind), None)
         return True
 
     def _add_view(self, c: sqlite3.Connection, run_id: str, kind: str, epoch: int, text: str) -> None:
-        """Keep at most about `keep_views` views of a kind per run: every stride-th epoch plus the
-        latest; when there are too many, the stride doubles and the in-between ones go."""
+        """Keep at most `keep_views` views of a kind per run, thinned by the checkpoints' rule
+        (`checkpoints.thin`): the first, the best and the latest, and every stride-th epoch."""
         t = self._thin.setdefault((run_id, kind), _Thinning())
-        if t.latest is not None and t.latest % t.stride:
-            c.execute("DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch = ?", (run_id, kind, t.latest))
-            t.count -= 1
         c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)", (run_id, kind, epoch, text))
-        t.latest = epoch
-        t.count += 1
-        while t.count > self.keep_views:
-            t.stride *= 2
-            c.execute(
-                "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch % ? != 0 AND epoch != ?",
-                (run_id, kind, t.stride, epoch),
+        t.epochs.add(epoch)
+        t.stride, dropped = thin(t.epochs, self.keep_views, t.stride, (min(t.epochs), t.best, epoch))
+        if dropped:
+            c.executemany(
+                "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch = ?", [(run_id, kind, e) for e in dropped]
             )
-            t.count = c.execute("SELECT COUNT(*) FROM views WHERE run_id = ? AND kind = ?", (run_id, kind)).fetchone()[
-                0
-            ]
+            t.epochs -= dropped
 
     def metrics(self, run_id: str, since: int | None = None) -> list[tuple[int, str]]:
         rows = (

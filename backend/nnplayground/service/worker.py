@@ -281,7 +281,7 @@ class Worker:
         t0 = self._checked = time.perf_counter()
         self.current = slot.job.run_id
         try:
-            events = slot.trainer.step()
+            events = slot.trainer.train_epoch()
             if slot.interval:
                 slot.next_due = time.time() + max(0.0, slot.interval - (time.perf_counter() - t0))
             if events or slot.trainer.done:  # none: an epoch suspended by a pause, continued later
