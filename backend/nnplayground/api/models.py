@@ -87,3 +87,26 @@ class Joined(_Open):
     room: Room
     name: str
     member: str = Field(description="This member's id in the students table.")
+
+
+class FieldError(_Open):
+    field: str = Field(description="The dotted path of what to fix, e.g. `optimizer.lr` or `query.limit`.")
+    message: str
+    type: str | None = Field(None, description="pydantic's error type, when the schema refused the value.")
+    ctx: dict | None = Field(None, description="The error's plain parameters (limits such as `ge`).")
+
+
+class ErrorBody(_Open):
+    """Every error answer (4xx and 5xx)."""
+
+    error: str = Field(description="What went wrong, in English.")
+    status: int = Field(description="The HTTP status again.")
+    detail: list[FieldError] | None = Field(None, description="422: the fields to fix.")
+    error_id: str | None = Field(None, description="500: the id that finds the error in the server log.")
+
+
+# Declared on every /api router (api/app.py), in place of FastAPI's own 422 schema, which is not ours.
+ERROR_RESPONSES: dict = {
+    422: {"model": ErrorBody, "description": "Invalid input: `detail` names the fields."},
+    "default": {"model": ErrorBody, "description": "Any other error: `{error, status}`."},
+}

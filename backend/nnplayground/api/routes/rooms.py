@@ -215,9 +215,8 @@ def remove_member(
 
 # ---- the room websocket ------------------------------------------------------------------------------
 @ws_router.websocket("/{code}")
-async def room_socket(ws: WebSocket, code: str):
+async def room_socket(ws: WebSocket, room: ClassroomDep, code: str):
     await ws.accept()
-    room = ws.app.state.classroom
     p = principal(ws)
     code = normalize_code(code)[:16]
 

@@ -21,6 +21,7 @@ from ...engine.status import ACTIONS
 from ...jsonutil import dumps, loads_strict
 from ...service.errors import ServiceError
 from ..auth import may_control
+from ..deps import ManagerDep
 from ..errors import status_of
 from ..sockets import GONE, MAX_ID_CHARS, POLICY_VIOLATION, REPLY_TIMEOUT, MessageGate, error_frame, ping_id, unexpected
 
@@ -163,9 +164,8 @@ async def _sender(ws: WebSocket, sub) -> None:
 
 
 @router.websocket("/{run_id}")
-async def watch_run(ws: WebSocket, run_id: str):
+async def watch_run(ws: WebSocket, mgr: ManagerDep, run_id: str):
     await ws.accept()
-    mgr = ws.app.state.manager
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(run_id, sub)  # live events wait in `holding` while the snapshot is read
@@ -197,9 +197,8 @@ async def watch_run(ws: WebSocket, run_id: str):
 
 
 @router.websocket("")
-async def watch_list(ws: WebSocket):
+async def watch_list(ws: WebSocket, mgr: ManagerDep):
     await ws.accept()
-    mgr = ws.app.state.manager
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(None, sub)
