@@ -36,16 +36,15 @@ def test_no_server_errors(fuzz_server):
     schema = schemathesis.openapi.from_url(f"{fuzz_server.base}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
-    failures, calls, nonconforming = [], [], []
+    failures, calls = [], []
     for op in operations:
-        fuzz_operation(op, fuzz_server.run_id, failures, calls, nonconforming)
+        fuzz_operation(op, fuzz_server.run_id, failures, calls)
     assert not failures, failures
-    assert not nonconforming, nonconforming
     assert len(calls) >= 5 * len(operations)
     assert any(c == 200 and "{run_id}" in p for _, p, c in calls)  # existing runs were reached too
 
 
-def fuzz_operation(op, run_id, failures, calls, nonconforming):
+def fuzz_operation(op, run_id, failures, calls):
     @given(case=op.as_strategy())
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     def check(case):
@@ -59,9 +58,8 @@ def fuzz_operation(op, run_id, failures, calls, nonconforming):
         media = response.headers.get("content-type", "")
         media = (media[0] if isinstance(media, list) else media).split(";")[0]
         assert media in ("application/json", "application/octet-stream", "text/csv", "text/x-python"), media
-        try:
-            case.validate_response(response, checks=[response_schema_conformance])
-        except Exception as e:  # noqa: BLE001 - schemathesis reports a mismatch as a failure group
-            nonconforming.append((op.method, op.path, response.status_code, str(e)[:500]))
+        # the body matches the spec's schema for its status (raises schemathesis' FailureGroup, which
+        # names the schema path, the value and a curl line that reproduces it)
+        case.validate_response(response, checks=[response_schema_conformance])
 
     check()
