@@ -37,6 +37,42 @@ def test_index_page(client):
     assert r.status_code == 200 and "nnplayground" in r.text and "text/html" in r.headers["content-type"]
 
 
+def test_catalog_serves_the_status_and_action_vocabulary(client):
+    """The one list of statuses and of control actions (engine/status.py) reaches the browser here, and
+    the controls the REST routes and the websocket accept are exactly those actions."""
+    cat = client.get("/api/catalog").json()
+    assert cat["statuses"] == {
+        "all": [
+            "queued",
+            "running",
+            "paused",
+            "completed",
+            "early_stopped",
+            "diverged",
+            "stopped",
+            "failed",
+            "interrupted",
+        ],
+        "active": ["queued", "running", "paused"],
+        "terminal": ["completed", "early_stopped", "diverged", "stopped", "failed", "interrupted"],
+    }
+    assert cat["actions"] == {
+        "pause": ["running", "queued"],
+        "resume": ["paused", "queued"],
+        "step": ["paused"],
+        "stop": ["queued", "running", "paused"],
+        "speed": ["queued", "running", "paused"],
+    }
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {a for a in cat["actions"] if f"/api/runs/{{run_id}}/{a}" in paths} == set(cat["actions"])
+    rid = client.post("/api/runs", json={"training": {"epochs": 400}, "dataset": {"n_samples": 60}}).json()["id"]
+    try:
+        r = client.post(f"/api/runs/{rid}/step")  # queued or running: step is allowed only when paused
+        assert r.status_code == 409 and r.json()["error"].startswith("cannot step a run that is ")
+    finally:
+        client.post(f"/api/runs/{rid}/stop")
+
+
 def test_catalog_is_generated_from_the_config_models(client):
     from nnplayground.api.routes.catalog import REGULARIZERS
     from nnplayground.engine.config import OptimizerConfig, RunConfig

@@ -7,8 +7,9 @@ import asyncio
 import threading
 
 import pytest
+from nnplayground.api.errors import status_of
 from nnplayground.api.heavy import HeavyWork
-from nnplayground.service.manager import ApiError
+from nnplayground.service.errors import Unavailable
 
 
 def test_saturated_pool_answers_503_and_frees_its_place():
@@ -26,9 +27,9 @@ def test_saturated_pool_answers_503_and_frees_its_place():
 
         first = asyncio.create_task(work.run(blocking))
         await asyncio.sleep(0.05)
-        with pytest.raises(ApiError) as e:  # the only place is taken for longer than the wait
+        with pytest.raises(Unavailable) as e:  # the only place is taken for longer than the wait
             await work.run(lambda: "second")
-        assert e.value.status == 503
+        assert status_of(e.value) == 503
         release.set()
         assert await first == "first"
         assert ran_in and ran_in[0] != loop_thread  # computed off the event loop

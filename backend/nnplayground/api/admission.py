@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from ..engine.config import RunConfig
-from ..service.manager import ApiError
+from ..service.errors import TooMany
 from .auth import address, may_use_weights, require_client
 
 
@@ -34,14 +34,12 @@ def _fair(request: Request, client: str) -> None:
     # a run handed to a worker stays `queued` until the worker reports it started: it is training
     training = counts.get("running", 0) + counts.get("paused", 0) + counts.get("queued", 0) - queued
     if s.max_running_per_client and training >= s.max_running_per_client:
-        raise ApiError(
-            429,
+        raise TooMany(
             f"you already have {training} runs training (the limit is {s.max_running_per_client}); "
             "stop one or wait for it to finish",
         )
     if s.max_queued_per_client and queued >= s.max_queued_per_client:
-        raise ApiError(
-            429,
+        raise TooMany(
             f"you already have {queued} runs waiting for a worker (the limit is {s.max_queued_per_client}); "
             "wait for it to start",
         )

@@ -18,13 +18,14 @@ from ..engine.config import error_location
 from ..service.artifacts import Models
 from ..service.classroom import Classroom
 from ..service.errors import ServiceError
-from ..service.manager import ApiError, RunManager
+from ..service.manager import RunManager
 from ..service.settings import Settings
 from .auth import AddressLimits, OriginCheck, RateLimit
 from .errors import StrictJSONResponse, error_json, service_error_response
 from .guard import Guard
 from .heavy import HeavyWork
-from .routes import catalog, data, health, landscape, presets, rooms, runs, ws
+from .models import ERROR_RESPONSES
+from .routes import catalog, clients, data, health, landscape, presets, rooms, runs, teacher, ws
 from .web import mount_ui
 
 log = logging.getLogger("nnplayground.api")
@@ -107,7 +108,7 @@ def _warm_up(mgr: RunManager) -> None:
 
     try:
         mgr._check_limits(RunConfig())
-    except ApiError:  # a server configured with tighter limits than the defaults
+    except ServiceError:  # a server configured with tighter limits than the defaults
         pass
 
 
@@ -158,13 +159,6 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
     app.state.address_limits = AddressLimits(settings)
     app.state.heavy = HeavyWork(settings.max_heavy_requests)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
-        resp = error_json(exc.status, exc.message, exc.detail)
-        if exc.status == 503:
-            resp.headers["Retry-After"] = "2"
-        return resp
-
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
         return service_error_response(exc)
@@ -192,8 +186,9 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         log.error("unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
         return error_json(500, f"internal error (id {error_id}); the server log has the details", error_id=error_id)
 
-    for module in (health, catalog, presets, runs, data, rooms, landscape):
-        app.include_router(module.router, prefix="/api")
+    # one router per resource, each with its own prefix under /api (the sockets under /ws)
+    for module in (health, catalog, presets, runs, data, clients, teacher, rooms, landscape):
+        app.include_router(module.router, prefix="/api", responses=ERROR_RESPONSES)
     app.include_router(ws.router)
     app.include_router(rooms.ws_router)
 

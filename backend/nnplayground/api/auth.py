@@ -14,7 +14,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from starlette.requests import HTTPConnection
 
-from ..service.manager import ApiError
+from ..service.errors import Forbidden, NotFound, TooMany, Unauthorized
 from .errors import error_json
 
 CLIENT_COOKIE = "nnp_client"
@@ -92,18 +92,18 @@ def checked(conn: HTTPConnection) -> Principal:
     """The principal, refusing a malformed or forged Bearer token with 401."""
     p = principal(conn)
     if p.bad_bearer:
-        raise ApiError(401, "invalid credentials: the Bearer token is neither a client token nor the teacher secret")
+        raise Unauthorized("invalid credentials: the Bearer token is neither a client token nor the teacher secret")
     return p
 
 
 def require_teacher(conn: HTTPConnection) -> Principal:
     p = checked(conn)
     if not classroom_on(conn):
-        raise ApiError(404, "rooms exist only in classroom mode (nnplayground serve --classroom)")
+        raise NotFound("rooms exist only in classroom mode (nnplayground serve --classroom)")
     if not p.teacher:
         if p.token:
-            raise ApiError(403, "only the teacher may do this")
-        raise ApiError(401, "this needs the teacher's secret (Authorization: Bearer <secret>)")
+            raise Forbidden("only the teacher may do this")
+        raise Unauthorized("this needs the teacher's secret (Authorization: Bearer <secret>)")
     return p
 
 
@@ -111,9 +111,8 @@ def require_client(conn: HTTPConnection) -> Principal:
     """In classroom mode, a request that creates something must come with a client token."""
     p = checked(conn)
     if classroom_on(conn) and not p.token:
-        raise ApiError(
-            401,
-            "no client token: open the playground page, or POST /api/clients and send Authorization: Bearer <token>",
+        raise Unauthorized(
+            "no client token: open the playground page, or POST /api/clients and send Authorization: Bearer <token>"
         )
     return p
 
@@ -126,7 +125,7 @@ def may_control(conn: HTTPConnection, row: dict, action: str) -> None:
     if p.token and row.get("client") == p.client:
         return
     verb = {"delete": "delete", "speed": "change the speed of", "restart": "restart"}.get(action, action)
-    raise ApiError(403, f"only the run's owner or the teacher may {verb} run {row['id']}")
+    raise Forbidden(f"only the run's owner or the teacher may {verb} run {row['id']}")
 
 
 def may_use_weights(conn: HTTPConnection, row: dict) -> None:
@@ -135,7 +134,7 @@ def may_use_weights(conn: HTTPConnection, row: dict) -> None:
     p = checked(conn)
     if not classroom_on(conn) or p.teacher or (p.token and row.get("client") == p.client):
         return
-    raise ApiError(403, f"only the run's owner or the teacher may use the weights of run {row['id']}")
+    raise Forbidden(f"only the run's owner or the teacher may use the weights of run {row['id']}")
 
 
 def address(conn: HTTPConnection) -> str:
@@ -165,8 +164,7 @@ class AddressLimits:
     def take_token(self, addr: str) -> None:
         """A new client token for this address, or 429."""
         if self.tokens is not None and not self._moving.hit(self.tokens, "token", addr):
-            raise ApiError(
-                429,
+            raise TooMany(
                 f"too many new client tokens from this address (at most {self.tokens.amount} an hour); "
                 f"retry in {self._retry(self.tokens, 'token', addr)} s",
             )
@@ -178,8 +176,7 @@ class AddressLimits:
     def check_joins(self, addr: str) -> None:
         """Refuse room joins from an address that failed too many (guessing codes)."""
         if self.joins is not None and not self._moving.test(self.joins, "join", addr):
-            raise ApiError(
-                429,
+            raise TooMany(
                 f"too many failed room joins from this address (at most {self.joins.amount} a minute); "
                 f"check the code and retry in {self._retry(self.joins, 'join', addr)} s",
             )

@@ -48,8 +48,20 @@ SERVICE_STATUS: dict[type[ServiceError], int] = {
 }
 
 
+def status_of(exc: ServiceError) -> int:
+    """The HTTP status of a domain error (also carried by a websocket's error frame)."""
+    return next((code for cls, code in SERVICE_STATUS.items() if isinstance(exc, cls)), 500)
+
+
+def json_response(content, status: int = 200) -> StrictJSONResponse:
+    """A body returned as it is: a route that declares a `response_model` for the OpenAPI document
+    returns this to skip FastAPI's validation and re-serialisation of the answer (the hot paths, and
+    bodies that hold pre-encoded JSON fragments)."""
+    return StrictJSONResponse(content, status_code=status)
+
+
 def service_error_response(exc: ServiceError) -> JSONResponse:
-    status = next((code for cls, code in SERVICE_STATUS.items() if isinstance(exc, cls)), 500)
+    status = status_of(exc)
     resp = error_json(status, exc.message, exc.detail)
     if status == 503:
         resp.headers["Retry-After"] = "2"

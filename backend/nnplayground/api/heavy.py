@@ -9,7 +9,7 @@ import asyncio
 
 from starlette.concurrency import run_in_threadpool
 
-from ..service.manager import ApiError
+from ..service.errors import Unavailable
 
 WAIT_SECONDS = 10.0
 
@@ -26,8 +26,7 @@ class HeavyWork:
         try:
             await asyncio.wait_for(self._sem.acquire(), self.wait_seconds)
         except TimeoutError:
-            raise ApiError(
-                503,
+            raise Unavailable(
                 f"the server is busy with other computations ({self.limit} at a time); retry shortly",
             ) from None
         try:

@@ -15,7 +15,8 @@ import threading
 from collections import OrderedDict
 
 from ..jsonutil import dumps
-from .manager import ApiError, RunManager, stored_config
+from .errors import Conflict, InvalidInput, NotFound
+from .manager import RunManager, stored_config
 from .store import TERMINAL
 from .worker import load_state, torch_bytes
 
@@ -66,13 +67,13 @@ class Models:
                 return blob, None
             kept = store.checkpoint_epochs(run_id)
             if not kept:
-                raise ApiError(409, f"run {run_id} has no model yet (it is {row['status']})")
+                raise Conflict(f"run {run_id} has no model yet (it is {row['status']})")
             return store.checkpoint(run_id, kept[-1]), kept[-1]
         kept = store.checkpoint_epochs(run_id)
         if not kept:
-            raise ApiError(409, f"run {run_id} has no checkpoints yet (it is {row['status']})")
+            raise Conflict(f"run {run_id} has no checkpoints yet (it is {row['status']})")
         if epoch > row["epochs_run"] and row["status"] in TERMINAL:
-            raise ApiError(404, f"run {run_id} ran {row['epochs_run']} epochs; there is no epoch {epoch}")
+            raise NotFound(f"run {run_id} ran {row['epochs_run']} epochs; there is no epoch {epoch}")
         before = [e for e in kept if e <= epoch]
         used = before[-1] if before else kept[0]
         return store.checkpoint(run_id, used), used
@@ -92,8 +93,7 @@ class Models:
             width = trainer.data.n_features
             for i, row in enumerate(inputs):
                 if len(row) != width:
-                    raise ApiError(
-                        422,
+                    raise InvalidInput(
                         "invalid inputs",
                         [
                             {
@@ -119,7 +119,7 @@ class Models:
 
             row = self.manager.get(run_id)
             if not row["info"]:
-                raise ApiError(409, f"run {run_id} has not started yet (it is {row['status']})")
+                raise Conflict(f"run {run_id} has not started yet (it is {row['status']})")
             text = script(run_id, stored_config(row, effective=True).model_dump(mode="json"))
             return text.encode(), "text/x-python", f"run-{run_id}.py", None
         if fmt == "state_dict":

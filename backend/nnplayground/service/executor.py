@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 from .store import StepWrite
 
-CONTROL_ACTIONS = ("pause", "resume", "step", "stop", "speed", "cancel")
-
 
 @dataclass
 class Job:

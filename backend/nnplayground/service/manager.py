@@ -15,22 +15,13 @@ from ..engine.choices import DATASETS
 from ..engine.config import ConfigError, RunConfig
 from ..engine.status import ACTIONS
 from ..jsonutil import dumps, raw_json
+from .errors import Conflict, InvalidInput, NotFound, ServiceError, TooMany, field_error
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
 from .settings import Settings
 from .store import ACTIVE, TERMINAL, Store, run_brief
 
 ALLOWED = ACTIONS
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, detail: list | None = None):
-        super().__init__(message)
-        self.status, self.message, self.detail = status, message, detail
-
-
-def field_error(field: str, message: str) -> ApiError:
-    return ApiError(422, "invalid configuration", [{"field": field, "message": message}])
 
 
 def stored_config(row: dict, effective: bool = False) -> RunConfig:
@@ -42,7 +33,7 @@ def stored_config(row: dict, effective: bool = False) -> RunConfig:
 
     if effective:
         if not row["info"]:
-            raise ApiError(409, f"run {row['id']} has no model yet (it is {row['status']})")
+            raise Conflict(f"run {row['id']} has no model yet (it is {row['status']})")
         raw = json.loads(row["info"])["config"]
     else:
         raw = json.loads(row["config"])
@@ -51,8 +42,7 @@ def stored_config(row: dict, effective: bool = False) -> RunConfig:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "(config)"
-        raise ApiError(
-            409,
+        raise Conflict(
             f"run {row['id']} was stored with a configuration this server no longer accepts "
             f"({where}: {first.get('msg', 'invalid')}); start a new run",
             [{"field": where, "message": first.get("msg", "invalid")}],
@@ -165,7 +155,7 @@ class RunManager:
     def get(self, run_id: str) -> dict:
         row = self.store.get_run(run_id)
         if row is None:
-            raise ApiError(404, f"no run with id {run_id!r}")
+            raise NotFound(f"no run with id {run_id!r}")
         return row
 
     def run(self, run_id: str) -> dict:
@@ -199,8 +189,7 @@ class RunManager:
         speed would make the worker wait for centuries (it overflowed the worker's wait)."""
         low = self.settings.min_speed
         if speed and speed < low:
-            raise ApiError(
-                422,
+            raise InvalidInput(
                 f"invalid speed: {field} must be 0 (no throttle) or at least {low:g} epochs/s",
                 [{"field": field, "message": f"0 (no throttle) or at least {low:g} epochs per second"}],
             )
@@ -269,7 +258,7 @@ class RunManager:
                     )
                 try:
                     src_config = stored_config(row, effective=True).model_dump(mode="json")
-                except ApiError as e:
+                except ServiceError as e:
                     raise field_error("transfer.source", e.message) from None
                 source = (src_config, blob)
             try:
@@ -295,8 +284,7 @@ class RunManager:
         source = self._check_limits(cfg)
         with self._admit:
             if self.store.count_active(client) >= self.settings.max_runs_per_client:
-                raise ApiError(
-                    429,
+                raise TooMany(
                     f"this client already has {self.settings.max_runs_per_client} active runs "
                     "(the limit); stop or wait for one of them",
                 )
@@ -304,14 +292,12 @@ class RunManager:
             queued = len(positions)
             full = not self.executor.has_capacity()
             if full and queued >= self.settings.queue_bound:
-                raise ApiError(
-                    429,
+                raise TooMany(
                     f"the server is busy: {queued} runs are already waiting (the limit); try again shortly",
                 )
             stored = self.store.client_storage(client)
             if stored >= self.settings.max_client_storage_bytes:
-                raise ApiError(
-                    429,
+                raise TooMany(
                     f"this client's runs already keep {stored >> 20} MiB of checkpoints and models (the limit is "
                     f"{self.settings.max_client_storage_bytes >> 20} MiB); delete old runs to start new ones",
                 )
@@ -319,8 +305,7 @@ class RunManager:
             if full and per_address and address:
                 mine = sum(1 for r in positions if self.addresses.get(r) == address)
                 if mine >= per_address:
-                    raise ApiError(
-                        429,
+                    raise TooMany(
                         f"{mine} runs from your network address are already waiting for a worker "
                         f"(the limit is {per_address}); try again when one has started",
                     )
@@ -347,7 +332,7 @@ class RunManager:
         status = row["status"]
         if status not in ALLOWED[action]:
             self.paused_since.pop(run_id, None)
-            raise ApiError(409, f"cannot {action} a run that is {status}")
+            raise Conflict(f"cannot {action} a run that is {status}")
         if action == "speed":
             self.store.update_run(run_id, speed=value or 0.0)
             self.executor.control(run_id, "speed", value)
@@ -388,7 +373,7 @@ class RunManager:
         """Pause or resume a run still waiting for a worker: it starts paused (after epoch 0) or not.
         Started is handled on the executor's thread, so a run that started meanwhile is settled here."""
         if action == "resume" and run_id not in self.start_paused:
-            raise ApiError(409, "cannot resume a run that is queued and not paused")
+            raise Conflict("cannot resume a run that is queued and not paused")
         if action == "pause":
             self.start_paused.add(run_id)
         else:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from ...engine import presets
 from ...engine.config import RunConfig
+from ...engine.status import ACTIONS, ACTIVE, STATUSES, TERMINAL
+from ..deps import SettingsDep
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(prefix="/catalog", tags=["catalog"])
 
 # How the UI groups the regularization switches. Only paths are named here; their types, bounds and
 # defaults are read from the schema (a path that stops existing fails the catalog tests).
@@ -88,6 +90,10 @@ def _lookup(sections: dict, path: str) -> dict:
     return sections[section]["fields"][field]
 
 
+def _names(statuses) -> list[str]:
+    return [str(s) for s in statuses]
+
+
 @lru_cache(maxsize=1)
 def build_catalog() -> dict:
     schema = RunConfig.model_json_schema()
@@ -120,10 +126,13 @@ def build_catalog() -> dict:
         "regularizers": regularizers,
         "defaults": RunConfig().model_dump(mode="json"),
         "presets": presets.names(),
+        # the run statuses and control actions (engine/status.py): the browser reads them from here
+        "statuses": {"all": _names(STATUSES), "active": _names(ACTIVE), "terminal": _names(TERMINAL)},
+        "actions": {name: _names(allowed) for name, allowed in ACTIONS.items()},
         "schema": schema,
     }
 
 
-@router.get("/catalog", summary="Every choice the engine offers, with bounds and defaults")
-def catalog(request: Request) -> dict:
-    return {**build_catalog(), "limits": request.app.state.settings.limits()}
+@router.get("", summary="Every choice the engine offers, with bounds and defaults, statuses and actions")
+def catalog(settings: SettingsDep) -> dict:
+    return {**build_catalog(), "limits": settings.limits()}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...engine import augmentation, datasets
 from ...engine.config import AugmentationConfig, DatasetConfig, PreprocessingConfig
 
-router = APIRouter(tags=["data"])
+router = APIRouter(prefix="/data", tags=["data"])
 
 
 class PreviewRequest(BaseModel):
@@ -21,7 +21,7 @@ class PreviewRequest(BaseModel):
     n_augmented: int = Field(8, ge=0, le=32, description="Augmented copies of the first training image.")
 
 
-@router.post("/data/preview", summary="The data set as drawn before training, with augmented samples")
+@router.post("/preview", summary="The data set as drawn before training, with augmented samples")
 def preview(body: PreviewRequest) -> dict:
     view = datasets.view(body.dataset, body.preprocessing)
     view["augmented"] = []

@@ -5,23 +5,21 @@ computations run at once, in a thread."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from ...engine.landscape import LandscapeRequest, solve
-from ...service.manager import ApiError
-from ..auth import require_client
+from ...service.errors import InvalidInput
+from ..deps import CreatorDep, HeavyDep, SettingsDep
 
-router = APIRouter(tags=["landscape"])
+router = APIRouter(prefix="/landscape", tags=["landscape"])
 
 
-@router.post("/landscape", summary="Minimise a 2-D function (rosenbrock, quadratic, saddle) with several optimizers")
-async def landscape(request: Request, body: LandscapeRequest) -> dict:
-    require_client(request)
-    limit = request.app.state.settings.max_landscape_steps
+@router.post("", summary="Minimise a 2-D function (rosenbrock, quadratic, saddle) with several optimizers")
+async def landscape(body: LandscapeRequest, who: CreatorDep, settings: SettingsDep, heavy: HeavyDep) -> dict:
+    limit = settings.max_landscape_steps
     work = body.steps * len(body.optimizers)
     if limit and work > limit:
-        raise ApiError(
-            422,
+        raise InvalidInput(
             "invalid configuration",
             [
                 {
@@ -31,4 +29,4 @@ async def landscape(request: Request, body: LandscapeRequest) -> dict:
                 }
             ],
         )
-    return await request.app.state.heavy.run(solve, body)
+    return await heavy.run(solve, body)

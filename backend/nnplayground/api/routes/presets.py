@@ -1,11 +1,13 @@
+"""/api/presets: the lesson presets (an override over the defaults, with its explanations and claims)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
 from ...engine import presets
-from ...service.manager import ApiError
+from ...service.errors import NotFound
 
-router = APIRouter(tags=["presets"])
+router = APIRouter(prefix="/presets", tags=["presets"])
 
 
 def _one(name: str, full: bool) -> dict:
@@ -27,13 +29,13 @@ def _one(name: str, full: bool) -> dict:
     return out
 
 
-@router.get("/presets", summary="The lesson presets (override over the defaults, with explanations)")
+@router.get("", summary="The lesson presets (override over the defaults, with explanations)")
 def list_presets() -> dict:
     return {"presets": [_one(name, False) for name in presets.names()]}
 
 
-@router.get("/presets/{name}", summary="One lesson preset with its full configuration")
+@router.get("/{name}", summary="One lesson preset with its full configuration")
 def get_preset(name: str = Path(..., max_length=100)) -> dict:
     if name not in presets.PRESETS:
-        raise ApiError(404, f"unknown preset {name!r}; known: {', '.join(presets.names())}")
+        raise NotFound(f"unknown preset {name!r}; known: {', '.join(presets.names())}")
     return _one(name, True)

@@ -1,7 +1,8 @@
 """Websockets: /ws/runs/{id} streams one run (snapshot, then live events), /ws/runs streams
 list-level changes. The protocol is described in docs/protocol.md.
 
-Every socket route leaves its hub in a `finally`, whatever a send raised (a client may leave at any
+The shared pieces (the message gate, the error frame, the pong id) are in api/sockets.py. Every
+socket route leaves its hub in a `finally`, whatever a send raised (a client may leave at any
 moment, the snapshot's send included), and a client that left is no error. What a client's own
 messages may cost is bounded by `MessageGate`: a rate per socket, the client's request bucket, and
 answers that echo nothing of the message and that the client must read: with 8 answers unsent, its
@@ -11,85 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import math
-import secrets
-import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, BeforeValidator, Field, Strict, TypeAdapter, ValidationError, model_validator
 
+from ...engine.status import ACTIONS
 from ...jsonutil import dumps, loads_strict
-from ...service.manager import ApiError
-from ..auth import may_control, principal, take_token
+from ...service.errors import ServiceError
+from ..auth import may_control
+from ..deps import ManagerDep
+from ..errors import status_of
+from ..sockets import GONE, MAX_ID_CHARS, POLICY_VIOLATION, REPLY_TIMEOUT, MessageGate, error_frame, ping_id, unexpected
 
-try:
-    from starlette.websockets import WebSocketDisconnected as _SendAfterClose
-except ImportError:  # older Starlette: a plain RuntimeError
-    _SendAfterClose = RuntimeError
-
-router = APIRouter()
-log = logging.getLogger("nnplayground.api")
-ACTIONS = ("pause", "resume", "step", "stop", "speed")
-# The client went away: Starlette turns a failed send into WebSocketDisconnect(1006), a send or
-# receive after the close is a RuntimeError subclass, and uvicorn's ClientDisconnected is an OSError.
-GONE = (WebSocketDisconnect, _SendAfterClose, OSError)
-MAX_ID_CHARS = 64
-POLICY_VIOLATION = 1008
-REPLY_TIMEOUT = 10.0  # seconds a client may leave `max_replies` answers unread before it is closed
-
-
-def _error(message: str, **extra) -> str:
-    return dumps({"type": "error", "message": message, **extra})
-
-
-def ping_id(value):
-    """The id a pong may carry back: a number or a short string. Anything else is not echoed (an
-    answer must not be a way to make the server hold or send the client's data)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int) and abs(value) < 2**53:
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    if isinstance(value, str) and len(value) <= MAX_ID_CHARS:
-        return value
-    raise ValueError(f"a ping id is a number or a string of at most {MAX_ID_CHARS} characters")
-
-
-class MessageGate:
-    """The cost of one socket's client messages: at most `ws_message_rate` a second (bursts of twice
-    that), each also counted in the client's request bucket when the server limits requests (classroom
-    mode; the teacher is not limited), and no message larger than `max_message_size`."""
-
-    def __init__(self, ws: WebSocket):
-        s = ws.app.state.settings
-        self.rate = float(s.ws_message_rate)
-        self.max_size = s.max_message_size
-        self.buckets: dict = {}
-        self.limiter = ws.scope.get("nnp.rate_limit")
-        if self.limiter is not None and self.limiter.rate > 0:
-            p = principal(ws)
-            self.client = None if p.teacher else p.client
-        else:
-            self.client = None
-
-    def refusal(self, text: str) -> str | None:
-        """None when the message may be handled, else the error frame that answers it."""
-        if self.rate > 0 and take_token(self.buckets, "", self.rate, 2 * self.rate, time.monotonic()) > 0:
-            return _error(f"too many messages: at most {self.rate:g} a second on one connection", status=429)
-        if self.client is not None:
-            wait = self.limiter.take(self.client)
-            if wait > 0:
-                return _error(
-                    f"too many requests: at most {self.limiter.per_minute} a minute per client, messages "
-                    f"included; retry in {math.ceil(wait)} s",
-                    status=429,
-                )
-        if len(text) > self.max_size or len(text.encode()) > self.max_size:
-            return _error(f"message larger than {self.max_size} bytes")
-        return None
+router = APIRouter(prefix="/ws/runs")
 
 
 class Ping(BaseModel):
@@ -103,7 +39,7 @@ class Control(BaseModel):
     """`{"type": "control", "action": ..., "epochs_per_second": ...}` on /ws/runs/{id}: the REST controls."""
 
     type: Literal["control"]
-    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    action: Literal[tuple(ACTIONS)]  # type: ignore[valid-type]
     epochs_per_second: Annotated[float, Strict(), Field(ge=0, le=1000)] | None = None
 
     @model_validator(mode="after")
@@ -123,17 +59,17 @@ def _refusal(err: ValidationError, run_id: str | None) -> str:
     if kind == "union_tag_invalid" or (loc[:1] == ("control",) and run_id is None):
         return _unknown_type(run_id)
     if loc[:2] == ("ping", "id"):
-        return _error(f"a ping id is a number or a string of at most {MAX_ID_CHARS} characters")
+        return error_frame(f"a ping id is a number or a string of at most {MAX_ID_CHARS} characters")
     if loc[:2] == ("control", "action"):
-        return _error(f"unknown action; one of {', '.join(ACTIONS)}")
+        return error_frame(f"unknown action; one of {', '.join(ACTIONS)}")
     if loc[:1] == ("control",):
-        return _error("speed needs epochs_per_second between 0 and 1000")
-    return _error("messages must be JSON objects with a 'type'")
+        return error_frame("speed needs epochs_per_second between 0 and 1000")
+    return error_frame("messages must be JSON objects with a 'type'")
 
 
 def _unknown_type(run_id: str | None) -> str:
     expected = "ping or control" if run_id is not None else "ping"
-    return _error(f"unknown message type; expected {expected}")
+    return error_frame(f"unknown message type; expected {expected}")
 
 
 async def _client_message(ws: WebSocket, run_id: str | None, text: str, gate: MessageGate) -> str:
@@ -144,9 +80,9 @@ async def _client_message(ws: WebSocket, run_id: str | None, text: str, gate: Me
     try:
         raw = loads_strict(text)  # the one strict JSON parser (NaN and Infinity are refused)
     except ValueError:
-        return _error("messages must be JSON objects with a 'type'")
+        return error_frame("messages must be JSON objects with a 'type'")
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-        return _error("messages must be JSON objects with a 'type'")
+        return error_frame("messages must be JSON objects with a 'type'")
     try:
         msg = CLIENT_MESSAGE.validate_python(raw)
     except ValidationError as e:
@@ -161,19 +97,9 @@ async def _client_message(ws: WebSocket, run_id: str | None, text: str, gate: Me
         row = await asyncio.to_thread(mgr.get, run_id)
         may_control(ws, row, action)
         run = await asyncio.to_thread(mgr.control, run_id, action, value)
-    except ApiError as e:
-        return _error(e.message, status=e.status, action=action)
+    except ServiceError as e:
+        return error_frame(e.message, status=status_of(e), action=action)
     return dumps({"type": "ack", "action": action, "status": run["status"]})
-
-
-async def unexpected(ws: WebSocket, where: str) -> None:
-    """A bug, not a client leaving: logged with an id, the client told only the id, closed 1011."""
-    error_id = secrets.token_hex(6)
-    log.exception("unhandled error %s on websocket %s", error_id, where)
-    with contextlib.suppress(Exception):
-        await ws.send_text(_error(f"internal error (id {error_id})", status=500, error_id=error_id))
-    with contextlib.suppress(Exception):
-        await ws.close(code=1011)
 
 
 class SharedSnapshots:
@@ -237,10 +163,9 @@ async def _sender(ws: WebSocket, sub) -> None:
             await ws.close()
 
 
-@router.websocket("/ws/runs/{run_id}")
-async def watch_run(ws: WebSocket, run_id: str):
+@router.websocket("/{run_id}")
+async def watch_run(ws: WebSocket, mgr: ManagerDep, run_id: str):
     await ws.accept()
-    mgr = ws.app.state.manager
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(run_id, sub)  # live events wait in `holding` while the snapshot is read
@@ -253,11 +178,11 @@ async def watch_run(ws: WebSocket, run_id: str):
                 if not -1 <= since <= 10**9:
                     raise ValueError
             except ValueError:
-                await ws.send_text(_error("since must be an epoch number"))
+                await ws.send_text(error_frame("since must be an epoch number"))
                 since = None
         snap = await ws.app.state.snapshots.get(mgr, run_id, since)
         if snap is None:
-            await ws.send_text(_error("no run with that id", status=404))
+            await ws.send_text(error_frame("no run with that id", status=404))
             await ws.close(code=4404)
             return
         await ws.send_text(snap.text)
@@ -271,10 +196,9 @@ async def watch_run(ws: WebSocket, run_id: str):
         mgr.hub.leave(run_id, sub)
 
 
-@router.websocket("/ws/runs")
-async def watch_list(ws: WebSocket):
+@router.websocket("")
+async def watch_list(ws: WebSocket, mgr: ManagerDep):
     await ws.accept()
-    mgr = ws.app.state.manager
     sub = mgr.hub.subscriber(ws.send_text)
     sub.holding = []
     mgr.hub.join(None, sub)
