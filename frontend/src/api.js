@@ -74,10 +74,11 @@ function wsUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
 }
 
-// A websocket that comes back: on a close the server did not mean as final it reconnects with
-// exponential backoff (250 ms doubling to `maxDelay`), asking `url()` again each time so a resumable
-// stream can say where it left off. Handlers: message(msg) with the parsed JSON, lost() on the
-// first close of a series, reconnected() when a reconnect opens. close() ends it for good.
+// A websocket that comes back: on a dropped connection it reconnects with exponential backoff
+// (250 ms doubling to `maxDelay`), asking `url()` again each time so a resumable stream can say where
+// it left off. A 44xx close code is the server's final answer (not allowed, not found): no retry.
+// Handlers: message(msg) with the parsed JSON, lost() on the first drop of a series, reconnected()
+// when a reconnect opens, ended(code) after a final close. close() ends it from this side.
 export class ReconnectingSocket {
   constructor(url, handlers, { maxDelay = 4000 } = {}) {
     this.url = url;
@@ -97,8 +98,14 @@ export class ReconnectingSocket {
     ws.onopen = () => {
       if (this.retry && this.handlers.reconnected) this.handlers.reconnected();
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.closed || this.ws !== ws) return;
+      if (ev.code >= 4400 && ev.code < 4500) {
+        // the server's final answer (4403 not allowed, 4404 no such run or room): asking again cannot help
+        this.closed = true;
+        if (this.handlers.ended) this.handlers.ended(ev.code);
+        return;
+      }
       if (this.retry === 0 && this.handlers.lost) this.handlers.lost();
       this.retry += 1;
       clearTimeout(this.timer);

@@ -2,11 +2,11 @@
 // over its contour map. Click the plot to move the start point.
 import { api } from "./api.js";
 import { relevant } from "./controls.js";
+import { $ } from "./dom.js";
 import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { COLORS, PALETTE } from "./theme.js";
 import { toast } from "./toast.js";
 
-const $ = (id) => document.getElementById(id);
 // The optimizers and which of them read momentum or betas come from the catalog (the engine's registry).
 let NAMES = [];
 let FIELDS = {};
