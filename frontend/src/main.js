@@ -1,8 +1,9 @@
 // The playground page, wired: the configuration (state.js, controls.js) drives the data panel
-// (data.js) and runs on the server (runcontrol.js, api.js), whose stream feeds the live views
-// (liveviews.js: charts.js, outputview.js, network.js, histograms.js); the epoch scrubber
-// (scrubber.js), the baseline comparison (baseline.js), the runs list (runslist.js) and the lessons
-// (lesson.js) are each their own module, mixed into the one Playground whose state they share.
+// (data.js), the network diagram (networkpanel.js) and runs on the server (runcontrol.js, api.js),
+// whose stream feeds the live views (liveviews.js: charts.js, outputview.js, network.js,
+// histograms.js); the epoch scrubber (scrubber.js), the baseline comparison (baseline.js), the runs
+// list (runslist.js) and the lessons (lesson.js) are each their own module, mixed into the one
+// Playground whose state they share.
 import { api, Vocabulary } from "./api.js";
 import { Baseline } from "./baseline.js";
 import { LineChart } from "./charts.js";
@@ -15,6 +16,7 @@ import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { HIDEABLE, Lessons } from "./lesson.js";
 import { LiveViews } from "./liveviews.js";
 import { NetworkView } from "./network.js";
+import { NetworkPanel } from "./networkpanel.js";
 import { OutputView } from "./outputview.js";
 import { RunControl } from "./runcontrol.js";
 import { RunsList } from "./runslist.js";
@@ -73,14 +75,6 @@ class Playground {
     if (PHONE.matches) for (const d of document.querySelectorAll("details.fold")) d.open = false;
   }
 
-  layersText() {
-    const m = this.state.get("model");
-    const n = m.hidden.length;
-    const dense = t(n === 1 ? "layers.one" : "layers.n", { n });
-    const conv = this.state.get("dataset.name") === "digits" && m.arch && m.arch !== "mlp";
-    return conv ? t("layers.cnn", { c: (m.conv_channels || []).length, dense }) : dense;
-  }
-
   // The address bar holds the configuration, and the lesson and hidden sections when there are any
   // (a shared lesson link opens the lesson; hide= lists the sections a lesson does not need).
   shareHash() {
@@ -114,46 +108,6 @@ class Playground {
     if (this.dataView) this.describeData(this.dataView);
     $("status").textContent = this.run ? this.statusText(this.run.status, this.run.position) : t("status.ready");
     this.refreshRuns();
-  }
-
-  drawNetwork(network) {
-    const d = this.dataView;
-    const layers = this.run && this.run.model ? this.run.model.layers : null;
-    let hidden, inputs, outputs;
-    if (layers) {
-      hidden = layers.filter((l) => l.name !== "out").map((l) => ({ name: l.name, units: l.shape[0], activation: l.activation }));
-      outputs = layers.at(-1).shape[0];
-    } else {
-      const m = this.state.get("model");
-      hidden = m.hidden.map((u, i) => ({ name: `fc${i + 1}`, units: u, activation: (m.activations || [])[i] || m.activation }));
-      outputs = d ? Math.max(1, d.n_classes) : 2;
-    }
-    if (d && d.input_shape.length === 1 && d.input_shape[0] <= 2) inputs = d.input_shape[0] === 2 ? ["x₁", "x₂"] : ["x"];
-    else if (d && d.input_shape.length === 3) inputs = ["8×8"];
-    else if (d) {
-      // tabular data: one node per feature (the first 16 drawn), so the first layer's links carry colour
-      const sub = (n) => String(n).replace(/\d/g, (c) => "₀₁₂₃₄₅₆₇₈₉"[c]);
-      inputs = Array.from({ length: d.input_shape[0] }, (_, k) => `x${sub(k + 1)}`);
-    } else inputs = ["x₁", "x₂"];
-    const note = this.run && this.run.model ? t("net.params", { n: this.run.model.n_params }) : "";
-    this.network.render({ inputs, hidden, outputs, network: network || this.lastNetwork, note,
-                          editable: !(layers && layers.some((l) => l.kind === "conv")) });
-  }
-
-  changeWidth(i, delta) {
-    const hidden = [...this.state.get("model.hidden")];
-    hidden[i] = Math.max(1, Math.min(256, hidden[i] + delta));
-    this.state.set("model.hidden", hidden);
-  }
-
-  changeDepth(delta) {
-    const hidden = [...this.state.get("model.hidden")];
-    if (delta > 0 && hidden.length < 8) hidden.push(hidden.at(-1) || 4);
-    if (delta < 0 && hidden.length > 0) hidden.pop();
-    const m = this.state.get("model");
-    if (m.activations) this.state.set("model.activations", null, { silent: true });
-    if (m.dropouts) this.state.set("model.dropouts", null, { silent: true });
-    this.state.set("model.hidden", hidden);
   }
 
   showError(e) {
@@ -219,7 +173,7 @@ class Playground {
 }
 
 // each part's methods become the playground's (they share its state: run, records, charts, ...)
-for (const part of [DataPanel, RunControl, LiveViews, Scrubber, Baseline, RunsList, Lessons]) {
+for (const part of [DataPanel, NetworkPanel, RunControl, LiveViews, Scrubber, Baseline, RunsList, Lessons]) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
     if (name === "constructor") continue;
     if (name in Playground.prototype) throw new Error(`playground: ${name} defined twice`);
