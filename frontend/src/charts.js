@@ -2,13 +2,12 @@
 // animation frame, so a fast run does not redraw per epoch message.
 import uPlot from "/static/vendor/uPlot.esm.js";
 import { t } from "./i18n.js";
-
-export const PALETTE = ["#f59322", "#0877bd", "#7b1fa2", "#2e7d32", "#c62828", "#00838f", "#6d4c41", "#ad1457", "#455a64"];
+import { COLORS } from "./theme.js";
 
 // Marker lines (best epoch, early stop, LR cuts) drawn under the series. Markers closer than a
 // label's width are merged into one label ("LR↓ ×25", "best · early stop"), so many markers never
 // stack into an unreadable fence, and a label near the right edge is drawn to the left of its line.
-export function clusterMarkers(markers, toX, minGap) {
+function clusterMarkers(markers, toX, minGap) {
   const placed = markers.map((m) => ({ ...m, x: toX(m.epoch) })).filter((m) => Number.isFinite(m.x))
     .sort((a, b) => a.x - b.x);
   const groups = [];
@@ -75,8 +74,8 @@ function markersPlugin(chart) {
         if (chart.cursorEpoch != null) { // the scrubbed epoch: its own line and label, on the row below
           const x = u.valToPos(chart.cursorEpoch, "x", true);
           if (Number.isFinite(x)) {
-            line(u, ctx, x, "#183153", 2.5);
-            label(u, ctx, x, t("out.epoch_n", { n: chart.cursorEpoch }), "#183153", 2);
+            line(u, ctx, x, COLORS.navy, 2.5);
+            label(u, ctx, x, t("out.epoch_n", { n: chart.cursorEpoch }), COLORS.navy, 2);
             chart.labels.push(t("out.epoch_n", { n: chart.cursorEpoch }));
           }
         }
@@ -88,7 +87,7 @@ function markersPlugin(chart) {
 
 // A y range that is never empty: a constant series (accuracy stuck at 50% in the very runs a lesson
 // is about) gets a band around its value instead of a zero-height axis that draws nothing.
-export function paddedRange(lo, hi, floor = null) {
+function paddedRange(lo, hi, floor = null) {
   if (lo == null || hi == null || !Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
   if (floor != null) { lo = Math.max(lo, floor); hi = Math.max(hi, lo); }
   const span = hi - lo;

@@ -5,30 +5,16 @@
 //
 // main.js calls initClassroom(playground) once the playground has booted. It uses the playground's
 // own methods: detach(), open(runId), choosePreset(name), state.replace(config), showLesson(), toast().
-import { api } from "./api.js";
+import { api, roomSocket } from "./api.js";
+import { $, el } from "./dom.js";
 import { lang, t } from "./i18n.js";
 import { mergeDeep } from "./state.js";
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) e.append(c);
-  return e;
-}
 
 export class Classroom {
   constructor(pg) {
     this.pg = pg;
-    this.ws = null;
+    this.socket = null;
     this.code = null;
-    this.closed = false;
-    this.retry = 0;
   }
 
   async init() {
@@ -79,7 +65,6 @@ export class Classroom {
 
   enter(code, name) {
     this.code = code;
-    this.closed = false;
     this.box.replaceChildren();
     const who = name === "projector" ? "projector" : name;
     const label = el("span", { class: "room-label", id: "room-label" });
@@ -99,26 +84,15 @@ export class Classroom {
   }
 
   leave() {
-    this.closed = true;
-    if (this.ws) this.ws.close();
-    this.ws = null;
+    if (this.socket) this.socket.close();
+    this.socket = null;
     this.code = null;
     this.showBanner(null);
   }
 
   connect() {
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    const code = this.code;
-    const ws = (this.ws = new WebSocket(`${proto}://${location.host}/ws/rooms/${code}`));
-    ws.onmessage = (m) => {
-      this.retry = 0;
-      this.onMessage(JSON.parse(m.data));
-    };
-    ws.onclose = () => {
-      if (this.closed || this.ws !== ws) return;
-      this.retry += 1;
-      setTimeout(() => !this.closed && this.code === code && this.connect(), Math.min(5000, 300 * 2 ** this.retry));
-    };
+    if (this.socket) this.socket.close();
+    this.socket = roomSocket(this.code, { message: (m) => this.onMessage(m) });
   }
 
   onMessage(m) {
@@ -183,7 +157,7 @@ export class Classroom {
     const pg = this.pg;
     await this.restoreOwn();
     pg.watching = null;
-    if (!pg.run || !["queued", "running", "paused"].includes(pg.run.status)) {
+    if (!pg.run || !pg.vocab.isActive(pg.run.status)) {
       return pg.start({ paused });
     }
     if (pg.run.status === "paused" && !paused) return pg.control("resume");

@@ -2,10 +2,12 @@
 // filled step outline, the newest at the front (bottom) in full colour and older ones behind, fading.
 // A shared x range per layer keeps the epochs comparable; "same x-range for every layer" (shared)
 // puts every layer on one axis, so layers can be compared too (batch norm, saturated sigmoids).
+import { hidpi } from "./canvas.js";
 import { t } from "./i18n.js";
+import { COLORS as THEME } from "./theme.js";
 
 const KEEP = 12;
-const COLORS = { pre: "#7b1fa2", act: "#0877bd", weight: "#f59322", grad: "#2e7d32" };
+const COLORS = { pre: "#7b1fa2", act: THEME.blue, weight: THEME.orange, grad: "#2e7d32" };
 
 export class HistogramView {
   constructor(host) {
@@ -100,10 +102,7 @@ export class HistogramView {
 
   ridgeline(canvas, series) {
     const w = canvas.clientWidth || 230, h = canvas.clientHeight || 150;
-    canvas.width = w * devicePixelRatio;
-    canvas.height = h * devicePixelRatio;
-    const ctx = canvas.getContext("2d");
-    ctx.scale(devicePixelRatio, devicePixelRatio);
+    const ctx = hidpi(canvas, w, h);
     ctx.clearRect(0, 0, w, h);
     // a histogram without one finite value (a diverged run) has min = max = null: nothing to draw
     series = series.filter((s) => s.h.min != null && s.h.max != null);
@@ -146,12 +145,12 @@ export class HistogramView {
         ctx.fill();
       }
       ctx.globalAlpha = newest ? 1 : 0.12 + 0.4 * (i / n);
-      ctx.strokeStyle = newest ? color : "#6b7280";
+      ctx.strokeStyle = newest ? color : THEME.muted;
       ctx.lineWidth = newest ? 1.4 : 0.6;
       ctx.stroke();
     });
     ctx.globalAlpha = 1;
-    ctx.fillStyle = "#6b7280";
+    ctx.fillStyle = THEME.muted;
     ctx.font = "12px system-ui";
     ctx.fillText(lo.toPrecision(3), 2, h - 2);
     const t = hi.toPrecision(3);

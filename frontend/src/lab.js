@@ -1,12 +1,12 @@
 // The optimizer lab: paths of several optimizers over a 2-D function (POST /api/landscape), drawn
 // over its contour map. Click the plot to move the start point.
 import { api } from "./api.js";
-import { PALETTE } from "./charts.js";
 import { relevant } from "./controls.js";
+import { $ } from "./dom.js";
 import { applyI18n, lang, setLang, t } from "./i18n.js";
+import { COLORS, PALETTE } from "./theme.js";
 import { toast } from "./toast.js";
 
-const $ = (id) => document.getElementById(id);
 // The optimizers and which of them read momentum or betas come from the catalog (the engine's registry).
 let NAMES = [];
 let FIELDS = {};
@@ -77,9 +77,9 @@ async function run() {
     result = null;
     cancelAnimationFrame(frame);
     const c = $("plot"), ctx = c.getContext("2d");
-    ctx.fillStyle = "#f4f5f7";
+    ctx.fillStyle = COLORS.bg;
     ctx.fillRect(0, 0, c.width, c.height);
-    ctx.fillStyle = "#c5221f";
+    ctx.fillStyle = COLORS.bad;
     ctx.font = "18px system-ui";
     ctx.fillText(t("lab.failed"), 20, 40);
     $("finals").replaceChildren(e.message);
@@ -152,7 +152,7 @@ function contours(ctx, W, H) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(off, 0, 0, W, H);
   if (result.minimum) {
-    ctx.fillStyle = "#188038";
+    ctx.fillStyle = COLORS.good;
     ctx.font = "18px system-ui";
     ctx.fillText("★", px(result.minimum[0]) - 7, py(result.minimum[1]) + 6);
   }

@@ -4,8 +4,9 @@
 // (orange < 0 < blue) with a width that grows with its magnitude, refreshed live as in TensorFlow
 // Playground. A wide layer shows its first 16 units and "… N more" (the server sends those only).
 // The +/- under each hidden column changes its width.
-import { paintGrid, probColor } from "./heatmap.js";
+import { paintGrid } from "./canvas.js";
 import { t } from "./i18n.js";
+import { COLORS, probColor } from "./theme.js";
 
 const NODE = 34;
 const GAP = 12;
@@ -38,10 +39,10 @@ function curveThumbnail(values, scale) {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, S, S);
   const y = (v) => S / 2 - (0.42 * S * Math.max(-1, Math.min(1, v / scale)));
-  ctx.strokeStyle = "#c9ced6";
+  ctx.strokeStyle = COLORS.faint;
   ctx.lineWidth = 1.5;
   ctx.beginPath(); ctx.moveTo(0, S / 2); ctx.lineTo(S, S / 2); ctx.stroke();
-  ctx.strokeStyle = "#0877bd";
+  ctx.strokeStyle = COLORS.blue;
   ctx.lineWidth = 4;
   ctx.beginPath();
   let pen = false;
@@ -96,7 +97,7 @@ export class NetworkView {
           const line = svg("path", {
             d: `M${x1 + NODE},${y1 + NODE / 2} C${x1 + NODE + 30},${y1 + NODE / 2} ${x2 - 30},${y2 + NODE / 2} ${x2},${y2 + NODE / 2}`,
             fill: "none",
-            stroke: v == null ? "#c9ced6" : v < 0 ? "#f59322" : "#0877bd",
+            stroke: v == null ? COLORS.faint : v < 0 ? COLORS.orange : COLORS.blue,
             "stroke-width": (0.4 + 3.6 * a).toFixed(2),
             "stroke-opacity": (0.25 + 0.65 * a).toFixed(2),
           });
@@ -112,7 +113,7 @@ export class NetworkView {
 
     cols.forEach((c, i) => {
       const x = 16 + i * COL;
-      const title = svg("text", { x, y: 14, "font-size": 11, fill: "#1f2430" });
+      const title = svg("text", { x, y: 14, "font-size": 11, fill: COLORS.ink });
       title.textContent = i === 0 ? t("net.input") : c.name === "out" ? t("net.output") : `${c.units} ${c.activation}`;
       root.append(title);
       if (i > 0 && i < cols.length - 1 && editable) {
@@ -150,13 +151,13 @@ export class NetworkView {
         }
       });
       if (c.units > MAX_DRAWN) {
-        const more = svg("text", { x, y: pos[i].at(-1)[1] + NODE + 16, "font-size": 11, fill: "#6b7280" });
+        const more = svg("text", { x, y: pos[i].at(-1)[1] + NODE + 16, "font-size": 11, fill: COLORS.muted });
         more.textContent = t("net.more", { n: c.units - MAX_DRAWN });
         root.append(more);
       }
     });
     if (note) {
-      const text = svg("text", { x: 16, y: height - 6, "font-size": 11, fill: "#6b7280" });
+      const text = svg("text", { x: 16, y: height - 6, "font-size": 11, fill: COLORS.muted });
       text.textContent = note;
       root.append(text);
     }

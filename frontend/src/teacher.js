@@ -3,14 +3,10 @@
 // bar), create a room and show its join code, broadcast a run, push a lesson, and watch the
 // students' table (a sortable leaderboard) live over /ws/rooms/{code}. Every student-provided string
 // is set with textContent.
-import { api } from "./api.js";
+import { api, loadVocabulary, roomSocket } from "./api.js";
+import { $, el, fmt, pct, smallButton } from "./dom.js";
 import { applyI18n, lang, setLang, t } from "./i18n.js";
 import { toast } from "./toast.js";
-
-const $ = (id) => document.getElementById(id);
-const fmt = (v, d = 4) => (v == null || !Number.isFinite(v) ? "–" : Number(v).toFixed(d));
-const pct = (v) => (v == null || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
-
 
 function toggleText(k) {
   if (!k) return "";
@@ -31,7 +27,7 @@ class Teacher {
     this.code = null;
     this.students = [];
     this.sort = { key: "best_val_acc", dir: -1 };
-    this.ws = null;
+    this.socket = null;
     this.members = {}; // room code -> students, for the room picker
   }
 
@@ -55,6 +51,7 @@ class Teacher {
       return;
     }
     this.presets = (await api("/api/presets")).presets;
+    this.vocab = await loadVocabulary(); // run statuses and control actions, from the catalog
     this.fillPresets();
     this.wire();
     await this.loadRooms(localStorage.nnpTeacherRoom);
@@ -84,8 +81,8 @@ class Teacher {
     hint.hidden = !this.code;
     // what to put on the projector: where students go and what they type (the host as the teacher sees it)
     if (this.code) {
-      hint.replaceChildren(t("t.hint1"), Object.assign(document.createElement("b"), { textContent: `${location.origin}/` }),
-        t("t.hint2"), Object.assign(document.createElement("b"), { textContent: this.code }), t("t.hint3"));
+      hint.replaceChildren(t("t.hint1"), el("b", { text: `${location.origin}/` }), t("t.hint2"), el("b", { text: this.code }),
+                           t("t.hint3"));
     }
   }
 
@@ -101,8 +98,8 @@ class Teacher {
   }
 
   select(code) {
-    if (this.ws) { this.ws.onclose = null; this.ws.close(); }
-    this.ws = null;
+    if (this.socket) this.socket.close();
+    this.socket = null;
     this.code = code;
     this.students = [];
     this.render();
@@ -117,12 +114,7 @@ class Teacher {
   }
 
   connect(code) {
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    const ws = (this.ws = new WebSocket(`${proto}://${location.host}/ws/rooms/${code}`));
-    ws.onmessage = (m) => this.onMessage(JSON.parse(m.data));
-    ws.onclose = () => {
-      if (this.ws === ws && this.code === code) setTimeout(() => this.code === code && this.connect(code), 1000);
-    };
+    this.socket = roomSocket(code, { message: (m) => this.onMessage(m) });
   }
 
   onMessage(m) {
@@ -164,7 +156,7 @@ class Teacher {
     const line = r ? t("t.bc_progress", { status: t(`status.${r.status}`), epoch: r.epochs_run ?? 0, epochs: r.epochs,
                                          loss: fmt(best) }) : "";
     $("showing-run").textContent = line;
-    if (r && ["queued", "running", "paused"].includes(r.status)) {
+    if (r && this.vocab.isActive(r.status)) {
       this.showingTimer = setTimeout(() => this.showProgress(runId), 2000);
     }
   }
@@ -208,31 +200,16 @@ class Teacher {
       tg.textContent = r ? toggleText(r.toggles) : "";
       const act = tr.insertCell();
       if (r) {
-        const spot = document.createElement("button");
-        spot.className = "small";
-        spot.textContent = t("t.spot");
-        spot.onclick = () => this.show("spotlight", r.id);
-        act.append(spot);
-        if (["queued", "running", "paused"].includes(r.status)) {
-          const stop = document.createElement("button");
-          stop.className = "small";
-          stop.textContent = t("t.stop");
-          stop.onclick = () => api(`/api/runs/${r.id}/stop`, { method: "POST" }).catch((e) => toast(e.message));
-          act.append(stop);
+        act.append(smallButton(t("t.spot"), () => this.show("spotlight", r.id)));
+        if (this.vocab.allows("stop", r.status)) {
+          act.append(smallButton(t("t.stop"), () => api(`/api/runs/${r.id}/stop`, { method: "POST" }).catch((e) => toast(e.message))));
         }
       }
-      const all = document.createElement("button");
-      all.className = "small";
-      all.dataset.action = "stop-all";
-      all.textContent = t("t.stop_all");
-      all.title = t("t.stop_all_title", { name: s.name });
-      all.onclick = () => this.member(s, "stop");
-      const remove = document.createElement("button");
-      remove.className = "small danger";
-      remove.dataset.action = "remove";
-      remove.textContent = t("t.remove");
-      remove.onclick = () => confirm(t("t.remove_confirm", { name: s.name, code: this.code })) && this.member(s, "remove");
-      act.append(all, remove);
+      act.append(
+        smallButton(t("t.stop_all"), () => this.member(s, "stop"), { "data-action": "stop-all", title: t("t.stop_all_title", { name: s.name }) }),
+        smallButton(t("t.remove"), () => confirm(t("t.remove_confirm", { name: s.name, code: this.code })) && this.member(s, "remove"),
+                    { class: "small danger", "data-action": "remove" }),
+      );
     }
     $("student-count").textContent = t("t.count", { n: this.students.length, online: this.students.filter((s) => s.online).length });
   }

@@ -1,47 +1,8 @@
 // The output panel: decision surface with the data points (2-D), fitted curve (1-D regression),
 // predicted validation images (digits) or a confusion matrix (tabular), plus MC-dropout uncertainty.
-import { PALETTE } from "./charts.js";
+import { grayCanvas, hidpi, paintGrid } from "./canvas.js";
 import { t } from "./i18n.js";
-
-const ORANGE = [245, 147, 34];
-const BLUE = [8, 119, 189];
-const WHITE = [255, 255, 255];
-
-function mix(a, b, t) {
-  return [0, 1, 2].map((i) => Math.round(a[i] + (b[i] - a[i]) * t));
-}
-
-// TensorFlow Playground's diverging scale: orange for class 0, white at 0.5, blue for class 1.
-export function probColor(p) {
-  return p < 0.5 ? mix(ORANGE, WHITE, p * 2) : mix(WHITE, BLUE, (p - 0.5) * 2);
-}
-
-// The same scale washed out, as a background: the data points on top keep their full colour.
-const surfaceColor = (p) => mix(probColor(p), WHITE, 0.45);
-
-function hexRgb(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-}
-
-const NONFINITE = [200, 200, 200];
-
-export function paintGrid(ctx, values, res, w, h, color) {
-  const img = ctx.createImageData(res, res);
-  for (let r = 0; r < res; r++) {
-    for (let c = 0; c < res; c++) {
-      const v = values[(res - 1 - r) * res + c]; // grid rows go up in y; canvas rows go down
-      // a diverged model's cells are null: grey, not the colour of class 0 (null < 0.5 in JS)
-      const [R, G, B] = Number.isFinite(v) ? color(v, (res - 1 - r) * res + c) : NONFINITE;
-      const o = (r * res + c) * 4;
-      img.data[o] = R; img.data[o + 1] = G; img.data[o + 2] = B; img.data[o + 3] = 255;
-    }
-  }
-  const off = new OffscreenCanvas(res, res);
-  off.getContext("2d").putImageData(img, 0, 0);
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(off, 0, 0, w, h);
-}
+import { classColor, COLORS, hexRgb, mix, PALETTE, surfaceColor, WHITE } from "./theme.js";
 
 export class OutputView {
   constructor(host, { onAddPoint }) {
@@ -90,12 +51,8 @@ export class OutputView {
   canvas() {
     const SIZE = (this.size = Math.floor(this.host.clientWidth) || 400);
     const c = document.createElement("canvas");
-    c.width = SIZE * devicePixelRatio;
-    c.height = SIZE * devicePixelRatio;
-    c.style.width = c.style.height = `${SIZE}px`;
+    const ctx = hidpi(c, SIZE, SIZE, { style: true });
     this.host.replaceChildren(c);
-    const ctx = c.getContext("2d");
-    ctx.scale(devicePixelRatio, devicePixelRatio);
     return [c, ctx];
   }
 
@@ -134,7 +91,7 @@ export class OutputView {
     ctx.beginPath();
     ctx.moveTo(px(0), 0); ctx.lineTo(px(0), SIZE); ctx.moveTo(0, py(0)); ctx.lineTo(SIZE, py(0));
     ctx.stroke();
-    const classColor = (k) => (this.data.n_classes <= 2 ? (k ? "#0877bd" : "#f59322") : PALETTE[k % PALETTE.length]);
+    const color = (k) => classColor(k, this.data.n_classes);
     // the student's own points are all shown (validation ones as rings): none vanishes when drawing
     const all = this.showVal || this.data.name === "custom";
     this.drawn = 0;
@@ -144,13 +101,13 @@ export class OutputView {
       ctx.beginPath();
       ctx.arc(px(x), py(y), split === "val" ? 3.2 : 3.6, 0, 2 * Math.PI);
       if (split === "val") {
-        ctx.strokeStyle = classColor(label);
+        ctx.strokeStyle = color(label);
         ctx.lineWidth = 1.6;
         ctx.fillStyle = "rgba(255,255,255,.8)";
         ctx.fill();
         ctx.stroke();
       } else {
-        ctx.fillStyle = classColor(label);
+        ctx.fillStyle = color(label);
         ctx.strokeStyle = "#fff";
         ctx.lineWidth = 1.3;
         ctx.fill();
@@ -202,7 +159,7 @@ export class OutputView {
         for (let i = s.xs.length - 1; i >= 0; i--) ctx.lineTo(px(s.xs[i]), py(s.ys[i] - 2 * unc[i]));
         ctx.fill();
       }
-      ctx.strokeStyle = "#183153";
+      ctx.strokeStyle = COLORS.navy;
       ctx.lineWidth = 2.2;
       ctx.beginPath();
       s.xs.forEach((x, i) => (i ? ctx.lineTo(px(x), py(s.ys[i])) : ctx.moveTo(px(x), py(s.ys[i]))));
@@ -212,7 +169,7 @@ export class OutputView {
       if (split === "val" && !this.showVal) continue;
       ctx.beginPath();
       ctx.arc(px(x), py(y), 3.5, 0, 2 * Math.PI);
-      ctx.fillStyle = split === "val" ? "rgba(8,119,189,.35)" : "#f59322";
+      ctx.fillStyle = split === "val" ? "rgba(8,119,189,.35)" : COLORS.orange;
       ctx.fill();
     }
     this.legend(s ? t("out.curve_legend") : t("out.train_points"));
@@ -227,15 +184,7 @@ export class OutputView {
     const n = Math.min(d.images.length, 40);
     for (let i = 0; i < n; i++) {
       const fig = document.createElement("figure");
-      const c = document.createElement("canvas");
-      c.width = c.height = 8;
-      const ctx = c.getContext("2d");
-      const img = ctx.createImageData(8, 8);
-      d.images[i].flat().forEach((v, k) => {
-        const g = 255 - Math.round(Math.min(1, Math.max(0, v)) * 255);
-        img.data.set([g, g, g, 255], k * 4);
-      });
-      ctx.putImageData(img, 0, 0);
+      const c = grayCanvas(d.images[i]);
       const label = d.class_names[d.image_labels[i]];
       let caption = `${label}`;
       if (s && i < s.pred.length) {
