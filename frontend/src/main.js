@@ -541,7 +541,7 @@ class Playground {
     pill.textContent = this.statusText(status, position);
     pill.title = message || "";
     $("btn-play").innerHTML = status === "running" || status === "queued" ? "&#x23F8;" : "&#x25B6;";
-    $("btn-play").setAttribute("aria-label", status === "running" ? "Pause" : "Play");
+    $("btn-play").setAttribute("aria-label", t(status === "running" ? "aria.pause" : "aria.play"));
     $("btn-stop").disabled = !ACTIVE.includes(status);
     if ((status === "diverged" || status === "failed") && message) this.toast(message);
   }
