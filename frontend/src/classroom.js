@@ -22,7 +22,7 @@ export class Classroom {
     try { me = await api("/api/me"); } catch { return; }
     if (!me.classroom) return;
     this.me = me;
-    this.box = el("div", { id: "classroom", class: "classroom", "aria-label": "Classroom" });
+    this.box = el("div", { id: "classroom", class: "classroom", "aria-label": t("aria.classroom"), "data-i18n-aria": "aria.classroom" });
     this.banner = el("div", { id: "classroom-showing", class: "classroom-showing", hidden: "" });
     const spacer = document.querySelector(".topbar .spacer");
     spacer.parentNode.insertBefore(this.box, spacer);
@@ -41,10 +41,10 @@ export class Classroom {
     this.box.replaceChildren();
     const code = el("input", { id: "room-code", placeholder: t("room.code"), "data-i18n-placeholder": "room.code",
                                maxlength: "6", size: "7",
-                               autocomplete: "off", "aria-label": "Room code" });
+                               autocomplete: "off", "aria-label": t("aria.code"), "data-i18n-aria": "aria.code" });
     const name = el("input", { id: "room-name", placeholder: t("room.name"), "data-i18n-placeholder": "room.name",
                                maxlength: "32", size: "12",
-                               "aria-label": "Your name" });
+                               "aria-label": t("aria.name"), "data-i18n-aria": "aria.name" });
     name.value = localStorage.nnpName || "";
     const join = el("button", { id: "btn-join", class: "small", text: t("room.join"), "data-i18n": "room.join" });
     const form = el("form", { class: "join" }, code, name, join);

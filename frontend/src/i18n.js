@@ -101,6 +101,14 @@ const STRINGS = {
     "status.queued": "queued", "status.queued_at": "queued (#{n})", "status.running": "running", "status.paused": "paused",
     "status.completed": "completed", "status.early_stopped": "early-stopped", "status.early_at": "early-stopped at {e} (best {b})",
     "status.diverged": "diverged", "status.stopped": "stopped", "status.failed": "failed", "status.interrupted": "interrupted",
+    "aria.transport": "Run controls", "aria.reset": "Reset", "aria.play": "Play", "aria.pause": "Pause",
+    "aria.step": "Step one epoch", "aria.stop": "Stop", "aria.data": "Data", "aria.augmented": "Augmented samples",
+    "aria.network": "Network", "aria.addlayer": "Add layer", "aria.dellayer": "Remove layer",
+    "aria.diagram": "Network diagram", "aria.output": "Output", "aria.model_output": "Model output",
+    "aria.charts": "Charts", "aria.quantity": "Quantity", "aria.runs": "Runs", "aria.legend": "Legend",
+    "aria.plot": "Contour plot with optimizer paths", "aria.room": "Room", "aria.broadcast": "Broadcast",
+    "aria.lesson": "Lesson", "aria.students": "Students", "aria.classroom": "Classroom", "aria.code": "Room code",
+    "aria.name": "Your name",
   },
   es: {
     "mark.best": "mejor", "mark.early_stop": "early stop", "mark.diverged": "divergió",
@@ -202,6 +210,14 @@ const STRINGS = {
     "status.queued": "en cola", "status.queued_at": "en cola (#{n})", "status.running": "entrenando", "status.paused": "en pausa",
     "status.completed": "terminada", "status.early_stopped": "early stopping", "status.early_at": "frenó en {e} (mejor {b})",
     "status.diverged": "divergió", "status.stopped": "detenida", "status.failed": "falló", "status.interrupted": "interrumpida",
+    "aria.transport": "Controles de la corrida", "aria.reset": "Reiniciar", "aria.play": "Entrenar", "aria.pause": "Pausar",
+    "aria.step": "Avanzar una época", "aria.stop": "Detener", "aria.data": "Datos", "aria.augmented": "Muestras aumentadas",
+    "aria.network": "Red", "aria.addlayer": "Agregar capa", "aria.dellayer": "Quitar capa",
+    "aria.diagram": "Diagrama de la red", "aria.output": "Salida", "aria.model_output": "Salida del modelo",
+    "aria.charts": "Gráficos", "aria.quantity": "Magnitud", "aria.runs": "Corridas", "aria.legend": "Leyenda",
+    "aria.plot": "Curvas de nivel con los caminos de los optimizadores", "aria.room": "Sala", "aria.broadcast": "Transmisión",
+    "aria.lesson": "Lección", "aria.students": "Estudiantes", "aria.classroom": "Aula", "aria.code": "Código de la sala",
+    "aria.name": "Tu nombre",
   },
 };
 
@@ -352,4 +368,5 @@ export function applyI18n(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
 }

@@ -121,7 +121,7 @@ export class RunControl {
     pill.textContent = this.statusText(status, position);
     pill.title = message || "";
     $("btn-play").innerHTML = status === "running" || status === "queued" ? "&#x23F8;" : "&#x25B6;";
-    $("btn-play").setAttribute("aria-label", status === "running" ? "Pause" : "Play");
+    $("btn-play").setAttribute("aria-label", t(status === "running" ? "aria.pause" : "aria.play"));
     $("btn-stop").disabled = !this.vocab.allows("stop", status);
     if ((status === "diverged" || status === "failed") && message) this.toast(message);
   }

@@ -63,6 +63,33 @@ def test_after_play_output_and_loss_are_on_screen(open_page, name, size):
     assert not p.errors
 
 
+@pytest.mark.parametrize("preset", ["vanishing-gradients", "lr-schedule"])
+def test_pinned_lesson_leaves_the_chart_titles_uncovered(open_page, preset):
+    # projector: ▶ scrolls the chart the lesson points to (first chart row) just under the pinned lesson box;
+    # at the end of the run the box grows by its measured claims and must still not cover a chart title
+    p = open_page(size=PROJECTOR)
+    p.page.select_option("#preset", preset)
+    p.page.wait_for_selector("#lesson:not([hidden])")
+    p.js("() => window.playground.state.set('training.epochs', 12)")
+    p.page.click("#btn-play")
+    p.wait_status("completed")
+    p.page.wait_for_selector("#lesson-claims li")
+    p.page.wait_for_timeout(400)
+    p.shot(f"layout-projector-lesson-{preset}", full_page=False)
+    lesson = p.js("() => document.getElementById('lesson').getBoundingClientRect().bottom")
+    titles = p.js(
+        """() => [...document.querySelectorAll('.chart-card .chart-head h3')].map((h) => {
+             const r = h.getBoundingClientRect();
+             return {id: h.closest('.chart-card').id, top: r.top, bottom: r.bottom}; })
+           .filter((r) => r.bottom > 0 && r.top < innerHeight)"""
+    )
+    target = p.js("() => document.querySelector('.look-here').id")
+    assert target in [t["id"] for t in titles], (target, titles)  # the row it points to is on screen
+    for t in titles:
+        assert t["top"] >= lesson, f"the lesson box (bottom {lesson}px) covers the chart title {t}"
+    assert not p.errors
+
+
 def test_six_layers_keep_the_output_column_whole(open_page):
     p = open_page(size=PROJECTOR)
     for _ in range(4):

@@ -1,6 +1,6 @@
 """Spanish everywhere (issue 12 §6): every page walked in Spanish (the playground before and after a
 run, so that its views are drawn; the optimizer lab after a run; the teacher's dashboard with a room)
-shows no English: visible text nodes, placeholders, tooltips (title attributes and SVG titles; not aria-labels) and the
+shows no English: visible text nodes, placeholders, tooltips (title attributes and SVG titles), aria-labels and the
 text drawn on canvases (chart markers, histogram labels) are collected and checked against English
 words. Names (ReLU, SGD, Adam, Xavier, He, MC dropout...), numbers and units are allowed."""
 
@@ -47,6 +47,8 @@ COLLECT = """() => {
   }
   for (const e of document.querySelectorAll('[placeholder]')) if (visible(e)) out.push(e.placeholder);
   for (const e of document.querySelectorAll('[title]')) if (visible(e)) out.push(e.title);
+  // what a screen reader says, hidden or not (a hidden control may be shown later)
+  for (const e of document.querySelectorAll('[aria-label]')) out.push(e.getAttribute('aria-label'));
   return out.concat(window.__canvasText || []);
 }"""
 
@@ -116,10 +118,14 @@ def test_every_page_in_spanish_has_no_english(browser, room_server, tmp_path):
     # a 422 from the server, shown next to its field
     page.evaluate("""async () => { const { api } = await import('/app/api.js?v=' + Date.now());
                      try { await api('/api/runs', {method: 'POST', body: {training: {epochs: 0, batch_size: 'x'},
-                                                                          optimizer: {name: 'nope'}}}); }
+                                                                          optimizer: {name: 'nope', lr: 0}}}); }
                      catch (e) { window.playground.showError(e); } }""")
     found["server 422"] = english(page.evaluate(COLLECT))
-    assert "uno de 'sgd'" in page.inner_text("body")  # the literal_error, worded from its type and ctx
+    body = page.inner_text("body")
+    # worded from each error's type and ctx: literal_error (expected), greater_than (gt), greater_than_equal (ge)
+    assert "uno de 'sgd'" in body
+    assert "mayor que 0" in body and "como mínimo 1" in body
+    assert page.get_attribute("#btn-play", "aria-label") == "Entrenar"
     assert not errors
     ctx.close()
     # the optimizer lab after a race
