@@ -239,7 +239,7 @@ def q_mc_spread_ratio(run, samples: int = 30, resolution: int = 40) -> tuple[flo
     0.25 of 0.5: between and beyond the classes) over where it is confident."""
     from . import models, telemetry
 
-    if run.regression or run.data.is_image or len(run.data.input_shape) != 1 or run.data.input_shape[0] != 2:
+    if run.regression or not run.data.plane:
         return None, {}
     x = run.data.preprocess(telemetry.grid(run.data.bounds(), resolution)).to(run.device)
     gen_state = torch.random.get_rng_state()

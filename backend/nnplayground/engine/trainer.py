@@ -23,7 +23,7 @@ from .checkpoints import CheckpointStore
 from .choices import OPTIMIZERS
 from .config import RunConfig, TransferConfig
 from .optimizers import Schedule, build_optimizer, decay_growth
-from .regularization import EarlyStopping, decayed_params, l2_penalty
+from .regularization import EarlyStopping, decayed_params, l1_penalty, l2_penalty, penalties
 from .status import TERMINAL as STATUS_TERMINAL
 from .status import RunStatus
 from .telemetry import finite_or_none as _finite
@@ -218,17 +218,31 @@ class Trainer:
         self.checkpoints.load_into(m, self.checkpoints.nearest(epoch))
         return m
 
-    def predict(self, raw_inputs, mc_samples: int = 0, epoch: int | None = None) -> dict:
+    def predict(self, raw_inputs, mc_samples: int = 0, epoch: int | None = None, knockout=()) -> dict:
         """Predictions for raw (unpreprocessed) inputs: class probabilities or regression values.
-        With mc_samples > 1, dropout stays on for that many passes and `std` is their spread."""
+        With mc_samples > 1, dropout stays on for that many passes and `std` is their spread.
+        `knockout`: (layer, unit) pairs of hidden units switched off (models.knocked_out)."""
         x = self.data.preprocess(torch.as_tensor(raw_inputs, dtype=torch.float32)).to(self.device)
         model = self.model_at(epoch)
-        if mc_samples > 1:
-            mean, std = models.mc_predict(model, x, mc_samples, self.regression)
-        else:
-            mean = models.predict(model, x, self.regression)
-            std = torch.zeros_like(mean)
+        with models.knocked_out(model, knockout):
+            if mc_samples > 1:
+                mean, std = models.mc_predict(model, x, mc_samples, self.regression)
+            else:
+                mean = models.predict(model, x, self.regression)
+                std = torch.zeros_like(mean)
         return {"mean": telemetry.round_list(mean, 6), "std": telemetry.round_list(std, 6)}
+
+    def validation(self, knockout=()) -> dict:
+        """The model's validation loss and accuracy (R^2 for regression) in evaluation mode, with the
+        hidden units `knockout` ((layer, unit) pairs) switched off: {val_loss, val_acc | val_r2}."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with models.knocked_out(self.model, knockout):
+                loss, score = self._evaluate(self.x_val, self.y_val)
+        finally:
+            self.model.train(was_training)
+        return {"val_loss": _finite(loss), "val_r2" if self.regression else "val_acc": _finite(score)}
 
     def summary(self) -> dict:
         """The run in one dict. `best_epoch`: the epoch early stopping would restore when it is
@@ -298,7 +312,7 @@ class Trainer:
     def _train_batches(self, x: torch.Tensor, perm: torch.Tensor, start: int, t_epoch: float) -> None:
         """The epoch's batches from `start` on; between two, `should_stop` may stop or suspend it."""
         model, opt, bs = self.model, self.optimizer, self.batch_size
-        lam = self.config.optimizer.weight_decay
+        lam, l1 = self.config.optimizer.weight_decay, self.config.optimizer.l1
         should_stop = self.should_stop
         for i in range(start, len(perm), bs):
             if should_stop is not None and (reason := should_stop()) is not None:
@@ -311,6 +325,8 @@ class Trainer:
             loss = self._loss(model(x[idx]), self.y_train[idx])
             if self.penalty_in_loss:
                 loss = loss + l2_penalty(self.decayed, lam)
+            if l1:  # with every optimizer, AdamW too: its decoupled decay is L2 only
+                loss = loss + l1_penalty(self.decayed, l1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.meter is not None:
@@ -346,15 +362,17 @@ class Trainer:
         reuse = probed is not None and len(self.x_probe) == len(self.x_train)
         train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed[-1] if reuse else None)
         val_loss, val_score = self._evaluate(self.x_val, self.y_val)
-        lam = self.config.optimizer.weight_decay
-        penalty = l2_penalty(self.decayed, lam).item() if lam > 0 else 0.0
+        opt_cfg = self.config.optimizer
+        penalty_l2, penalty_l1 = (p.item() for p in penalties(self.decayed, opt_cfg.weight_decay, opt_cfg.l1))
         lr = self.schedule.lr
 
         record = {
             "epoch": epoch,
             "train_loss": _finite(train_loss),
             "val_loss": _finite(val_loss),
-            "penalty": _finite(penalty),
+            "penalty": _finite(penalty_l2 + penalty_l1),  # the whole term added to the loss
+            "penalty_l2": _finite(penalty_l2),
+            "penalty_l1": _finite(penalty_l1),
             "train_acc": None if self.regression else _finite(train_score),
             "val_acc": None if self.regression else _finite(val_score),
             "lr": lr,
@@ -364,6 +382,7 @@ class Trainer:
             "dead_fraction": {},
             "saturated_fraction": {},
             "active_fraction": {},
+            "zero_fraction": telemetry.zero_fractions(model),
         }
         if self.regression:
             record["train_r2"], record["val_r2"] = _finite(train_score), _finite(val_score)
@@ -517,7 +536,7 @@ class Trainer:
                 )
             else:
                 how = f"with {opt.name}, the decay term alone multiplies the weights' size by {growth:.3g} per step"
-            norms = [(r["epoch"], math.sqrt(2 * r["penalty"] / lam)) for r in finite if r["penalty"] is not None]
+            norms = [(r["epoch"], math.sqrt(2 * r["penalty_l2"] / lam)) for r in finite if r["penalty_l2"] is not None]
             seen = ""
             if len(norms) > 1:
                 (e0, n0), (e1, n1) = norms[0], norms[-1]
@@ -597,7 +616,7 @@ class Trainer:
         d, model = self.data, self.model
         mc = self.tel.mc_samples if self.config.model.dropout > 0 or self.config.model.dropouts else 0
         network = telemetry.network_eligible(model)
-        if d.input_shape == (2,) and not self.regression:
+        if d.plane:
             if self._grid is None:  # the plane does not move during a run
                 bounds, res = d.bounds(), self.tel.surface_resolution
                 self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
@@ -605,21 +624,25 @@ class Trainer:
             with self._units_captured() as acts:
                 logits = model(x)
             extra = {}
-            if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
+            if self.regression:  # the predicted value over the plane
+                values = logits[:, 0]
+            elif d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
                 values = torch.sigmoid(logits[:, 1] - logits[:, 0])
             else:
                 conf, values = torch.softmax(logits, -1).max(1)
                 extra["confidence"] = telemetry.round_list(conf, 3)
             if mc > 1:
-                _, std = models.mc_predict(model, x, mc, False)
-                extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
+                _, std = models.mc_predict(model, x, mc, self.regression)
+                extra["uncertainty"] = telemetry.round_list(std if self.regression else std.max(1).values, 4)
             if network:
                 step = max(1, res // telemetry.UNIT_RESOLUTION)
                 units = {n: a.view(res, res, -1)[::step, ::step].reshape(-1, a.shape[-1]) for n, a in acts.items()}
-                units["out"] = torch.softmax(units["out"], -1)  # each output unit: its class's probability
+                if not self.regression:
+                    units["out"] = torch.softmax(units["out"], -1)  # each output unit: its class's probability
                 extra["network"] = telemetry.network_view(model, units, len(range(0, res, step)), "grid")
+            kind = "regression2d" if self.regression else "decision"
             return events.surface(
-                epoch, "decision", bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
+                epoch, kind, bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
             )
         if d.input_shape == (1,) and self.regression:
             lo, hi = d.bounds()[0]

@@ -619,8 +619,7 @@ def count_params(cfg: RunConfig) -> int:
 
 def _figures(cfg: RunConfig) -> tuple[int, int]:
     """(parameters, multiply-adds of one forward pass of one sample) of the model `cfg` builds."""
-    choice = DATASETS[cfg.dataset.name]
-    shape, n_out = choice.input_shape(cfg.dataset), choice.n_out(cfg.dataset)
+    shape, n_out = cfg.input_shape(), DATASETS[cfg.dataset.name].n_out(cfg.dataset)
     return _count(cfg.model.model_dump_json(), shape, n_out, cfg.uses_cnn())
 
 
