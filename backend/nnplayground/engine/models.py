@@ -171,7 +171,9 @@ def knockout_errors(model: Net, units: list[dict]) -> list[dict]:
         layer_module = model.blocks[layer].layer
         width = layer_module.out_channels if isinstance(layer_module, nn.Conv2d) else layer_module.out_features
         if not isinstance(unit, int) or isinstance(unit, bool) or not 0 <= unit < width:
-            errors.append({"field": f"knockout.{i}.unit", "message": f"{layer} has units 0 to {width - 1}, got {unit!r}"})
+            errors.append(
+                {"field": f"knockout.{i}.unit", "message": f"{layer} has units 0 to {width - 1}, got {unit!r}"}
+            )
     return errors
 
 

@@ -35,6 +35,12 @@ def client_of(request: Request, client_id: str | None) -> str:
     return f"ip:{request.client.host}" if request.client else "ip:?"
 
 
+class KnockoutUnit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    layer: str = Field(..., min_length=1, max_length=32, description="A hidden layer's name: fc1, fc2, ...")
+    unit: int = Field(..., ge=0, le=BIG, description="The unit's index in that layer, from 0.")
+
+
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     inputs: list[list[Finite]] = Field(
@@ -42,6 +48,9 @@ class PredictRequest(BaseModel):
     )
     mc_samples: int = Field(0, ge=0, le=100, description="> 1: passes with dropout on; std is their spread.")
     epoch: int | None = Field(None, ge=0, le=BIG, description="A checkpoint's epoch; null = the final model.")
+    knockout: list[KnockoutUnit] = Field(
+        [], max_length=64, description="Hidden units switched off (output zeroed) for the outputs and val metrics."
+    )
 
 
 class SpeedRequest(BaseModel):
@@ -168,7 +177,12 @@ async def predict(request: Request, body: PredictRequest, run_id: str = RunId) -
         )
     await run_in_threadpool(_may_predict, request, _manager(request).get(run_id))
     return await request.app.state.heavy.run(
-        request.app.state.models.predict, run_id, body.inputs, body.mc_samples, body.epoch
+        request.app.state.models.predict,
+        run_id,
+        body.inputs,
+        body.mc_samples,
+        body.epoch,
+        [u.model_dump() for u in body.knockout],
     )
 
 

@@ -1,0 +1,70 @@
+"""The API side of issue 13: input features and L1 in run configs (422 naming the field), and unit
+knock-out in POST /api/runs/{id}/predict."""
+
+from __future__ import annotations
+
+import pytest
+from service_helpers import tiny, wait_status
+
+
+def create(client, config) -> dict:
+    r = client.post("/api/runs", json=config)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def feature_run(client) -> dict:
+    cfg = tiny(preprocessing={"features": ["x1_squared", "x2_squared"]}, optimizer={"l1": 0.001})
+    return wait_status(client, create(client, cfg)["id"])
+
+
+def test_bad_features_are_422_naming_the_field(client):
+    for body in (
+        tiny(preprocessing={"features": []}),
+        tiny(preprocessing={"features": ["x3"]}),
+        tiny(dataset={"name": "wine"}, preprocessing={"features": ["x1_squared"]}),
+    ):
+        r = client.post("/api/runs", json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["field"].startswith("preprocessing.features"), r.json()
+    r = client.post("/api/runs", json=tiny(optimizer={"l1": -0.1}))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "optimizer.l1"
+
+
+def test_catalog_lists_the_new_choices(client):
+    cat = client.get("/api/catalog").json()
+    assert {"plane", "multi_gauss"} <= set(cat["choices"]["datasets"])
+    assert cat["defaults"]["preprocessing"]["features"] == ["x1", "x2"]
+    assert cat["defaults"]["optimizer"]["l1"] == 0.0
+
+
+def test_predict_takes_raw_coordinates_and_knocks_units_out(client, feature_run):
+    rid = feature_run["id"]
+    intact = client.post(f"/api/runs/{rid}/predict", json={"inputs": [[0, 0], [1, -2]]})
+    assert intact.status_code == 200, intact.text  # two raw coordinates, whatever the features
+    a = intact.json()
+    assert a["knockout"] == [] and 0 <= a["val_acc"] <= 1 and a["val_loss"] > 0
+    r = client.post(
+        f"/api/runs/{rid}/predict",
+        json={"inputs": [[0, 0], [1, -2]], "knockout": [{"layer": "fc1", "unit": u} for u in range(4)]},
+    )
+    b = r.json()
+    assert r.status_code == 200, r.text
+    assert b["knockout"] == [{"layer": "fc1", "unit": u} for u in range(4)]
+    # every hidden unit off: the output is the output layer's bias alone, the same for every input
+    assert b["mean"][0] == b["mean"][1] and b["val_loss"] != a["val_loss"]
+
+
+def test_knockout_is_validated_naming_the_field(client, feature_run):
+    rid = feature_run["id"]
+    for knockout, field in (
+        ([{"layer": "fc9", "unit": 0}], "knockout.0.layer"),
+        ([{"layer": "fc1", "unit": 0}, {"layer": "fc1", "unit": 4}], "knockout.1.unit"),
+        ([{"layer": "out", "unit": 0}], "knockout.0.layer"),
+        ([{"layer": "fc1", "unit": -1}], "knockout.0.unit"),
+        ([{"layer": "fc1"}], "knockout.0.unit"),
+    ):
+        r = client.post(f"/api/runs/{rid}/predict", json={"inputs": [[0, 0]], "knockout": knockout})
+        assert r.status_code == 422, (knockout, r.text)
+        assert r.json()["detail"][0]["field"] == field, (knockout, r.json())
