@@ -12,7 +12,7 @@ constructors are the only place events are made, so this file is the schema (see
     marker      epoch, kind, + details: best (val_loss, monitor, value) | lr_change (old, new) |
                 early_stop (best_epoch, reason) | restore_best (restored_epoch) |
                 diverged (cause: learning_rate | weight_decay | input_scale | nonfinite_input | initial_overflow,
-                message, evidence)
+                message, evidence) | weight_edit (layer, index, old, new)
 Numbers that are NaN/inf are None (JSON null) everywhere.
     run_end     status, summary, message
 """
@@ -20,7 +20,7 @@ Numbers that are NaN/inf are None (JSON null) everywhere.
 from __future__ import annotations
 
 EVENT_TYPES = ("run_start", "epoch", "histograms", "surface", "marker", "run_end")
-MARKER_KINDS = ("best", "lr_change", "early_stop", "restore_best", "diverged")
+MARKER_KINDS = ("best", "lr_change", "early_stop", "restore_best", "diverged", "weight_edit")
 RECORD_KEYS = (
     "epoch",
     "train_loss",

@@ -195,3 +195,33 @@ def knocked_out(model: Net, units: Iterable[tuple[str, int]]):
     finally:
         for h in handles:
             h.remove()
+
+
+# ---- weight editing -----------------------------------------------------------------------------
+
+
+def weight_edit_errors(model: Net, layer, index, value) -> list[dict]:
+    """What is wrong with an edit of one parameter of a fully connected layer: `layer` a name of
+    `model.weight_layers()` ("fc1", ..., "out"), `index` [unit, input] for a weight or [unit] for a bias,
+    `value` a finite number. [{"field": "layer" | "index" | "value", "message"}], empty when valid."""
+    layers = model.weight_layers()
+    if layer not in layers or not isinstance(layers[layer], nn.Linear):
+        known = ", ".join(n for n, m in layers.items() if isinstance(m, nn.Linear))
+        return [{"field": "layer", "message": f"no fully connected layer {layer!r} (known: {known})"}]
+    shape = tuple(layers[layer].weight.shape)  # (units, inputs)
+    ok = isinstance(index, list | tuple) and len(index) in (1, 2)
+    ok = ok and all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i, n in zip(index, shape, strict=False)
+    )
+    errors = []
+    if not ok:
+        errors.append(
+            {
+                "field": "index",
+                "message": f"[unit, input] with unit < {shape[0]} and input < {shape[1]} (a weight), or [unit] "
+                f"(the bias); got {index!r}",
+            }
+        )
+    if not isinstance(value, int | float) or isinstance(value, bool) or not abs(value) <= 1e6:
+        errors.append({"field": "value", "message": f"a finite number within +-1e6, got {value!r}"})
+    return errors

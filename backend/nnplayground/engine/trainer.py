@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from . import augmentation, claims, datasets, events, initializers, models, presets, telemetry, transfer
 from .checkpoints import CheckpointStore
 from .choices import OPTIMIZERS
-from .config import RunConfig, TransferConfig
+from .config import ConfigError, RunConfig, TransferConfig
 from .optimizers import Schedule, build_optimizer, decay_growth
 from .regularization import EarlyStopping, decayed_params, l1_penalty, l2_penalty, penalties
 from .status import TERMINAL as STATUS_TERMINAL
@@ -243,6 +243,24 @@ class Trainer:
         finally:
             self.model.train(was_training)
         return {"val_loss": _finite(loss), "val_r2" if self.regression else "val_acc": _finite(score)}
+
+    def edit_weight(self, layer: str, index: list[int], value: float) -> list[dict]:
+        """Set one weight (`index` [unit, input]) or bias (`index` [unit]) of the fully connected layer
+        `layer` to `value`, between epochs (a paused run). The last epoch's checkpoint is saved again
+        with the edit (not within a suspended epoch: its end saves it), so its exports and restores
+        carry it; returns the `weight_edit` marker (layer, index, old, new) that records it.
+        Raises ConfigError naming `layer`, `index` or `value` (models.weight_edit_errors)."""
+        errors = models.weight_edit_errors(self.model, layer, index, value)
+        if errors:
+            raise ConfigError(errors[0]["field"], errors[0]["message"])
+        module = self.model.weight_layers()[layer]
+        param = module.weight if len(index) == 2 else module.bias
+        with torch.no_grad():
+            old = param[tuple(index)].item()
+            param[tuple(index)] = float(value)
+        if self._partial is None and self.epoch in self.checkpoints.epochs():
+            self.checkpoints.save(self.epoch, self.model)
+        return [events.marker(self.epoch, "weight_edit", layer=layer, index=list(index), old=old, new=float(value))]
 
     def summary(self) -> dict:
         """The run in one dict. `best_epoch`: the epoch early stopping would restore when it is
