@@ -68,3 +68,41 @@ def test_knockout_is_validated_naming_the_field(client, feature_run):
         r = client.post(f"/api/runs/{rid}/predict", json={"inputs": [[0, 0]], "knockout": knockout})
         assert r.status_code == 422, (knockout, r.text)
         assert r.json()["detail"][0]["field"] == field, (knockout, r.json())
+
+
+def test_weights_route_edits_a_paused_run_only_and_checks_bounds(client):
+    import json
+
+    from service_helpers import wait_for
+
+    run = client.post("/api/runs", json=tiny(training={"epochs": 50}), params={"paused": True}).json()
+    rid = run["id"]
+    wait_for(lambda: client.get(f"/api/runs/{rid}").json()["status"] == "paused")
+    wait_for(lambda: 0 in client.get(f"/api/runs/{rid}/checkpoints").json()["epochs"])
+    url = f"/api/runs/{rid}/weights"
+    for body, field in (
+        ({"layer": "fc7", "index": [0, 0], "value": 1.0}, "layer"),
+        ({"layer": "fc1", "index": [4, 0], "value": 1.0}, "index"),  # fc1 has 4 units
+        ({"layer": "out", "index": [0, 4, 1], "value": 1.0}, "index"),
+    ):
+        r = client.post(url, json=body)
+        assert r.status_code == 422 and r.json()["detail"][0]["field"].endswith(field), (body, r.text)
+    r = client.post(url, json={"layer": "fc1", "index": [2, 1], "value": 1.25})
+    assert r.status_code == 200, r.text
+    assert client.post(url, json={"layer": "out", "index": [1], "value": -0.5}).status_code == 200
+
+    def edited():  # the markers as stored in SQLite
+        m = [json.loads(t) for t in client.app.state.manager.store.markers(rid)]
+        return [k for k in m if k["kind"] == "weight_edit"] if len(m) >= 2 else None
+
+    markers = wait_for(lambda: (lambda e: e if e and len(e) == 2 else None)(edited()))
+    assert [(m["layer"], m["index"], m["new"]) for m in markers if m["kind"] == "weight_edit"] == [
+        ("fc1", [2, 1], 1.25),
+        ("out", [1], -0.5),
+    ]
+    params = client.get(f"/api/runs/{rid}/export", params={"format": "json", "epoch": 0}).json()["parameters"]
+    assert params["blocks.fc1.layer.weight"][2][1] == 1.25 and params["out.bias"][1] == -0.5
+    client.post(f"/api/runs/{rid}/resume")
+    wait_status(client, rid)
+    r = client.post(url, json={"layer": "fc1", "index": [0, 0], "value": 1.0})
+    assert r.status_code == 409, r.text

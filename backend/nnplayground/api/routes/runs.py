@@ -122,6 +122,19 @@ def set_speed(request: Request, body: SpeedRequest, run_id: str = RunId) -> dict
     return _manager(request).control(run_id, "speed", body.epochs_per_second)
 
 
+class WeightEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    layer: str = Field(..., min_length=1, max_length=32, description="A fully connected layer: fc1, ..., out.")
+    index: list[int] = Field(..., min_length=1, max_length=2, description="[unit, input]: a weight; [unit]: the bias.")
+    value: Finite = Field(..., description="The new value.")
+
+
+@router.post("/runs/{run_id}/weights", summary="Set one weight or bias of a paused run (409 unless paused)")
+def edit_weight(request: Request, body: WeightEdit, run_id: str = RunId) -> dict:
+    may_control(request, _manager(request).get(run_id), "edit the weights of")
+    return _manager(request).edit_weight(run_id, body.layer, body.index, body.value)
+
+
 @router.get("/runs/{run_id}/metrics", summary="The per-epoch records; ?since=E for those after epoch E")
 def metrics(
     request: Request,
