@@ -106,3 +106,36 @@ def test_weights_route_edits_a_paused_run_only_and_checks_bounds(client):
     wait_status(client, rid)
     r = client.post(url, json={"layer": "fc1", "index": [0, 0], "value": 1.0})
     assert r.status_code == 409, r.text
+
+
+def test_weights_as_a_websocket_message(client):
+    import json
+
+    from service_helpers import wait_for
+
+    rid = client.post("/api/runs", json=tiny(training={"epochs": 50}), params={"paused": True}).json()["id"]
+    wait_status(client, rid, ("paused",))
+    with client.websocket_connect(f"/ws/runs/{rid}") as ws:
+        assert json.loads(ws.receive_text())["type"] == "snapshot"
+
+        def reply():
+            while True:
+                m = json.loads(ws.receive_text())
+                if m["type"] in ("ack", "error"):
+                    return m
+
+        ws.send_text(json.dumps({"type": "weights", "layer": "fc1", "index": [9, 0], "value": 1.0}))
+        err = reply()
+        assert err["status"] == 422 and err["detail"][0]["field"] == "index"
+        ws.send_text(json.dumps({"type": "weights", "layer": "fc1", "index": [0, 0]}))
+        assert reply()["field"] == "value"
+        ws.send_text(json.dumps({"type": "weights", "layer": "fc1", "index": [1, 0], "value": 0.5}))
+        assert reply() == {"type": "ack", "action": "weights", "status": "paused"}
+        wait_for(
+            lambda: any(json.loads(m)["kind"] == "weight_edit" for m in client.app.state.manager.store.markers(rid))
+        )
+        ws.send_text(json.dumps({"type": "control", "action": "stop"}))
+        assert reply()["type"] == "ack"
+        wait_status(client, rid)
+        ws.send_text(json.dumps({"type": "weights", "layer": "fc1", "index": [1, 0], "value": 0.5}))
+        assert reply()["status"] == 409
