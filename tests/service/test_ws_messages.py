@@ -25,7 +25,7 @@ def test_valid_messages_parse_to_their_model():
         ({"type": "control", "action": "speed"}, SPEED, None),
         ({"type": "control", "action": "speed", "epochs_per_second": True}, SPEED, None),
         ({"type": "control", "action": "speed", "epochs_per_second": 1001}, SPEED, None),
-        ({"type": "dance"}, "unknown message type; expected ping or control", None),
+        ({"type": "dance"}, "unknown message type; expected ping, control or weights", None),
     ],
 )
 def test_refusals_name_the_problem(message, on_run, on_list):

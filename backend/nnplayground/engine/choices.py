@@ -195,10 +195,19 @@ class DatasetChoice:
     image: bool = False  # 1x8x8 images: a CNN by default, image augmentations apply
 
 
-def _toy(task: str = "classification") -> DatasetChoice:
+def _toy(task: str = "classification", plane: bool = True) -> DatasetChoice:
     if task == "regression":
-        return DatasetChoice(task, ("n_samples", "noise"), lambda d: (1,), lambda d: 1)
+        shape = (2,) if plane else (1,)
+        return DatasetChoice(task, ("n_samples", "noise"), lambda d: shape, lambda d: 1, plane=plane)
     return DatasetChoice(task, ("n_samples", "noise", "per_class"), lambda d: (2,), lambda d: 2, plane=True)
+
+
+def _custom_task(d) -> str:
+    return getattr(d, "task", None) or "classification"
+
+
+def _custom_n_out(d) -> int:
+    return 1 if _custom_task(d) == "regression" else _points_classes(d)
 
 
 DATASETS: dict[str, DatasetChoice] = {
@@ -207,7 +216,10 @@ DATASETS: dict[str, DatasetChoice] = {
     "gauss": _toy(),
     "spiral": _toy(),
     "moons": _toy(),
-    "sine": _toy("regression"),
+    "sine": _toy("regression", plane=False),
+    # TensorFlow Playground's two regression sets: a target over the plane
+    "plane": _toy("regression"),
+    "multi_gauss": _toy("regression"),
     "wine": DatasetChoice("classification", ("n_samples", "per_class"), lambda d: (13,), lambda d: 3, size=178),
     "digits": DatasetChoice(
         "classification",
@@ -217,8 +229,65 @@ DATASETS: dict[str, DatasetChoice] = {
         size=1797,
         image=True,
     ),
-    "custom": DatasetChoice("classification", ("points", "per_class"), _points_shape, _points_classes),
+    # `dataset.task` decides: integer class labels, or float targets for regression
+    "custom": DatasetChoice("classification", ("points", "per_class", "task"), _points_shape, _custom_n_out),
 }
+
+
+def dataset_task(d) -> str:
+    """The task of the data set `d` (cfg.dataset): the registry's, or what a custom data set declares."""
+    return _custom_task(d) if d.name == "custom" else DATASETS[d.name].task
+
+
+def is_plane(d) -> bool:
+    """The inputs are points of the plane (two raw coordinates): a generated 2-D set or two custom columns."""
+    return DATASETS[d.name].plane or (d.name == "custom" and bool(d.points) and len(d.points[0]) == 3)
+
+
+# ---- input features (2-D data) ------------------------------------------------------------------
+# TensorFlow Playground's feature crosses: each is computed from the raw coordinates (x: (N, 2) float64
+# tensor; x[:, 0] is x1, x[:, 1] is x2) before standardization. Plain functions, so that the exported
+# script copies them.
+
+
+def x1(x):
+    return x[:, 0]
+
+
+def x2(x):
+    return x[:, 1]
+
+
+def x1_squared(x):
+    return x[:, 0] ** 2
+
+
+def x2_squared(x):
+    return x[:, 1] ** 2
+
+
+def x1_times_x2(x):
+    return x[:, 0] * x[:, 1]
+
+
+def sin_x1(x):
+    return torch.sin(x[:, 0])
+
+
+def sin_x2(x):
+    return torch.sin(x[:, 1])
+
+
+FEATURES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    f.__name__: f for f in (x1, x2, x1_squared, x2_squared, x1_times_x2, sin_x1, sin_x2)
+}
+DEFAULT_FEATURES = ("x1", "x2")
+
+
+def feature_map(raw: torch.Tensor, names) -> torch.Tensor:
+    """(N, 2) raw coordinates -> (N, len(names)) features, in the order of `names`."""
+    return torch.stack([FEATURES[n](raw) for n in names], 1)
+
 
 # ---- field relevance ----------------------------------------------------------------------------
 # `relevant_when`, in a field's JSON schema: the condition under which the field matters, so that the

@@ -239,7 +239,7 @@ def q_mc_spread_ratio(run, samples: int = 30, resolution: int = 40) -> tuple[flo
     0.25 of 0.5: between and beyond the classes) over where it is confident."""
     from . import models, telemetry
 
-    if run.regression or run.data.is_image or len(run.data.input_shape) != 1 or run.data.input_shape[0] != 2:
+    if run.regression or not run.data.plane:
         return None, {}
     x = run.data.preprocess(telemetry.grid(run.data.bounds(), resolution)).to(run.device)
     gen_state = torch.random.get_rng_state()
@@ -367,3 +367,31 @@ def evaluate_compare(claim: Claim, lesson_run, variant_run) -> dict:
     else:
         value = a - b
     return verdict(claim, value, details, lesson_run.config)
+
+
+# ---- unit knock-out (the dropout-knockout lesson) -------------------------------------------------
+
+
+def q_knockout_drop(run) -> tuple[float | None, dict]:
+    """Validation accuracy lost when the run's most important hidden unit is knocked out: every unit of
+    every fully connected hidden layer is switched off in turn (models.knocked_out, evaluation mode)
+    and the largest drop is kept; details name that unit ({layer}, {unit}) and the intact accuracy."""
+    if run.regression:
+        return None, {}
+    base = run.validation()["val_acc"]
+    if base is None:
+        return None, {}
+    worst = None
+    for name, block in run.model.blocks.items():
+        if not name.startswith("fc"):
+            continue
+        for unit in range(block.layer.out_features):
+            acc = run.validation([(name, unit)])["val_acc"]
+            if acc is not None and (worst is None or base - acc > worst[0]):
+                worst = (base - acc, name, unit)
+    if worst is None:
+        return None, {}
+    return worst[0], {"layer": worst[1], "unit": worst[2], "intact": base}
+
+
+QUANTITIES["knockout_drop"] = q_knockout_drop

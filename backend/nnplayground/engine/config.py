@@ -9,7 +9,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .choices import ACTIVATIONS, DATASETS, INITIALIZERS, OPTIMIZERS, SCHEDULES, used_by, users
+from .choices import (
+    ACTIVATIONS,
+    DATASETS,
+    DEFAULT_FEATURES,
+    FEATURES,
+    INITIALIZERS,
+    OPTIMIZERS,
+    SCHEDULES,
+    is_plane,
+    used_by,
+    users,
+)
 
 # The choices come from the option registry (choices.py); Literal keeps them in the JSON schema.
 DatasetName = Literal[tuple(DATASETS)]
@@ -17,8 +28,9 @@ Activation = Literal[tuple(ACTIVATIONS)]
 InitScheme = Literal[tuple(INITIALIZERS)]
 OptimizerName = Literal[tuple(OPTIMIZERS)]
 ScheduleName = Literal[tuple(SCHEDULES)]
+FeatureName = Literal[tuple(FEATURES)]
 
-TWO_D = tuple(name for name, d in DATASETS.items() if d.plane)
+TWO_D = tuple(name for name, d in DATASETS.items() if d.plane and d.task == "classification")
 IMAGE_DATASETS = [name for name, d in DATASETS.items() if d.image]
 MAX_CUSTOM_ROWS = 5000
 MAX_CUSTOM_FEATURES = 64
@@ -88,8 +100,20 @@ class DatasetConfig(_Section):
         description="digits: at most this many training samples a class.",
         json_schema_extra=used_by("dataset.name", DATASETS, "per_class"),
     )
+    task: Literal["classification", "regression"] | None = Field(
+        None,
+        description=(
+            "custom: 'classification' (integer class labels 0-9, the default) or 'regression' (float targets, "
+            "trained with squared error). Other data sets have their own task."
+        ),
+        json_schema_extra=used_by("dataset.name", DATASETS, "task"),
+    )
     points: list[list[Finite]] | None = Field(
-        None, description="custom: rows of feature values followed by an integer class label (finite numbers)."
+        None,
+        description=(
+            "custom: rows of feature values followed by a label (finite numbers): an integer class, or a float "
+            "target when task = 'regression'."
+        ),
     )
 
     @field_validator("classes")
@@ -110,6 +134,8 @@ class DatasetConfig(_Section):
     @model_validator(mode="after")
     def _custom_points(self):
         if self.name != "custom":
+            if self.task is not None and self.task != DATASETS[self.name].task:
+                raise ConfigError("task", f"{self.name} is a {DATASETS[self.name].task} data set")
             return self
         rows = self.points
         if not rows:
@@ -125,10 +151,16 @@ class DatasetConfig(_Section):
                 raise ConfigError("points", f"row {i} has {len(r)} values, row 0 has {width}")
             if not all(math.isfinite(v) and abs(v) <= MAX_ABS_VALUE for v in r):
                 raise ConfigError("points", f"row {i} has a value that is not a finite number within +-3.4e38")
+            if self.task == "regression":
+                continue
             label = r[-1]
             if label != int(label) or not 0 <= label < 10:
                 raise ConfigError("points", f"row {i} label {label} is not a class number 0-9")
             counts[int(label)] = counts.get(int(label), 0) + 1
+        if self.task == "regression":
+            if len(rows) < 2:
+                raise ConfigError("points", "a regression data set needs at least 2 rows")
+            return self
         if len(counts) < 2:
             raise ConfigError("points", "need at least two classes")
         if min(counts.values()) < 2:
@@ -140,6 +172,22 @@ class PreprocessingConfig(_Section):
     standardize: bool = Field(
         True, description="z-score features with training-split statistics (images: subtract the mean only)."
     )
+    features: list[FeatureName] = Field(
+        default_factory=lambda: list(DEFAULT_FEATURES),
+        min_length=1,
+        max_length=len(FEATURES),
+        description=(
+            "2-D data: the model's inputs, computed from the raw coordinates (x1, x2) before standardization "
+            "(TensorFlow Playground's feature crosses). The decision surface stays over (x1, x2)."
+        ),
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _distinct_features(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("features must be distinct")
+        return v
 
 
 _IMAGES = {"relevant_when": {"dataset.name": IMAGE_DATASETS}}
@@ -258,10 +306,18 @@ class OptimizerConfig(_Section):
     )
     eps: float = Field(1e-8, gt=0.0, le=1.0, description=_opt("eps", "numerical safety term."), **_opt_extra("eps"))
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="lambda of the penalty (1/2)*lambda*||w||^2.")
+    l1: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="lambda1 of the L1 penalty lambda1*sum|w| (same weights as weight_decay), added to the loss.",
+    )
     decay_biases: bool = Field(
         False,
-        description="Also penalize biases and batch-norm parameters.",
-        json_schema_extra={"relevant_when": {"optimizer.weight_decay": {"gt": 0}}},
+        description="Also penalize biases and batch-norm parameters (weight decay and L1).",
+        json_schema_extra={
+            "relevant_when": {"any": [{"optimizer.weight_decay": {"gt": 0}}, {"optimizer.l1": {"gt": 0}}]}
+        },
     )
 
 
@@ -427,12 +483,24 @@ class RunConfig(_Section):
             raise ConfigError("model.arch", "a CNN needs image data (dataset.name = 'digits')")
         if self.transfer is not None and self.transfer.source.startswith("builtin:") and self.dataset.name != "digits":
             raise ConfigError("transfer.source", "the built-in source was trained on digits; use dataset 'digits'")
+        if self.preprocessing.features != list(DEFAULT_FEATURES) and not is_plane(self.dataset):
+            raise ConfigError(
+                "preprocessing.features",
+                f"input features are for 2-D data (points of the plane); {self.dataset.name} is not: keep "
+                f"{list(DEFAULT_FEATURES)}",
+            )
         if self.model.batch_norm and self.training.batch_size < 2:
             raise ConfigError("training.batch_size", "batch normalization needs at least 2 samples per batch")
         return self
 
     def uses_cnn(self) -> bool:
         return self.model.arch == "cnn" or (self.model.arch == "auto" and DATASETS[self.dataset.name].image)
+
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape as the model sees it: (number of input features,) for 2-D data."""
+        if is_plane(self.dataset):
+            return (len(self.preprocessing.features),)
+        return DATASETS[self.dataset.name].input_shape(self.dataset)
 
 
 def merge(base: dict, override: dict) -> dict:

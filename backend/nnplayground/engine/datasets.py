@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .choices import DEFAULT_FEATURES, dataset_task, feature_map, is_plane
 from .config import TWO_D, ConfigError, DatasetConfig, PreprocessingConfig, RunConfig
 
 
@@ -18,17 +19,28 @@ from .config import TWO_D, ConfigError, DatasetConfig, PreprocessingConfig, RunC
 class Data:
     name: str
     task: str  # "classification" | "regression"
-    x_train: torch.Tensor  # preprocessed model inputs
+    x_train: torch.Tensor  # preprocessed model inputs (N, *input_shape)
     y_train: torch.Tensor
     x_val: torch.Tensor
     y_val: torch.Tensor
-    raw_train: torch.Tensor  # the same samples before preprocessing (for plots)
+    raw_train: torch.Tensor  # the same samples before preprocessing (for plots): 2-D data, (N, 2) coordinates
     raw_val: torch.Tensor
     n_classes: int  # 1 output for regression
-    input_shape: tuple[int, ...]
-    shift: torch.Tensor  # preprocessing: x = (raw - shift) / scale, both float64 (1, *input_shape)
+    input_shape: tuple[int, ...]  # one model input: (len(features),) for 2-D data with input features
+    shift: torch.Tensor  # preprocessing: x = (f(raw) - shift) / scale, both float64 (1, *input_shape)
     scale: torch.Tensor
     class_names: list[str] = field(default_factory=list)
+    features: tuple[str, ...] | None = None  # 2-D data: f, the input features (choices.FEATURES); None: f(raw) = raw
+
+    @property
+    def plane(self) -> bool:
+        """Raw inputs are points of the plane: the output view is a surface over (x1, x2)."""
+        return not self.is_image and self.raw_width == 2
+
+    @property
+    def raw_width(self) -> int:
+        """Values of one raw input (what predict takes): 2 for 2-D data whatever its features."""
+        return math.prod(self.raw_train.shape[1:])
 
     @property
     def is_image(self) -> bool:
@@ -42,13 +54,15 @@ class Data:
         """Apply the training-split preprocessing to raw inputs (N, *input_shape) -> float32 model inputs.
         Raw values are first rounded to float32 (the precision the data set is stored in), then shifted and
         scaled in float64, so new inputs go through exactly the arithmetic of the training split."""
-        raw = raw.reshape(-1, *self.input_shape).to(self.raw_train.dtype).double()
+        raw = raw.reshape(-1, *self.raw_train.shape[1:]).to(self.raw_train.dtype).double()
+        if self.features is not None:
+            raw = feature_map(raw, self.features)
         return ((raw - self.shift) / self.scale).to(self.raw_train.dtype)
 
     def bounds(self, margin: float = 0.1) -> list[list[float]]:
         """Bounding box of all raw inputs, per feature, with a margin: the decision surface's extent."""
         # float64: the span of huge float32 values (custom columns near 3e38) overflows float32
-        allx = torch.cat([self.raw_train, self.raw_val]).reshape(-1, self.n_features).double()
+        allx = torch.cat([self.raw_train, self.raw_val]).reshape(-1, self.raw_width).double()
         lo, hi = allx.min(0).values, allx.max(0).values
         pad = (hi - lo).clamp_min(1e-6) * margin
         # the plane is sampled in float32: keep its edges inside the float32 range
@@ -124,7 +138,35 @@ def _sine(n, noise, rng):
     return x, y
 
 
-_GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral, "moons": _moons, "sine": _sine}
+def _plane(n, noise, rng):
+    """TensorFlow Playground's regression plane: target (x1 + x2) / 10 in [-1.2, 1.2], read at a point
+    displaced by uniform noise (noise * 6 at most per coordinate)."""
+    x = rng.uniform(-6, 6, (n, 2))
+    moved = x + rng.uniform(-6, 6, (n, 2)) * noise
+    return x, moved.sum(1) / 10
+
+
+def _multi_gauss(n, noise, rng):
+    """TensorFlow Playground's multi-Gaussian: six bumps of sign +-1 on a 3x2 lattice; a point's target
+    is the bump, of those near it, largest in size: sign * max(0, 1 - distance / 2)."""
+    bumps = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, -2.5, 1], [4, -2.5, -1]])
+    x = rng.uniform(-6, 6, (n, 2))
+    moved = x + rng.uniform(-6, 6, (n, 2)) * noise
+    dist = np.linalg.norm(moved[:, None, :] - bumps[None, :, :2], axis=2)  # (n, 6)
+    values = bumps[:, 2] * np.clip(1 - dist / 2, 0, 1)
+    return x, values[np.arange(n), np.abs(values).argmax(1)]
+
+
+_GENERATORS = {
+    "circle": _circle,
+    "xor": _xor,
+    "gauss": _gauss,
+    "spiral": _spiral,
+    "moons": _moons,
+    "sine": _sine,
+    "plane": _plane,
+    "multi_gauss": _multi_gauss,
+}
 
 
 def _split(n: int, val_fraction: float, rng, stratify: np.ndarray | None):
@@ -155,11 +197,9 @@ def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def _arrays(cfg: DatasetConfig, rng) -> tuple[np.ndarray, np.ndarray, str, tuple[int, ...] | None, list[str]]:
     """The whole data set as float64 numpy arrays: (x, y, task, image shape or None, class names)."""
-    task, shape, names = "classification", None, []
+    task, shape, names = dataset_task(cfg), None, []
     if cfg.name in _GENERATORS:
         x, y = _GENERATORS[cfg.name](cfg.n_samples, cfg.noise, rng)
-        if cfg.name == "sine":
-            task = "regression"
     elif cfg.name == "wine":
         data, target, target_names = _bundled("wine")
         x, y = data.copy(), target.astype(float)
@@ -178,9 +218,10 @@ def _arrays(cfg: DatasetConfig, rng) -> tuple[np.ndarray, np.ndarray, str, tuple
     else:  # custom
         arr = np.asarray(cfg.points, dtype=float)
         x, y = arr[:, :-1], arr[:, -1]
-        present = sorted(set(y.astype(int).tolist()))
-        y = np.searchsorted(present, y).astype(float)
-        names = [str(c) for c in present]
+        if task == "classification":
+            present = sorted(set(y.astype(int).tolist()))
+            y = np.searchsorted(present, y).astype(float)
+            names = [str(c) for c in present]
     if cfg.name in TWO_D:
         names = ["0", "1"]
     return x, y, task, shape, names
@@ -250,10 +291,14 @@ def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> D
     raw = torch.tensor(x, dtype=dtype).reshape(-1, *shape)
     yt = torch.tensor(y, dtype=torch.long if task == "classification" else dtype)
     raw_tr, raw_va = raw[tr], raw[va]
+    # 2-D data: the model's inputs are the features of the raw coordinates (x1, x2 themselves by default)
+    features = tuple(pre.features) if is_plane(cfg) and tuple(pre.features) != DEFAULT_FEATURES else None
+    feats_tr = feature_map(raw_tr.double(), features) if features else raw_tr.double()
+    shape = tuple(feats_tr.shape[1:])
     shift = torch.zeros((1, *shape), dtype=torch.float64)
     scale = torch.ones((1, *shape), dtype=torch.float64)
     if pre.standardize:
-        s, c = _standardization(raw_tr.double().numpy(), image=len(shape) > 1)
+        s, c = _standardization(feats_tr.numpy(), image=len(shape) > 1)
         shift, scale = torch.from_numpy(s), torch.from_numpy(c)
     n_classes = int(yt.max()) + 1 if task == "classification" else 1
     if task == "classification" and not names:
@@ -272,6 +317,7 @@ def load(cfg: DatasetConfig, pre: PreprocessingConfig, dtype=torch.float32) -> D
         shift=shift,
         scale=scale,
         class_names=names,
+        features=features,
     )
     data.x_train, data.x_val = data.preprocess(raw_tr), data.preprocess(raw_va)
     return data
@@ -354,7 +400,7 @@ def view(cfg: DatasetConfig, pre: PreprocessingConfig, max_points: int = 2000, m
         out["images"] = d.raw_val[:k, 0].double().round(decimals=3).tolist()
         out["image_labels"] = d.y_val[:k].tolist()
         return out
-    if d.n_features <= 2:
+    if d.raw_width <= 2:
         rows = []
         for split, x, y in (("train", d.raw_train, d.y_train), ("val", d.raw_val, d.y_val)):
             for xi, yi in zip(x.tolist(), y.tolist(), strict=True):

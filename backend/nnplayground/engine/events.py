@@ -2,17 +2,17 @@
 constructors are the only place events are made, so this file is the schema (see docs/protocol.md).
 
     run_start   config, n_params, layers, dataset, device, frozen
-    epoch       record: epoch, train_loss, val_loss, penalty, train_acc, val_acc, lr, grad_norm,
-                weight_norm, update_ratio, dead_fraction, saturated_fraction, active_fraction, epoch_time,
-                time
+    epoch       record: epoch, train_loss, val_loss, penalty (= penalty_l2 + penalty_l1), penalty_l2,
+                penalty_l1, train_acc, val_acc, lr, grad_norm, weight_norm, update_ratio, dead_fraction,
+                saturated_fraction, active_fraction, zero_fraction, epoch_time, time
                 (+ train_r2, val_r2 for regression); per-layer values are keyed by layer name
     histograms  epoch, layers: {layer: {pre|act|weight|grad: {min, max, counts, nonfinite}}}
                 (counts bin the finite values; nonfinite counts NaN/inf; min/max null if none is finite)
-    surface     epoch, kind: decision | curve | images | confusion, + the view's data
+    surface     epoch, kind: decision | regression2d | curve | images | confusion, + the view's data
     marker      epoch, kind, + details: best (val_loss, monitor, value) | lr_change (old, new) |
                 early_stop (best_epoch, reason) | restore_best (restored_epoch) |
                 diverged (cause: learning_rate | weight_decay | input_scale | nonfinite_input | initial_overflow,
-                message, evidence)
+                message, evidence) | weight_edit (layer, index, old, new)
 Numbers that are NaN/inf are None (JSON null) everywhere.
     run_end     status, summary, message
 """
@@ -20,12 +20,14 @@ Numbers that are NaN/inf are None (JSON null) everywhere.
 from __future__ import annotations
 
 EVENT_TYPES = ("run_start", "epoch", "histograms", "surface", "marker", "run_end")
-MARKER_KINDS = ("best", "lr_change", "early_stop", "restore_best", "diverged")
+MARKER_KINDS = ("best", "lr_change", "early_stop", "restore_best", "diverged", "weight_edit")
 RECORD_KEYS = (
     "epoch",
     "train_loss",
     "val_loss",
     "penalty",
+    "penalty_l2",
+    "penalty_l1",
     "train_acc",
     "val_acc",
     "lr",
@@ -35,6 +37,7 @@ RECORD_KEYS = (
     "dead_fraction",
     "saturated_fraction",
     "active_fraction",
+    "zero_fraction",
     "time",
 )
 

@@ -4,6 +4,9 @@ transfer strategy can speak of "fc1" or "conv2". A block is  Linear/Conv -> [Bat
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -149,3 +152,76 @@ def predict(model: nn.Module, x: torch.Tensor, regression: bool) -> torch.Tensor
 
 def _output(logits: torch.Tensor, regression: bool) -> torch.Tensor:
     return logits.squeeze(-1) if regression else torch.softmax(logits, -1)
+
+
+# ---- unit knock-out ---------------------------------------------------------------------------------
+
+
+def knockout_errors(model: Net, units: list[dict]) -> list[dict]:
+    """What is wrong with a knock-out list [{"layer": block name ("fc1", "conv1"...), "unit": index}]:
+    [{"field": "knockout.{i}.layer" | "knockout.{i}.unit", "message"}], empty when every entry names an
+    existing hidden unit (a channel, for a convolutional block). The output layer cannot be knocked out."""
+    errors = []
+    for i, u in enumerate(units):
+        layer, unit = u.get("layer"), u.get("unit")
+        if layer not in model.blocks:
+            known = ", ".join(model.blocks) or "none: the model has no hidden layer"
+            errors.append({"field": f"knockout.{i}.layer", "message": f"no hidden layer {layer!r} (known: {known})"})
+            continue
+        layer_module = model.blocks[layer].layer
+        width = layer_module.out_channels if isinstance(layer_module, nn.Conv2d) else layer_module.out_features
+        if not isinstance(unit, int) or isinstance(unit, bool) or not 0 <= unit < width:
+            errors.append(
+                {"field": f"knockout.{i}.unit", "message": f"{layer} has units 0 to {width - 1}, got {unit!r}"}
+            )
+    return errors
+
+
+@contextlib.contextmanager
+def knocked_out(model: Net, units: Iterable[tuple[str, int]]):
+    """While open, each listed hidden unit (block name, unit index) outputs 0 in every forward pass: its
+    block's output (after activation, pooling and dropout) is zeroed in that unit's column (a conv
+    block: channel), so the layers above see the unit as switched off. Nothing is changed in the weights."""
+    by_layer: dict[str, list[int]] = {}
+    for layer, unit in units:
+        by_layer.setdefault(layer, []).append(unit)
+
+    def hook(idx):
+        return lambda module, inputs, out: out.index_fill(1, torch.tensor(idx, device=out.device), 0.0)
+
+    handles = [model.blocks[layer].register_forward_hook(hook(idx)) for layer, idx in by_layer.items()]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# ---- weight editing -----------------------------------------------------------------------------
+
+
+def weight_edit_errors(model: Net, layer, index, value) -> list[dict]:
+    """What is wrong with an edit of one parameter of a fully connected layer: `layer` a name of
+    `model.weight_layers()` ("fc1", ..., "out"), `index` [unit, input] for a weight or [unit] for a bias,
+    `value` a finite number. [{"field": "layer" | "index" | "value", "message"}], empty when valid."""
+    layers = model.weight_layers()
+    if layer not in layers or not isinstance(layers[layer], nn.Linear):
+        known = ", ".join(n for n, m in layers.items() if isinstance(m, nn.Linear))
+        return [{"field": "layer", "message": f"no fully connected layer {layer!r} (known: {known})"}]
+    shape = tuple(layers[layer].weight.shape)  # (units, inputs)
+    ok = isinstance(index, list | tuple) and len(index) in (1, 2)
+    ok = ok and all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i, n in zip(index, shape, strict=False)
+    )
+    errors = []
+    if not ok:
+        errors.append(
+            {
+                "field": "index",
+                "message": f"[unit, input] with unit < {shape[0]} and input < {shape[1]} (a weight), or [unit] "
+                f"(the bias); got {index!r}",
+            }
+        )
+    if not isinstance(value, int | float) or isinstance(value, bool) or not abs(value) <= 1e6:
+        errors.append({"field": "value", "message": f"a finite number within +-1e6, got {value!r}"})
+    return errors

@@ -1,6 +1,7 @@
 """Output views: what the model does, drawn in the form that suits the data.
 
     2-D classification   decision surface over the input plane (`surface` event, kind "decision")
+    2-D regression       predicted value over the input plane (kind "regression2d")
     1-D regression       the fitted curve over x (kind "curve")
     images (digits)      predictions on the first validation images (kind "images")
     tabular data         the validation confusion matrix (kind "confusion")
@@ -67,7 +68,7 @@ class OutputView:
         """The `surface` event of `epoch` for `model`, or None for data with no view (regression on
         more than one input)."""
         d = self.data
-        if d.input_shape == (2,) and not self.regression:
+        if d.plane:  # 2-D data (classification or regression): a view over (x1, x2)
             return self.decision_surface(model, epoch)
         if d.input_shape == (1,) and self.regression:
             return self.fitted_curve(model, epoch)
@@ -78,8 +79,9 @@ class OutputView:
         return self.confusion(model, epoch)
 
     def decision_surface(self, model: models.Net, epoch: int) -> dict:
-        """The class-1 probability (two classes) or the winning class's index and confidence over a
-        resolution x resolution grid of the plane."""
+        """The class-1 probability (two classes), the winning class's index and confidence, or for
+        regression the predicted value (kind "regression2d") over a resolution x resolution grid of the
+        plane. The grid goes through the data's own preprocessing (input features, standardization)."""
         d = self.data
         if self._grid is None:
             bounds, res = d.bounds(), self.tel.surface_resolution
@@ -88,21 +90,25 @@ class OutputView:
         with units_captured(model) as acts:
             logits = model(x)
         extra = {}
-        if d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
+        if self.regression:  # the predicted value over the plane
+            values = logits[:, 0]
+        elif d.n_classes == 2:  # softmax of two logits, done as one sigmoid (much cheaper on a grid)
             values = torch.sigmoid(logits[:, 1] - logits[:, 0])
         else:
             conf, values = torch.softmax(logits, -1).max(1)
             extra["confidence"] = telemetry.round_list(conf, 3)
         if self.mc > 1:
-            _, std = models.mc_predict(model, x, self.mc, False)
-            extra["uncertainty"] = telemetry.round_list(std.max(1).values, 4)
+            _, std = models.mc_predict(model, x, self.mc, self.regression)
+            extra["uncertainty"] = telemetry.round_list(std if self.regression else std.max(1).values, 4)
         if acts:
             step = max(1, res // telemetry.UNIT_RESOLUTION)
             units = {n: a.view(res, res, -1)[::step, ::step].reshape(-1, a.shape[-1]) for n, a in acts.items()}
-            units["out"] = torch.softmax(units["out"], -1)  # each output unit: its class's probability
+            if not self.regression:
+                units["out"] = torch.softmax(units["out"], -1)  # each output unit: its class's probability
             extra["network"] = telemetry.network_view(model, units, len(range(0, res, step)), "grid")
+        kind = "regression2d" if self.regression else "decision"
         return events.surface(
-            epoch, "decision", bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
+            epoch, kind, bounds=bounds, resolution=res, values=telemetry.round_list(values, 3), **extra
         )
 
     def fitted_curve(self, model: models.Net, epoch: int) -> dict:

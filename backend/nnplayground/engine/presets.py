@@ -850,3 +850,45 @@ _CLAIMS: dict[str, list[Claim]] = {
 LESSON_NAMES.update(PRESETS)
 for _name, _claims in _CLAIMS.items():
     PRESETS[_name]["claims"] = _claims
+
+# ---- unit knock-out lesson (issue 13): what dropout buys, tested by switching units off ------------
+PRESETS["dropout-knockout"] = {
+    "title": "Dropout: no unit is indispensable",
+    "title_es": "Dropout: ninguna unidad es indispensable",
+    "en": "Dropout switches each hidden unit off at random while training, so the network cannot rely on one "
+    "or a few units. Test it: pause, switch off (knock out) the hidden unit that matters most and watch the "
+    "validation accuracy. Then train the same network without dropout and knock out its most important unit.",
+    "es": "El dropout apaga al azar cada unidad oculta durante el entrenamiento, así la red no puede depender de "
+    "una o pocas unidades. Probalo: pausá, apagá la unidad oculta que más importa y mirá la exactitud de "
+    "validación. Después entrená la misma red sin dropout y apagá su unidad más importante.",
+    "config": {
+        "dataset": {"name": "circle", "n_samples": 400},
+        "model": {"hidden": [8, 8], "activation": "relu", "dropout": 0.3},
+        "optimizer": {"name": "adam", "lr": 0.01},
+        "training": {"epochs": 60, "batch_size": 16},
+    },
+    "look": {
+        "en": "the validation accuracy when one hidden unit is knocked out (modifier-click a unit in the diagram).",
+        "es": "la exactitud de validación al apagar una unidad oculta (clic con modificador en el diagrama).",
+    },
+    "try": {
+        "en": "dropout 0: the same network may lean on a few units.",
+        "es": "dropout 0: la misma red puede apoyarse en pocas unidades.",
+        "config": {"model": {"dropout": 0.0}},
+    },
+    "claims": [
+        Claim(
+            "dropout-survives-knockout",
+            "knockout_drop",
+            "<",
+            0.0,
+            "knocking out the most important unit costs {lesson:.1%} of validation accuracy with dropout and "
+            "{variant:.1%} without: {value:+.1%}",
+            "apagar la unidad más importante cuesta {lesson:.1%} de exactitud de validación con dropout y "
+            "{variant:.1%} sin él: {value:+.1%}",
+            scope="compare",
+            against="try",
+        )
+    ],
+}
+LESSON_NAMES.add("dropout-knockout")

@@ -1,4 +1,4 @@
-"""Regularization: the weight-decay penalty and early stopping. (Dropout lives with the layers in
+"""Regularization: the weight-decay (L2) and L1 penalties and early stopping. (Dropout lives with the layers in
 models.py, augmentation in augmentation.py.)"""
 
 from __future__ import annotations
@@ -28,6 +28,19 @@ def l2_penalty(params: list[torch.Tensor], lam: float) -> torch.Tensor:
     if not params or lam == 0:
         return torch.zeros(())
     return 0.5 * lam * torch.stack(torch._foreach_norm(params)).square().sum()
+
+
+def l1_penalty(params: list[torch.Tensor], lam1: float) -> torch.Tensor:
+    """lambda1 * sum|w| (the lasso term, over the same parameters as the L2 penalty): its gradient
+    lambda1 * sign(w) pulls every weight toward zero by the same amount, so small weights reach it."""
+    if not params or lam1 == 0:
+        return torch.zeros(())
+    return lam1 * torch.stack(torch._foreach_norm(params, 1)).sum()
+
+
+def penalties(params: list[torch.Tensor], l2: float, l1: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L2 part, L1 part) of the penalty added to the loss, with lambdas `l2` (weight_decay) and `l1`."""
+    return l2_penalty(params, l2), l1_penalty(params, l1)
 
 
 class EarlyStopping:

@@ -78,6 +78,22 @@ def weight_norms(model: Net) -> dict[str, float | None]:
     return _per_layer(layers, torch.stack(torch._foreach_norm([m.weight.detach() for m in layers.values()])))
 
 
+ZERO_WEIGHT = 0.01
+"""A weight is "near zero" when |w| < 0.01: in the diagram its link is too thin to see (TensorFlow
+Playground scales a link's width with |w|), and L1 leaves the weights it switches off oscillating within
+lr * lambda1 of zero, far below it at the usual step sizes (SGD, lr 0.03, lambda1 0.01: 3e-4)."""
+
+
+def zero_fractions(model: Net) -> dict[str, float | None]:
+    """Per layer, the share (0 to 1) of the weight matrix/kernel's entries with |w| < ZERO_WEIGHT
+    (biases not counted); None when a weight is not finite."""
+    out = {}
+    for name, m in model.weight_layers().items():
+        w = m.weight.detach()
+        out[name] = (w.abs() < ZERO_WEIGHT).float().mean().item() if torch.isfinite(w).all() else None
+    return out
+
+
 def weight_copies(model: Net) -> list[torch.Tensor]:
     return [m.weight.detach().clone() for m in model.weight_layers().values()]
 

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from . import augmentation, claims, datasets, events, initializers, models, outputs, presets, telemetry, transfer
 from .checkpoints import CheckpointStore
 from .choices import OPTIMIZERS
-from .config import RunConfig, TransferConfig
+from .config import ConfigError, RunConfig, TransferConfig
 from .optimizers import Schedule, build_optimizer, decay_growth
-from .regularization import EarlyStopping, decayed_params, l2_penalty
+from .regularization import EarlyStopping, decayed_params, l1_penalty, l2_penalty, penalties
 from .status import TERMINAL as STATUS_TERMINAL
 from .status import RunStatus
 from .telemetry import finite_or_none as _finite
@@ -232,17 +232,49 @@ class Trainer:
         self.checkpoints.load_into(m, self.checkpoints.nearest(epoch))
         return m
 
-    def predict(self, raw_inputs, mc_samples: int = 0, epoch: int | None = None) -> dict:
+    def predict(self, raw_inputs, mc_samples: int = 0, epoch: int | None = None, knockout=()) -> dict:
         """Predictions for raw (unpreprocessed) inputs: class probabilities or regression values.
-        With mc_samples > 1, dropout stays on for that many passes and `std` is their spread."""
+        With mc_samples > 1, dropout stays on for that many passes and `std` is their spread.
+        `knockout`: (layer, unit) pairs of hidden units switched off (models.knocked_out)."""
         x = self.data.preprocess(torch.as_tensor(raw_inputs, dtype=torch.float32)).to(self.device)
         model = self.model_at(epoch)
-        if mc_samples > 1:
-            mean, std = models.mc_predict(model, x, mc_samples, self.regression)
-        else:
-            mean = models.predict(model, x, self.regression)
-            std = torch.zeros_like(mean)
+        with models.knocked_out(model, knockout):
+            if mc_samples > 1:
+                mean, std = models.mc_predict(model, x, mc_samples, self.regression)
+            else:
+                mean = models.predict(model, x, self.regression)
+                std = torch.zeros_like(mean)
         return {"mean": telemetry.round_list(mean, 6), "std": telemetry.round_list(std, 6)}
+
+    def validation(self, knockout=()) -> dict:
+        """The model's validation loss and accuracy (R^2 for regression) in evaluation mode, with the
+        hidden units `knockout` ((layer, unit) pairs) switched off: {val_loss, val_acc | val_r2}."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with models.knocked_out(self.model, knockout):
+                loss, score = self._evaluate(self.x_val, self.y_val)
+        finally:
+            self.model.train(was_training)
+        return {"val_loss": _finite(loss), "val_r2" if self.regression else "val_acc": _finite(score)}
+
+    def edit_weight(self, layer: str, index: list[int], value: float) -> list[dict]:
+        """Set one weight (`index` [unit, input]) or bias (`index` [unit]) of the fully connected layer
+        `layer` to `value`, between epochs (a paused run). The last epoch's checkpoint is saved again
+        with the edit (not within a suspended epoch: its end saves it), so its exports and restores
+        carry it; returns the `weight_edit` marker (layer, index, old, new) that records it.
+        Raises ConfigError naming `layer`, `index` or `value` (models.weight_edit_errors)."""
+        errors = models.weight_edit_errors(self.model, layer, index, value)
+        if errors:
+            raise ConfigError(errors[0]["field"], errors[0]["message"])
+        module = self.model.weight_layers()[layer]
+        param = module.weight if len(index) == 2 else module.bias
+        with torch.no_grad():
+            old = param[tuple(index)].item()
+            param[tuple(index)] = float(value)
+        if self._partial is None and self.epoch in self.checkpoints.epochs():
+            self.checkpoints.save(self.epoch, self.model)
+        return [events.marker(self.epoch, "weight_edit", layer=layer, index=list(index), old=old, new=float(value))]
 
     def summary(self) -> dict:
         """The run in one dict. `best_epoch`: the epoch early stopping would restore when it is
@@ -313,7 +345,7 @@ class Trainer:
     def _train_batches(self, x: torch.Tensor, perm: torch.Tensor, start: int, t_epoch: float) -> None:
         """The epoch's batches from `start` on; between two, `should_stop` may stop or suspend it."""
         model, opt, bs = self.model, self.optimizer, self.batch_size
-        lam = self.config.optimizer.weight_decay
+        lam, l1 = self.config.optimizer.weight_decay, self.config.optimizer.l1
         should_stop = self.should_stop
         for i in range(start, len(perm), bs):
             if should_stop is not None and (reason := should_stop()) is not None:
@@ -326,6 +358,8 @@ class Trainer:
             loss = self._loss(model(x[idx]), self.y_train[idx])
             if self.penalty_in_loss:  # the course's L2: part of the loss, so part of the gradient
                 loss = loss + l2_penalty(self.decayed, lam)
+            if l1:  # with every optimizer, AdamW too: its decoupled decay is L2 only
+                loss = loss + l1_penalty(self.decayed, l1)
             opt.zero_grad(set_to_none=True)  # None, not zeros: cheaper, and a parameter without gradient is skipped
             loss.backward()
             if self.meter is not None:  # the gradient norm the step is about to use
@@ -378,14 +412,16 @@ class Trainer:
         reuse = probed is not None and len(self.x_probe) == len(self.x_train)
         train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed.output if reuse else None)
         val_loss, val_score = self._evaluate(self.x_val, self.y_val)
-        lam = self.config.optimizer.weight_decay
-        penalty = l2_penalty(self.decayed, lam).item() if lam > 0 else 0.0
+        opt_cfg = self.config.optimizer
+        penalty_l2, penalty_l1 = (p.item() for p in penalties(self.decayed, opt_cfg.weight_decay, opt_cfg.l1))
 
         record = {
             "epoch": epoch,
             "train_loss": _finite(train_loss),
             "val_loss": _finite(val_loss),
-            "penalty": _finite(penalty),
+            "penalty": _finite(penalty_l2 + penalty_l1),  # the whole term added to the loss
+            "penalty_l2": _finite(penalty_l2),
+            "penalty_l1": _finite(penalty_l1),
             "train_acc": None if self.regression else _finite(train_score),
             "val_acc": None if self.regression else _finite(val_score),
             "lr": self.schedule.lr,
@@ -395,6 +431,7 @@ class Trainer:
             "dead_fraction": {},
             "saturated_fraction": {},
             "active_fraction": {},
+            "zero_fraction": telemetry.zero_fractions(model),
         }
         if self.regression:
             record["train_r2"], record["val_r2"] = _finite(train_score), _finite(val_score)
@@ -562,7 +599,7 @@ class Trainer:
                 )
             else:
                 how = f"with {opt.name}, the decay term alone multiplies the weights' size by {growth:.3g} per step"
-            norms = [(r["epoch"], math.sqrt(2 * r["penalty"] / lam)) for r in finite if r["penalty"] is not None]
+            norms = [(r["epoch"], math.sqrt(2 * r["penalty_l2"] / lam)) for r in finite if r["penalty_l2"] is not None]
             seen = ""
             if len(norms) > 1:
                 (e0, n0), (e1, n1) = norms[0], norms[-1]

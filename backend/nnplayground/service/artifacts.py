@@ -14,6 +14,7 @@ import math
 import threading
 from collections import OrderedDict
 
+from ..engine import models
 from ..jsonutil import dumps
 from .errors import Conflict, InvalidInput, NotFound
 from .manager import RunManager, stored_config
@@ -88,9 +89,18 @@ class Models:
             return fn(trainer, used)
 
     # ---- predictions ----------------------------------------------------------------------------
-    def predict(self, run_id: str, inputs: list[list[float]], mc_samples: int, epoch: int | None) -> dict:
+    def predict(
+        self, run_id: str, inputs: list[list[float]], mc_samples: int, epoch: int | None, knockout: list[dict] = ()
+    ) -> dict:
+        """Predictions of the final model or a checkpoint for raw inputs, with its validation loss and
+        accuracy (R^2); `knockout` [{layer, unit}] switches those hidden units off for both."""
+
         def go(trainer, used):
-            width = trainer.data.n_features
+            errors = models.knockout_errors(trainer.model, list(knockout))
+            if errors:
+                raise InvalidInput("invalid knockout", errors)
+            units = [(u["layer"], u["unit"]) for u in knockout]
+            width = trainer.data.raw_width
             for i, row in enumerate(inputs):
                 if len(row) != width:
                     raise InvalidInput(
@@ -102,8 +112,15 @@ class Models:
                             }
                         ],
                     )
-            out = trainer.predict(inputs, mc_samples) if inputs else {"mean": [], "std": []}
-            return {**out, "epoch": used, "task": trainer.data.task, "class_names": trainer.data.class_names}
+            out = trainer.predict(inputs, mc_samples, knockout=units) if inputs else {"mean": [], "std": []}
+            return {
+                **out,
+                **trainer.validation(units),
+                "knockout": [{"layer": layer, "unit": unit} for layer, unit in units],
+                "epoch": used,
+                "task": trainer.data.task,
+                "class_names": trainer.data.class_names,
+            }
 
         return self.with_model(run_id, epoch, go)
 

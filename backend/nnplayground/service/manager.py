@@ -409,6 +409,27 @@ class RunManager:
         self.paused_since.pop(run_id, None)
         self.addresses.pop(run_id, None)
 
+    def edit_weight(self, run_id: str, layer: str, index: list[int], value: float) -> dict:
+        """Set one weight ([unit, input]) or bias ([unit]) of a paused run's model (engine
+        Trainer.edit_weight, between epochs in its worker); recorded as a `weight_edit` marker and kept
+        in the epoch's checkpoint. Conflict unless paused; InvalidInput naming `layer`/`index`/`value`."""
+        from ..engine import models
+        from .errors import Conflict, InvalidInput
+
+        row = self.get(run_id)
+        if row["status"] != "paused":
+            raise Conflict(f"weights are edited while the run is paused; run {run_id} is {row['status']}")
+        cfg = stored_config(row, effective=bool(row["info"]))
+        n_out = DATASETS[cfg.dataset.name].n_out(cfg.dataset)
+        model = models.build(cfg.model, cfg.input_shape(), n_out, cfg.uses_cnn())
+        errors = models.weight_edit_errors(model, layer, index, value)
+        if errors:
+            raise InvalidInput("invalid weight edit", errors)
+        edit = {"layer": layer, "index": list(index), "value": float(value)}
+        if not self.executor.control(run_id, "weights", edit):
+            raise Conflict(f"run {run_id} is not held by a worker now")
+        return {"id": run_id, **edit}
+
     def paused_longer_than(self, seconds: float) -> list[str]:
         limit = time.time() - seconds
         return [r for r, t in list(self.paused_since.items()) if t < limit]
@@ -604,8 +625,7 @@ def count_params(cfg: RunConfig) -> int:
 
 def _figures(cfg: RunConfig) -> tuple[int, int]:
     """(parameters, multiply-adds of one forward pass of one sample) of the model `cfg` builds."""
-    choice = DATASETS[cfg.dataset.name]
-    shape, n_out = choice.input_shape(cfg.dataset), choice.n_out(cfg.dataset)
+    shape, n_out = cfg.input_shape(), DATASETS[cfg.dataset.name].n_out(cfg.dataset)
     return _count(cfg.model.model_dump_json(), shape, n_out, cfg.uses_cnn())
 
 

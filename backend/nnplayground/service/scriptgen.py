@@ -20,7 +20,17 @@ from functools import lru_cache
 import jinja2
 
 from ..engine import augmentation, datasets, initializers, regularization
-from ..engine.choices import ACTIVATIONS, DATASETS, INITIALIZERS, OPTIMIZERS, SCHEDULES
+from ..engine.choices import (
+    ACTIVATIONS,
+    DATASETS,
+    DEFAULT_FEATURES,
+    FEATURES,
+    INITIALIZERS,
+    OPTIMIZERS,
+    SCHEDULES,
+    dataset_task,
+    is_plane,
+)
 from ..engine.config import RunConfig
 
 
@@ -70,7 +80,12 @@ def script(run_id: str, cfg: dict) -> str:
     augment_on = aug.noise_std > 0 or (image and (aug.rotation_deg or aug.scale or aug.shift))
     n_hidden = len(m.hidden)
     # drawn points are split in the order they were added (the engine's `_sequential_split`)
-    sequential = d.name == "custom" and dataset.task == "classification"
+    task = dataset_task(d)
+    sequential = d.name == "custom" and task == "classification"
+    feats = c.preprocessing.features
+    features = None
+    if is_plane(d) and tuple(feats) != DEFAULT_FEATURES:  # the engine's input features, copied
+        features = {"names": feats, "sources": [_src(FEATURES[n]) for n in feats]}
     context = {
         "run_id": run_id,
         "c": c,
@@ -79,8 +94,9 @@ def script(run_id: str, cfg: dict) -> str:
         "opt": opt,
         "tr": tr,
         "es": es,
-        "task": dataset.task,
-        "regression": dataset.task == "regression",
+        "task": task,
+        "regression": task == "regression",
+        "features": features,
         "cnn": c.uses_cnn(),
         "transfer": transfer,
         "config_text": pprint.pformat(cfg, width=100, sort_dicts=False),
@@ -110,6 +126,7 @@ def script(run_id: str, cfg: dict) -> str:
         "decoupled_decay": optimizer.decoupled_decay and opt.weight_decay > 0,
         "penalty_in_loss": opt.weight_decay > 0 and not optimizer.decoupled_decay,
         "penalty_source": _src(regularization.l2_penalty),
+        "l1_source": _src(regularization.l1_penalty),
         "early_stopping_source": _src(regularization.EarlyStopping) if es.enabled else "",
         "augment_source": _src(augmentation.augment) if augment_on else "",
         "lr_scale": transfer.feature_lr_scale if transfer else 1.0,

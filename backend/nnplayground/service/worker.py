@@ -211,6 +211,9 @@ class Worker:
             self.emit(slot, slot.trainer.stop(value) if isinstance(value, str) else slot.trainer.stop())
         elif action == "cancel":
             self.drop(run_id)
+        elif action == "weights":  # {layer, index, value}, validated by the manager; between epochs
+            slot.sent.discard(slot.trainer.epoch)  # that epoch's checkpoint now holds the edit: send it again
+            self.emit(slot, slot.trainer.edit_weight(value["layer"], value["index"], value["value"]))
 
     def drop(self, run_id: str) -> None:
         self.slots.pop(run_id, None)

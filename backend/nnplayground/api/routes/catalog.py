@@ -20,6 +20,7 @@ router = APIRouter(prefix="/catalog", tags=["catalog"])
 # defaults are read from the schema (a path that stops existing fails the catalog tests).
 REGULARIZERS = {
     "weight_decay": ["optimizer.weight_decay", "optimizer.decay_biases"],
+    "l1": ["optimizer.l1", "optimizer.decay_biases"],
     "dropout": ["model.dropout", "model.dropouts", "telemetry.mc_samples"],
     "batch_norm": ["model.batch_norm", "model.bn_alpha"],
     "early_stopping": ["early_stopping.*"],

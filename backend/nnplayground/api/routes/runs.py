@@ -29,6 +29,12 @@ BIG = 10**9
 JSON = "application/json"
 
 
+class KnockoutUnit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    layer: str = Field(..., min_length=1, max_length=32, description="A hidden layer's name: fc1, fc2, ...")
+    unit: int = Field(..., ge=0, le=BIG, description="The unit's index in that layer, from 0.")
+
+
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     inputs: list[list[Finite]] = Field(
@@ -36,6 +42,9 @@ class PredictRequest(BaseModel):
     )
     mc_samples: int = Field(0, ge=0, le=100, description="> 1: passes with dropout on; std is their spread.")
     epoch: int | None = Field(None, ge=0, le=BIG, description="A checkpoint's epoch; null = the final model.")
+    knockout: list[KnockoutUnit] = Field(
+        [], max_length=64, description="Hidden units switched off (output zeroed) for the outputs and val metrics."
+    )
 
 
 class SpeedRequest(BaseModel):
@@ -142,6 +151,19 @@ def restart_run(request: Request, mgr: ManagerDep, settings: SettingsDep, run_id
     return json_response(admit(request, config, speed=speed, paused=False), 201)
 
 
+class WeightEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    layer: str = Field(..., min_length=1, max_length=32, description="A fully connected layer: fc1, ..., out.")
+    index: list[int] = Field(..., min_length=1, max_length=2, description="[unit, input]: a weight; [unit]: the bias.")
+    value: Finite = Field(..., description="The new value.")
+
+
+@router.post("/{run_id}/weights", summary="Set one weight or bias of a paused run (409 unless paused)")
+def edit_weight(request: Request, mgr: ManagerDep, body: WeightEdit, run_id: str = RunId) -> dict:
+    may_control(request, mgr.get(run_id), "edit the weights of")
+    return mgr.edit_weight(run_id, body.layer, body.index, body.value)
+
+
 # ---- what a run recorded ------------------------------------------------------------------------------
 @router.get("/{run_id}/metrics", summary="The per-epoch records; ?since=E for those after epoch E")
 def metrics(
@@ -202,7 +224,9 @@ async def predict(
             ],
         )
     await run_in_threadpool(_may_predict, request, room, mgr.get(run_id))
-    return await heavy.run(models.predict, run_id, body.inputs, body.mc_samples, body.epoch)
+    return await heavy.run(
+        models.predict, run_id, body.inputs, body.mc_samples, body.epoch, [u.model_dump() for u in body.knockout]
+    )
 
 
 def _may_predict(request: Request, room, row: dict) -> None:

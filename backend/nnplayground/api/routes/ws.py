@@ -49,26 +49,37 @@ class Control(BaseModel):
         return self
 
 
-CLIENT_MESSAGE = TypeAdapter(Annotated[Ping | Control, Field(discriminator="type")])
+class Weights(BaseModel):
+    """`{"type": "weights", "layer", "index", "value"}` on /ws/runs/{id}: POST /api/runs/{id}/weights."""
+
+    type: Literal["weights"]
+    layer: str = Field(min_length=1, max_length=32)
+    index: list[int] = Field(min_length=1, max_length=2)
+    value: float = Field(allow_inf_nan=False)
+
+
+CLIENT_MESSAGE = TypeAdapter(Annotated[Ping | Control | Weights, Field(discriminator="type")])
 
 
 def _refusal(err: ValidationError, run_id: str | None) -> str:
     """The error frame for a message the adapter refused; it names the field, never echoes the value."""
     first = err.errors()[0]
     kind, loc = first["type"], first["loc"]
-    if kind == "union_tag_invalid" or (loc[:1] == ("control",) and run_id is None):
+    if kind == "union_tag_invalid" or (loc[:1] in (("control",), ("weights",)) and run_id is None):
         return _unknown_type(run_id)
     if loc[:2] == ("ping", "id"):
         return error_frame(f"a ping id is a number or a string of at most {MAX_ID_CHARS} characters")
     if loc[:2] == ("control", "action"):
         return error_frame(f"unknown action; one of {', '.join(ACTIONS)}")
+    if loc[:1] == ("weights",):
+        return error_frame("weights needs layer, index ([unit, input] or [unit]) and a finite value", field=loc[1])
     if loc[:1] == ("control",):
         return error_frame("speed needs epochs_per_second between 0 and 1000")
     return error_frame("messages must be JSON objects with a 'type'")
 
 
 def _unknown_type(run_id: str | None) -> str:
-    expected = "ping or control" if run_id is not None else "ping"
+    expected = "ping, control or weights" if run_id is not None else "ping"
     return error_frame(f"unknown message type; expected {expected}")
 
 
@@ -91,8 +102,16 @@ async def _client_message(ws: WebSocket, run_id: str | None, text: str, gate: Me
         return dumps({"type": "pong", "id": msg.id})
     if run_id is None:
         return _unknown_type(run_id)
-    action, value = msg.action, msg.epochs_per_second
     mgr = ws.app.state.manager
+    if isinstance(msg, Weights):
+        try:
+            row = await asyncio.to_thread(mgr.get, run_id)
+            may_control(ws, row, "edit the weights of")
+            await asyncio.to_thread(mgr.edit_weight, run_id, msg.layer, msg.index, msg.value)
+        except ServiceError as e:
+            return error_frame(e.message, status=status_of(e), action="weights", detail=e.detail)
+        return dumps({"type": "ack", "action": "weights", "status": "paused"})
+    action, value = msg.action, msg.epochs_per_second
     try:
         row = await asyncio.to_thread(mgr.get, run_id)
         may_control(ws, row, action)
