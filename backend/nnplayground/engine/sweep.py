@@ -186,6 +186,10 @@ class _Stack:
         self.decay_mask = [id(p) in decayed for p in self._net_params(trainers[0])]
         self.state: dict[str, list[torch.Tensor]] = {}
         self.step_count = 0
+        for t in trainers:
+            # The variants' own torch optimizers only carry their schedules' learning rates (the stack does
+            # the steps): tell lr_scheduler that steps were taken, as it checks to warn about a misuse.
+            t.optimizer._opt_called = True
         self._bind()
         seed = sum(t.config.training.seed * 1_000_003**i for i, t in enumerate(trainers)) % (2**63)
         self.drop_gen = torch.Generator(device=self.params[0].device).manual_seed(seed)
@@ -249,10 +253,14 @@ class _Stack:
         for i, act in enumerate(self.acts):
             x = act(torch.baddbmm(ps[2 * i + 1].unsqueeze(1), x, ps[2 * i].transpose(1, 2)))
             if train and h is not None and h["any_dropout"]:
-                p = h["dropout"][i]
-                keep = torch.rand(x.shape, generator=self.drop_gen, device=x.device) >= p
-                x = x * keep / (1 - p)
+                x = self.dropout(x, h["dropout"][i])
         return torch.baddbmm(ps[-1].unsqueeze(1), x, ps[-2].transpose(1, 2))
+
+    def dropout(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Inverted dropout with per-variant rates `p` (K, 1, 1): each unit of variant k is zeroed with
+        probability p[k] and the kept ones scaled by 1/(1 - p[k]); a variant with p = 0 is left as it is."""
+        keep = torch.rand(x.shape, generator=self.drop_gen, device=x.device) >= p
+        return x * keep / (1 - p)
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The sum over variants of each variant's mean batch loss: its gradient is each variant's own."""
