@@ -224,8 +224,11 @@ class _Stack:
     def hypers(self) -> dict[str, list[torch.Tensor]]:
         """This epoch's per-variant hyperparameters (the learning rate follows each variant's schedule)."""
         opts = [t.config.optimizer for t in self.trainers]
+        lrs = [t.schedule.lr for t in self.trainers]
         h = {
-            "lr": self._hyper(t.schedule.lr for t in self.trainers),
+            "lr": self._hyper(lrs),
+            "neg_lr": self._hyper(-lr for lr in lrs),
+            "one_minus_momentum": self._hyper(1 - o.momentum for o in opts),
             "wd": self._hyper(o.weight_decay for o in opts),
             "momentum": self._hyper(o.momentum for o in opts),
             "beta1": self._hyper(o.betas[0] for o in opts),
@@ -279,15 +282,18 @@ class _Stack:
         self.step_count += 1
         t = self.step_count
         st = self.state
+        # torch._foreach_* broadcast the (K, 1, ...) hyperparameters: one call for all parameters
         if name == "sgd":
-            for p, g, a in zip(ps, grads, lr, strict=True):
-                p.sub_(a * g)
+            torch._foreach_addcmul_(ps, grads, h["neg_lr"])
         elif name in ("momentum", "nesterov"):
             vel = st.setdefault("velocity", [torch.zeros_like(p) for p in ps])
-            for p, g, v, a, m in zip(ps, grads, vel, lr, h["momentum"], strict=True):
-                v.mul_(m).add_((1 - m) * g)
-                step = m * v + (1 - m) * g if name == "nesterov" else v
-                p.sub_(a * step)
+            torch._foreach_mul_(vel, h["momentum"])
+            torch._foreach_addcmul_(vel, grads, h["one_minus_momentum"])
+            step = vel
+            if name == "nesterov":
+                step = torch._foreach_mul(vel, h["momentum"])
+                torch._foreach_addcmul_(step, grads, h["one_minus_momentum"])
+            torch._foreach_addcmul_(ps, step, h["neg_lr"])
         elif name == "adagrad":
             acc = st.setdefault("sum", [torch.zeros_like(p) for p in ps])
             for p, g, s, a, e in zip(ps, grads, acc, lr, h["eps"], strict=True):
