@@ -34,7 +34,7 @@ TELEMETRY = {
 
 def configs(k: int, epochs: int, telemetry: dict) -> list[RunConfig]:
     base = merge(BASE, {"training": {"epochs": epochs}, "telemetry": telemetry})
-    lrs = [0.001 * 1.2**i for i in range(k)]  # all below divergence: every variant trains every epoch
+    lrs = [0.001 * 100 ** (i / max(k - 1, 1)) for i in range(k)]  # 0.001 to 0.1: none diverges, all train on
     return [c for _, c in expand(base, {"optimizer.lr": lrs, "training.seed": list(range(k))}, "zip")]
 
 
