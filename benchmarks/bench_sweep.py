@@ -78,7 +78,7 @@ def step_times(k: int = 16, steps: int = 300) -> dict[str, float]:
 
     def bmm_step():
         grads = torch.autograd.grad(stack.loss(stack.forward(x, h, True), y), stack.params)
-        stack.update(list(grads), h)
+        stack.update(stack.with_penalty(list(grads), h), h)
 
     net = sweep.trainers[0].model
     names = [n for n, _ in net.named_parameters()]

@@ -45,6 +45,11 @@ def assert_same_run(variant: Trainer, solo: Trainer) -> None:
         for key in ("train_loss", "val_loss"):
             assert a[key] == pytest.approx(b[key], rel=REL), (a["epoch"], key)
         assert a["lr"] == pytest.approx(b["lr"], rel=1e-12)
+        # the per-layer telemetry the variant's own Trainer measures on the stacked weights and gradients
+        for key in ("grad_norm", "weight_norm"):
+            assert a[key].keys() == b[key].keys()
+            for layer, value in a[key].items():
+                assert value == pytest.approx(b[key][layer], rel=1e-4, abs=1e-7), (a["epoch"], key, layer)
     assert variant.best_epoch == solo.best_epoch
 
 

@@ -274,11 +274,19 @@ class _Stack:
 
     # -- one optimizer step over the stack (torch.optim's formulas, per-variant hyperparameters) -----
     @torch.no_grad()
+    def with_penalty(self, grads: list[torch.Tensor], h: dict) -> list[torch.Tensor]:
+        """The data loss's gradients plus the penalty (1/2)*lambda*||w||^2's, lambda*w, as the Trainer's
+        loss has them (its gradient norms include it); AdamW decays in its step instead."""
+        if not h["any_decay"] or self.decoupled:
+            return grads
+        ps = self.params
+        return [g + wd * p if d else g for g, p, wd, d in zip(grads, ps, h["wd"], self.decay_mask, strict=True)]
+
+    @torch.no_grad()
     def update(self, grads: list[torch.Tensor], h: dict) -> None:
+        """One step of every variant; `grads` as `with_penalty` returns them."""
         ps, name = self.params, self.opt_name
         lr = h["lr"]
-        if h["any_decay"] and not self.decoupled:  # gradient of the penalty (1/2)*lambda*||w||^2
-            grads = [g + wd * p if d else g for g, p, wd, d in zip(grads, ps, h["wd"], self.decay_mask, strict=True)]
         self.step_count += 1
         t = self.step_count
         st = self.state
@@ -436,13 +444,13 @@ class Sweep:
             idx = perm[:, i : i + bs]
             xb = x_all[rows, idx] if augmented else x_all[idx]
             loss = stack.loss(stack.forward(xb, h, train=True), y_all[idx])
-            grads = torch.autograd.grad(loss, stack.params)
+            grads = stack.with_penalty(list(torch.autograd.grad(loss, stack.params)), h)
             for k, meter in meters:
                 if meter.step % meter.stride == 0:
                     for p, g in zip(_Stack._net_params(trainers[k]), grads, strict=True):
                         p.grad = g[k]
                 meter.record()
-            stack.update(list(grads), h)
+            stack.update(grads, h)
         out = {k: t._end_of_epoch(t.epoch, t_epoch) for k, t in zip(members, trainers, strict=True)}
         for t in trainers:
             if t.meter is not None:
