@@ -240,3 +240,14 @@ def test_the_variant_limit_is_enforced():
         expand({}, {"optimizer.lr": [0.1, 0.2, 0.3], "training.seed": [1, 2, 3]}, limit=8)
     assert e.value.field == "vary" and "9 variants" in e.value.message
     assert len(expand({}, {"optimizer.lr": [0.1, 0.2, 0.3], "training.seed": [1, 2, 3]}, limit=9)) == 9
+
+
+def test_noise_augmented_variants_draw_their_own_noise_and_equal_alone():
+    # augmentation draws from each variant's own generator, as the Trainer does, so even it matches
+    variants = expand(small(), {"augmentation.noise_std": [0.0, 0.3], "training.epochs": [2, 4]}, "zip")
+    sweep = Sweep([c for _, c in variants])
+    assert len(sweep.groups) == 1
+    train(sweep)
+    assert [t.epoch for t in sweep.trainers] == [2, 4]  # each variant ends at its own last epoch
+    for (_, c), t in zip(variants, sweep.trainers, strict=True):
+        assert_same_run(t, alone(c))
