@@ -1,5 +1,5 @@
-"""The `nnplayground` command: headless runs (`run`), the preset list (`presets`) and the server
-(`serve`)."""
+"""The `nnplayground` command: headless runs (`run`), sweeps (`sweep`), the preset list (`presets`) and
+the server (`serve`)."""
 
 from __future__ import annotations
 
@@ -99,6 +99,84 @@ def run(
             sink.close()
     if trainer.status in (RunStatus.DIVERGED, RunStatus.FAILED):
         raise typer.Exit(1)
+
+
+def parse_vary(specs: list[str]) -> dict[str, list]:
+    """`--vary PATH=V1,V2,...` options as {path: [values]}: each value read as JSON (numbers, true/false,
+    lists such as [8,8]), else as a plain string (xavier)."""
+    import json
+
+    vary: dict[str, list] = {}
+    for spec in specs:
+        path, sep, rhs = spec.partition("=")
+        if not sep or not path.strip() or not rhs.strip():
+            raise typer.BadParameter(f"--vary {spec!r}: write PATH=VALUE1,VALUE2 (e.g. optimizer.lr=0.01,0.1)")
+        try:
+            values = json.loads(f"[{rhs}]")
+        except ValueError:
+            values = [v.strip() for v in rhs.split(",")]
+        vary[path.strip()] = values
+    return vary
+
+
+@app.command()
+def sweep(
+    config: Path | None = typer.Argument(None, help="The base run configuration (JSON)."),
+    vary: list[str] = typer.Option(..., "--vary", help="PATH=V1,V2,... (repeatable): a config field and its values."),
+    mode: str = typer.Option("grid", "--mode", help="grid: every combination; zip: the i-th value of every axis."),
+    preset: str | None = typer.Option(None, "--preset", "-p", help="A lesson preset as the base."),
+    events: Path | None = typer.Option(
+        None, "--events", help="Write every variant's events here as JSON lines (each with its `variant` index)."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override training.epochs of the base."),
+):
+    """Train K variants of a configuration at once, as one stacked model, and print a table of each
+    variant's values and final/best metrics."""
+    from .engine.config import ConfigError
+    from .engine.sweep import Sweep, expand
+    from .jsonutil import dumps
+
+    cfg = load_config(config, preset)
+    if epochs is not None:
+        cfg.training.epochs = epochs
+    try:
+        variants = expand(cfg, parse_vary(vary), mode)
+        runs = Sweep([c for _, c in variants])
+    except ConfigError as e:
+        raise typer.BadParameter(f"{e.field}: {e.message}") from None
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    sink = events.open("w") if events else None
+    bar = tqdm(total=max(c.training.epochs for _, c in variants), unit="epoch", dynamic_ncols=True)
+
+    def write(batch: dict[int, list[dict]]) -> None:
+        for k, evs in batch.items():
+            for ev in evs:
+                if sink:  # strict JSON: a diverged loss is null, never NaN
+                    sink.write(dumps({"variant": k, **ev}) + "\n")
+
+    try:
+        write(runs.start())
+        while not runs.done:
+            write(runs.step())
+            bar.update(1)
+    finally:
+        bar.close()
+        if sink:
+            sink.close()
+    axes = list(variants[0][0])
+    head = ["#", *axes, "status", "epochs", "best", "best val loss", "final val loss", "final val acc/R2"]
+    rows = []
+    for k, ((values, _), t) in enumerate(zip(variants, runs.trainers, strict=True)):
+        s = t.summary()
+        score = s["final_val_acc"] if s["final_val_acc"] is not None else s["final_val_r2"]
+        rows.append(
+            [str(k), *(str(values[a]) for a in axes), s["status"], str(s["epochs_run"]), str(s["best_epoch"])]
+            + [_fmt(s["best_val_loss"]), _fmt(s["final_val_loss"]), _fmt(score)]
+        )
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
 @app.command("presets")

@@ -1,0 +1,460 @@
+"""Sweeps: K variants of one run configuration trained at once as one stacked model.
+
+    variants = expand(base, {"optimizer.lr": [0.01, 0.1, 1.0]}, "grid")   # [(values, RunConfig), ...]
+    sweep = Sweep([cfg for _, cfg in variants])
+    for k, events in sweep.start().items(): ...   # k: the variant's index
+    while not sweep.done:
+        for k, events in sweep.step().items(): ...  # one epoch of every variant still training
+
+Each variant is an ordinary `Trainer` (its own data, initial weights, random streams, schedule, early
+stopping, checkpoints and telemetry events): only its training batches are run by the sweep. Variants
+whose configurations differ only in per-variant hyperparameters (`PER_VARIANT`) form a group; a group's
+weights are stacked along a leading variant axis (a (K, out, in) tensor per layer), and each variant's
+`Trainer.model` holds views into that stack, so its telemetry, checkpoints and predictions see the
+weights the stack trains. One forward/backward of batched matrix products (torch.baddbmm) and one
+optimizer update over stacked state serve the whole group; the hyperparameters are (K, 1, 1) tensors.
+A variant that ends (completed, early stopped, diverged, stopped) leaves the stack: its weights are
+copied out and no longer change, and the others go on.
+
+Small models are dominated by per-operation overhead, which the stack pays once for K variants.
+Batched matrix products measured faster than torch.func (vmap over functional_call) on this machine;
+see benchmarks/bench_sweep.py.
+
+Groups the stack cannot hold (batch normalization, convolutional networks, transfer) train their
+variants one after another, each by its own Trainer: the same results, without the speed-up.
+
+Equivalence: without dropout, each variant trains the same model as `Trainer(config)` alone (the same
+seed gives the same initial weights and batch order; the update rules are written as torch.optim
+writes them), to float rounding. With dropout the masks come from one generator per group seeded from
+the variants' seeds, so a variant with dropout is not bitwise the run trained alone."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from pydantic import ValidationError
+
+from . import augmentation, telemetry
+from .choices import ACTIVATIONS, OPTIMIZERS
+from .config import ConfigError, RunConfig, error_location
+from .trainer import Trainer
+
+MODES = ("grid", "zip")
+
+# Fields a variant may change without leaving its group: they become per-variant tensors or live in
+# the variant's own Trainer (schedule, early stopping, telemetry, epochs).
+PER_VARIANT = {
+    "optimizer": ("lr", "momentum", "betas", "rho", "eps", "weight_decay"),
+    "model": ("dropout", "dropouts"),
+    "init": None,  # the whole section: initial weights are drawn per variant
+    "training": ("seed", "epochs"),
+    "schedule": None,
+    "early_stopping": None,
+    "telemetry": None,
+    "augmentation": None,
+    "lesson": None,
+}
+
+NADAM_MOMENTUM_DECAY = 4e-3  # torch.optim.NAdam's default, which the engine uses
+
+
+# ---- variants ------------------------------------------------------------------------------------
+
+
+def _known_path(path: str) -> None:
+    """Raise ConfigError(path) unless `path` names a field of RunConfig (a section's field or a
+    top-level field such as `lesson`)."""
+    model, parts = RunConfig, path.split(".")
+    for i, part in enumerate(parts):
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            raise ConfigError(path, f"unknown field {'.'.join(parts[: i + 1])!r}")
+        ann = fields[part].annotation
+        model = next((a for a in getattr(ann, "__args__", ()) if hasattr(a, "model_fields")), ann)
+    if hasattr(model, "model_fields"):
+        raise ConfigError(path, "names a whole section; vary one of its fields")
+
+
+def _set(cfg: dict, path: str, value) -> None:
+    *head, last = path.split(".")
+    for part in head:
+        if cfg.get(part) is None:  # an optional section that is off (transfer: null)
+            cfg[part] = {}
+        cfg = cfg[part]
+    cfg[last] = value
+
+
+def expand(base: dict | RunConfig, vary: dict[str, list], mode: str = "grid", limit: int | None = None) -> list:
+    """The sweep's variants: [(values, RunConfig)], `values` mapping each axis path to the variant's value.
+
+    `vary` maps dotted config paths ("optimizer.lr") to lists of values. `mode` "grid" takes every
+    combination (the first axis varies slowest); "zip" takes the i-th value of every axis (all lists of one
+    length). Raises ConfigError (field: "vary.<path>", "mode", "base.<path>" or "vary") for an unknown
+    path, an empty or mismatched list, a value the run configuration rejects, or more than `limit` variants."""
+    if mode not in MODES:
+        raise ConfigError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+    base_cfg = base if isinstance(base, RunConfig) else _validated(base, "base")
+    if not vary:
+        raise ConfigError("vary", "name at least one field to vary")
+    for path, values in vary.items():
+        try:
+            _known_path(path)
+        except ConfigError as e:
+            raise ConfigError(f"vary.{path}", e.message) from None
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"vary.{path}", "needs a non-empty list of values")
+    paths = list(vary)
+    if mode == "zip":
+        lengths = {len(v) for v in vary.values()}
+        if len(lengths) > 1:
+            raise ConfigError("vary", f"zip mode needs lists of one length, got lengths {sorted(lengths)}")
+        combos = list(zip(*vary.values(), strict=True))
+    else:
+        n = math.prod(len(v) for v in vary.values())
+        if limit is not None and n > limit:
+            raise ConfigError("vary", f"{n} variants; at most {limit} are allowed")
+        combos = list(itertools.product(*vary.values()))
+    if limit is not None and len(combos) > limit:
+        raise ConfigError("vary", f"{len(combos)} variants; at most {limit} are allowed")
+    out = []
+    for combo in combos:
+        cfg = base_cfg.model_dump(mode="json")
+        for path, value in zip(paths, combo, strict=True):
+            _set(cfg, path, value)
+        values = dict(zip(paths, combo, strict=True))
+        try:
+            out.append((values, RunConfig.model_validate(cfg)))
+        except ValidationError as e:
+            loc, msg = error_location(e.errors()[0])
+            where = ".".join(str(p) for p in loc)
+            axis = next((p for p in paths if where == p or where.startswith(p + ".")), None)
+            raise ConfigError(f"vary.{axis}" if axis else f"base.{where}", f"{values}: {msg}") from None
+    return out
+
+
+def _validated(cfg: dict, prefix: str) -> RunConfig:
+    try:
+        return RunConfig.model_validate(cfg)
+    except ValidationError as e:
+        loc, msg = error_location(e.errors()[0])
+        raise ConfigError(".".join([prefix, *map(str, loc)]), msg) from None
+
+
+def group_key(cfg: RunConfig) -> str:
+    """Variants with equal keys share architecture, data, batch size and update rule: one stacked model."""
+    d = cfg.model_dump(mode="json")
+    for section, fields in PER_VARIANT.items():
+        if fields is None:
+            d.pop(section, None)
+        else:
+            for f in fields:
+                d[section].pop(f, None)
+    return repr(sorted(d.items()))
+
+
+def stackable(cfg: RunConfig) -> bool:
+    """Whether the stacked model can train this configuration (fully connected, no batch norm, no transfer)."""
+    return not cfg.uses_cnn() and not cfg.model.batch_norm and cfg.transfer is None
+
+
+# ---- the stacked group --------------------------------------------------------------------------
+
+
+class _Stack:
+    """The weights, optimizer state and hyperparameters of the group's active variants, stacked on dim 0.
+    Parameter order: fc1.weight, fc1.bias, ..., out.weight, out.bias (weights (K, out, in), biases (K, out))."""
+
+    def __init__(self, trainers: list[Trainer]):
+        self.trainers = trainers
+        cfg = trainers[0].config
+        self.opt_name = cfg.optimizer.name
+        self.decoupled = OPTIMIZERS[self.opt_name].decoupled_decay
+        model = trainers[0].model
+        self.acts = [ACTIVATIONS[b.activation_name].build(cfg.model) for b in model.blocks.values()]
+        self.n_layers = len(self.acts) + 1
+        self.regression = trainers[0].regression
+        self.params = [
+            torch.stack([p.detach() for p in ps]).requires_grad_(True)
+            for ps in zip(*(self._net_params(t) for t in trainers), strict=True)
+        ]
+        decayed = {id(p) for p in trainers[0].decayed}
+        self.decay_mask = [id(p) in decayed for p in self._net_params(trainers[0])]
+        self.state: dict[str, list[torch.Tensor]] = {}
+        self.step_count = 0
+        for t in trainers:
+            # The variants' own torch optimizers only carry their schedules' learning rates (the stack does
+            # the steps): tell lr_scheduler that steps were taken, as it checks to warn about a misuse.
+            t.optimizer._opt_called = True
+        self._bind()
+        seed = sum(t.config.training.seed * 1_000_003**i for i, t in enumerate(trainers)) % (2**63)
+        self.drop_gen = torch.Generator(device=self.params[0].device).manual_seed(seed)
+
+    @staticmethod
+    def _net_params(trainer: Trainer) -> list[torch.nn.Parameter]:
+        return [p for ps in trainer.model.layer_params().values() for p in ps]
+
+    def _bind(self) -> None:
+        """Make each variant's model parameters views into the stack (one storage, no copies)."""
+        for k, t in enumerate(self.trainers):
+            for p, s in zip(self._net_params(t), self.params, strict=True):
+                p.data = s.detach()[k]
+
+    def drop(self, keep: list[int]) -> None:
+        """Keep only variants `keep` (indices into the current stack); the others' weights are copied out."""
+        gone = [t for k, t in enumerate(self.trainers) if k not in keep]
+        for t in gone:
+            for p in self._net_params(t):
+                p.data = p.data.clone()
+        idx = torch.tensor(keep, dtype=torch.long, device=self.params[0].device)
+        self.params = [p.detach().index_select(0, idx).requires_grad_(True) for p in self.params]
+        self.state = {name: [s.index_select(0, idx) for s in ss] for name, ss in self.state.items()}
+        self.trainers = [self.trainers[k] for k in keep]
+        self._bind()
+
+    # -- hyperparameters as tensors, (K, 1, ...) per parameter ------------------------------------
+    def _hyper(self, values: Iterable[float]) -> list[torch.Tensor]:
+        v = torch.tensor(list(values), dtype=self.params[0].dtype, device=self.params[0].device)
+        return [v.view(-1, *([1] * (p.dim() - 1))) for p in self.params]
+
+    def hypers(self) -> dict[str, list[torch.Tensor]]:
+        """This epoch's per-variant hyperparameters (the learning rate follows each variant's schedule)."""
+        opts = [t.config.optimizer for t in self.trainers]
+        lrs = [t.schedule.lr for t in self.trainers]
+        h = {
+            "lr": self._hyper(lrs),
+            "neg_lr": self._hyper(-lr for lr in lrs),
+            "one_minus_momentum": self._hyper(1 - o.momentum for o in opts),
+            "wd": self._hyper(o.weight_decay for o in opts),
+            "momentum": self._hyper(o.momentum for o in opts),
+            "beta1": self._hyper(o.betas[0] for o in opts),
+            "beta2": self._hyper(o.betas[1] for o in opts),
+            "rho": self._hyper(o.rho for o in opts),
+            "eps": self._hyper(o.eps for o in opts),
+        }
+        cfgs = [t.config.model for t in self.trainers]
+        h["dropout"] = [
+            torch.tensor([c.layer_dropout(i) for c in cfgs], device=self.params[0].device).view(-1, 1, 1)
+            for i in range(self.n_layers - 1)
+        ]
+        h["any_dropout"] = any(c.layer_dropout(i) > 0 for c in cfgs for i in range(self.n_layers - 1))
+        h["any_decay"] = any(o.weight_decay > 0 for o in opts)
+        h["raw"] = {
+            "beta1": [o.betas[0] for o in opts],
+            "beta2": [o.betas[1] for o in opts],
+        }
+        return h
+
+    # -- forward, loss ----------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, h: dict | None = None, train: bool = False) -> torch.Tensor:
+        """x: (K, B, in) -> outputs (K, B, n_out)."""
+        ps = self.params
+        for i, act in enumerate(self.acts):
+            x = act(torch.baddbmm(ps[2 * i + 1].unsqueeze(1), x, ps[2 * i].transpose(1, 2)))
+            if train and h is not None and h["any_dropout"]:
+                x = self.dropout(x, h["dropout"][i])
+        return torch.baddbmm(ps[-1].unsqueeze(1), x, ps[-2].transpose(1, 2))
+
+    def dropout(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Inverted dropout with per-variant rates `p` (K, 1, 1): each unit of variant k is zeroed with
+        probability p[k] and the kept ones scaled by 1/(1 - p[k]); a variant with p = 0 is left as it is."""
+        keep = torch.rand(x.shape, generator=self.drop_gen, device=x.device) >= p
+        return x * keep / (1 - p)
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The sum over variants of each variant's mean batch loss: its gradient is each variant's own."""
+        k, b = y.shape
+        if self.regression:
+            return F.mse_loss(out.squeeze(-1), y, reduction="sum") / b
+        return F.cross_entropy(out.reshape(k * b, -1), y.reshape(-1), reduction="sum") / b
+
+    # -- one optimizer step over the stack (torch.optim's formulas, per-variant hyperparameters) -----
+    @torch.no_grad()
+    def with_penalty(self, grads: list[torch.Tensor], h: dict) -> list[torch.Tensor]:
+        """The data loss's gradients plus the penalty (1/2)*lambda*||w||^2's, lambda*w, as the Trainer's
+        loss has them (its gradient norms include it); AdamW decays in its step instead."""
+        if not h["any_decay"] or self.decoupled:
+            return grads
+        ps = self.params
+        return [g + wd * p if d else g for g, p, wd, d in zip(grads, ps, h["wd"], self.decay_mask, strict=True)]
+
+    @torch.no_grad()
+    def update(self, grads: list[torch.Tensor], h: dict) -> None:
+        """One step of every variant; `grads` as `with_penalty` returns them."""
+        ps, name = self.params, self.opt_name
+        lr = h["lr"]
+        self.step_count += 1
+        t = self.step_count
+        st = self.state
+        # torch._foreach_* broadcast the (K, 1, ...) hyperparameters: one call for all parameters
+        if name == "sgd":
+            torch._foreach_addcmul_(ps, grads, h["neg_lr"])
+        elif name in ("momentum", "nesterov"):
+            vel = st.setdefault("velocity", [torch.zeros_like(p) for p in ps])
+            torch._foreach_mul_(vel, h["momentum"])
+            torch._foreach_addcmul_(vel, grads, h["one_minus_momentum"])
+            step = vel
+            if name == "nesterov":
+                step = torch._foreach_mul(vel, h["momentum"])
+                torch._foreach_addcmul_(step, grads, h["one_minus_momentum"])
+            torch._foreach_addcmul_(ps, step, h["neg_lr"])
+        elif name == "adagrad":
+            acc = st.setdefault("sum", [torch.zeros_like(p) for p in ps])
+            for p, g, s, a, e in zip(ps, grads, acc, lr, h["eps"], strict=True):
+                s.addcmul_(g, g)
+                p.sub_(a * g / (s.sqrt() + e))
+        elif name == "rmsprop":
+            sq = st.setdefault("square_avg", [torch.zeros_like(p) for p in ps])
+            for p, g, s, a, r, e in zip(ps, grads, sq, lr, h["rho"], h["eps"], strict=True):
+                s.mul_(r).add_((1 - r) * g * g)
+                p.sub_(a * g / (s.sqrt() + e))
+        elif name in ("adam", "adamw", "nadam"):
+            m1 = st.setdefault("exp_avg", [torch.zeros_like(p) for p in ps])
+            m2 = st.setdefault("exp_avg_sq", [torch.zeros_like(p) for p in ps])
+            b1r = torch.tensor(h["raw"]["beta1"], dtype=torch.float64)
+            b2r = torch.tensor(h["raw"]["beta2"], dtype=torch.float64)
+            bc2 = (1 - b2r**t).to(ps[0])
+            if name == "nadam":
+                mu = b1r * (1 - 0.5 * 0.96 ** (t * NADAM_MOMENTUM_DECAY))
+                mu_next = b1r * (1 - 0.5 * 0.96 ** ((t + 1) * NADAM_MOMENTUM_DECAY))
+                prod = st.setdefault("mu_product", [torch.ones(len(b1r), dtype=torch.float64)])
+                prod[0] = prod[0] * mu
+                c_grad = (1 - mu) / (1 - prod[0])
+                c_avg = mu_next / (1 - prod[0] * mu_next)
+            else:
+                bc1 = 1 - b1r**t
+            for i, (p, g, a1, a2, a, b1, b2, e) in enumerate(
+                zip(ps, grads, m1, m2, lr, h["beta1"], h["beta2"], h["eps"], strict=True)
+            ):
+                shape = (-1, *([1] * (p.dim() - 1)))
+                if name == "adamw" and self.decay_mask[i]:
+                    p.mul_(1 - a * h["wd"][i])
+                a1.lerp_(g, 1 - b1)
+                a2.mul_(b2).add_((1 - b2) * g * g)
+                if name == "nadam":
+                    denom = (a2 / bc2.view(shape)).sqrt() + e
+                    p.sub_(a * c_grad.to(p).view(shape) * g / denom)
+                    p.sub_(a * c_avg.to(p).view(shape) * a1 / denom)
+                else:
+                    denom = a2.sqrt() / bc2.sqrt().view(shape) + e
+                    p.sub_((a / bc1.to(p).view(shape)) * a1 / denom)
+        else:
+            raise ValueError(f"optimizer.name: {name!r} has no stacked update rule")
+
+
+# ---- the sweep ------------------------------------------------------------------------------------
+
+
+class Sweep:
+    """K run configurations trained together; `trainers[k]` is variant k's Trainer (its events, history,
+    summary, checkpoints and predictions are the variant's). `start()` and `step()` return {k: events}
+    for the variants that produced events; a variant that has ended produces none."""
+
+    def __init__(self, configs: list[RunConfig | dict]):
+        cfgs = [c if isinstance(c, RunConfig) else RunConfig.model_validate(c) for c in configs]
+        if not cfgs:
+            raise ValueError("vary: a sweep needs at least one variant")
+        self.trainers = [Trainer(c) for c in cfgs]
+        groups: dict[str, list[int]] = {}
+        for k, c in enumerate(cfgs):
+            key = group_key(c) if stackable(c) else f"solo:{k}"
+            groups.setdefault(key, []).append(k)
+        self.groups = list(groups.values())  # variant indices of each group
+        self._stacks: list[_Stack | None] = []
+        self._members: list[list[int]] = []  # the stacked variants of each group, in stack order
+        for g in self.groups:
+            self._stacks.append(_Stack([self.trainers[k] for k in g]) if len(g) > 1 else None)
+            self._members.append(list(g))
+        self.started = False
+
+    @property
+    def done(self) -> bool:
+        return all(t.done for t in self.trainers)
+
+    def start(self) -> dict[int, list[dict]]:
+        self.started = True
+        return {k: t.start() for k, t in enumerate(self.trainers)}
+
+    def step(self) -> dict[int, list[dict]]:
+        """One epoch of every variant still training."""
+        if not self.started:
+            return self.start()
+        out: dict[int, list[dict]] = {}
+        for gi, stack in enumerate(self._stacks):
+            if stack is None:
+                for k in self._members[gi]:
+                    if not self.trainers[k].done:
+                        out[k] = self.trainers[k].step()
+            else:
+                out.update(self._step_stack(gi, stack))
+        return out
+
+    def stop(self, k: int, reason: str = "stopped by the user") -> list[dict]:
+        """End variant k now (at its last whole epoch); the others go on."""
+        events = self.trainers[k].stop(reason)
+        self._release_ended()
+        return events
+
+    def stop_all(self, reason: str = "stopped by the user") -> dict[int, list[dict]]:
+        out = {k: t.stop(reason) for k, t in enumerate(self.trainers) if not t.done}
+        self._release_ended()
+        return out
+
+    def _release_ended(self) -> None:
+        for gi, stack in enumerate(self._stacks):
+            if stack is None:
+                continue
+            members = self._members[gi]
+            keep = [i for i, k in enumerate(members) if not self.trainers[k].done]
+            if len(keep) < len(members):
+                stack.drop(keep)
+                self._members[gi] = [members[i] for i in keep]
+
+    def _step_stack(self, gi: int, stack: _Stack) -> dict[int, list[dict]]:
+        members = self._members[gi]
+        if not members:
+            return {}
+        trainers = [self.trainers[k] for k in members]
+        t_epoch = time.perf_counter()
+        t0 = trainers[0]
+        xs, perms, augmented = [], [], False
+        for t in trainers:  # what Trainer._train_one_epoch does before its batches, per variant
+            t.epoch += 1
+            t.model.train()
+            x = t.x_train
+            if t.augment:
+                x = augmentation.augment(x.cpu(), t.config.augmentation, t.gen).to(t.device)
+                augmented = True
+            xs.append(x)
+            if t.meter is not None:
+                t.meter.reset()
+                t._w_before = telemetry.weight_copies(t.model)
+            perms.append(torch.randperm(len(t.y_train), generator=t.gen).to(t.device))
+        perm = torch.stack(perms)  # (K, N)
+        x_all = torch.stack(xs) if augmented else t0.x_train
+        rows = torch.arange(len(trainers), device=perm.device).unsqueeze(1)
+        y_all, bs = t0.y_train, t0.batch_size
+        meters = [(k, t.meter) for k, t in enumerate(trainers) if t.meter is not None]
+        h = stack.hypers()
+        for i in range(0, perm.shape[1], bs):
+            idx = perm[:, i : i + bs]
+            xb = x_all[rows, idx] if augmented else x_all[idx]
+            loss = stack.loss(stack.forward(xb, h, train=True), y_all[idx])
+            grads = stack.with_penalty(list(torch.autograd.grad(loss, stack.params)), h)
+            for k, meter in meters:
+                if meter.step % meter.stride == 0:
+                    for p, g in zip(_Stack._net_params(trainers[k]), grads, strict=True):
+                        p.grad = g[k]
+                meter.record()
+            stack.update(grads, h)
+        out = {k: t._end_of_epoch(t.epoch, t_epoch) for k, t in zip(members, trainers, strict=True)}
+        for t in trainers:
+            if t.meter is not None:
+                for p in _Stack._net_params(t):
+                    p.grad = None
+        self._release_ended()
+        return out
