@@ -169,22 +169,27 @@ async def student(
         while not stop.is_set():  # poll like a page does: my run, and the room
             await asyncio.sleep(1.0 + (i % 10) / 10)
             if mine is not None:
-                r = await stats.call(http, "GET", f"/api/runs/{mine}", "/api/runs/{id}", headers=auth)
-                if r is not None and r.status == 200:
-                    stats.runs[mine] = r.json()["status"]
-                if stats.runs[mine] in ("failed", "interrupted") and mine not in stats.restarted:
-                    r = await stats.call(
-                        http, "POST", f"/api/runs/{mine}/restart", "/api/runs/{id}/restart", headers=auth
-                    )  # its worker died under it: the student starts it again
-                    if r is not None and r.status == 201:
-                        stats.restarted[mine] = r.json()["id"]
-                        mine = r.json()["id"]
-                        stats.runs[mine] = "queued"
+                mine = await poll_own_run(http, stats, mine, auth)
             await stats.call(http, "GET", f"/api/rooms/{code}", "/api/rooms/{code}", headers=auth)
             if (mine is None or stats.runs[mine] in TERMINAL) and (follow is None or follow.done()):
                 break
         if follow is not None:
             await asyncio.wait_for(follow, 60)
+
+
+async def poll_own_run(http: aiohttp.ClientSession, stats: Stats, mine: str, auth: dict) -> str:
+    """One poll of a student's own run, as the page makes it. A run whose worker died under it is
+    restarted once, as a student would; returns the id of the run the student follows from now on."""
+    r = await stats.call(http, "GET", f"/api/runs/{mine}", "/api/runs/{id}", headers=auth)
+    if r is not None and r.status == 200:
+        stats.runs[mine] = r.json()["status"]
+    if stats.runs[mine] in ("failed", "interrupted") and mine not in stats.restarted:
+        r = await stats.call(http, "POST", f"/api/runs/{mine}/restart", "/api/runs/{id}/restart", headers=auth)
+        if r is not None and r.status == 201:
+            stats.restarted[mine] = r.json()["id"]
+            mine = r.json()["id"]
+            stats.runs[mine] = "queued"
+    return mine
 
 
 async def kill_a_worker(http: httpx.AsyncClient, spare: str, timeout: float = 15.0) -> dict:

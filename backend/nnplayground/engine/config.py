@@ -5,6 +5,7 @@ add fields, never rename them."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -138,34 +139,52 @@ class DatasetConfig(_Section):
                 raise ConfigError("task", f"{self.name} is a {DATASETS[self.name].task} data set")
             return self
         rows = self.points
-        if not rows:
-            raise ConfigError("points", "a custom data set needs rows of [features..., label]")
-        if len(rows) > MAX_CUSTOM_ROWS:
-            raise ConfigError("points", f"at most {MAX_CUSTOM_ROWS} rows, got {len(rows)}")
-        width = len(rows[0])
-        if not 2 <= width <= MAX_CUSTOM_FEATURES + 1:
-            raise ConfigError("points", f"each row needs 1 to {MAX_CUSTOM_FEATURES} features and a label")
-        counts: dict[int, int] = {}
-        for i, r in enumerate(rows):
-            if len(r) != width:
-                raise ConfigError("points", f"row {i} has {len(r)} values, row 0 has {width}")
-            if not all(math.isfinite(v) and abs(v) <= MAX_ABS_VALUE for v in r):
-                raise ConfigError("points", f"row {i} has a value that is not a finite number within +-3.4e38")
-            if self.task == "regression":
-                continue
-            label = r[-1]
-            if label != int(label) or not 0 <= label < 10:
-                raise ConfigError("points", f"row {i} label {label} is not a class number 0-9")
-            counts[int(label)] = counts.get(int(label), 0) + 1
-        if self.task == "regression":
+        width = _custom_width(rows)
+        regression = self.task == "regression"
+        labels = [_custom_label(i, r, width, regression) for i, r in enumerate(rows)]
+        if regression:
             if len(rows) < 2:
                 raise ConfigError("points", "a regression data set needs at least 2 rows")
-            return self
-        if len(counts) < 2:
-            raise ConfigError("points", "need at least two classes")
-        if min(counts.values()) < 2:
-            raise ConfigError("points", "every class needs at least 2 samples")
+        else:
+            _check_custom_classes(labels)
         return self
+
+
+def _custom_width(rows: list[list[float]] | None) -> int:
+    """The width (features + label) every row of a custom data set must have, that of row 0;
+    ConfigError on `points` when there are no rows, too many, or too few/many values in row 0."""
+    if not rows:
+        raise ConfigError("points", "a custom data set needs rows of [features..., label]")
+    if len(rows) > MAX_CUSTOM_ROWS:
+        raise ConfigError("points", f"at most {MAX_CUSTOM_ROWS} rows, got {len(rows)}")
+    width = len(rows[0])
+    if not 2 <= width <= MAX_CUSTOM_FEATURES + 1:
+        raise ConfigError("points", f"each row needs 1 to {MAX_CUSTOM_FEATURES} features and a label")
+    return width
+
+
+def _custom_label(i: int, row: list[float], width: int, regression: bool) -> int | None:
+    """Row `i`'s class label (None for a regression target), after checking its width and values;
+    ConfigError on `points` naming the row."""
+    if len(row) != width:
+        raise ConfigError("points", f"row {i} has {len(row)} values, row 0 has {width}")
+    if not all(math.isfinite(v) and abs(v) <= MAX_ABS_VALUE for v in row):
+        raise ConfigError("points", f"row {i} has a value that is not a finite number within +-3.4e38")
+    if regression:
+        return None
+    label = row[-1]
+    if label != int(label) or not 0 <= label < 10:
+        raise ConfigError("points", f"row {i} label {label} is not a class number 0-9")
+    return int(label)
+
+
+def _check_custom_classes(labels: list[int]) -> None:
+    """A custom classification set needs two classes or more, each with at least 2 samples."""
+    counts = Counter(labels)
+    if len(counts) < 2:
+        raise ConfigError("points", "need at least two classes")
+    if min(counts.values()) < 2:
+        raise ConfigError("points", "every class needs at least 2 samples")
 
 
 class PreprocessingConfig(_Section):

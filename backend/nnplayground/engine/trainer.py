@@ -544,102 +544,127 @@ class Trainer:
           learning_rate     otherwise: the loss was finite at epoch 0 and the decay is stable, so
                             the gradient steps themselves blew the loss up.
         `evidence` holds the measured numbers the message quotes (JSON-safe)."""
-        opt, prefix = self.config.optimizer, f"The loss became NaN/infinite at epoch {epoch}"
         if epoch == 0:
-            prefix = (
-                "The loss was already NaN/infinite at epoch 0, before any update, so neither the learning rate "
-                "nor the weight decay caused it"
-            )
-            tensors = [self.x_train, self.x_val] + ([self.y_train, self.y_val] if self.regression else [])
-            bad = [int((~torch.isfinite(t)).sum()) for t in tensors]
-            n_inputs = self.x_train.numel() + self.x_val.numel()
-            if any(bad):
-                evidence = {"nonfinite_inputs": bad[0] + bad[1], "inputs": n_inputs, "nonfinite_targets": sum(bad[2:])}
-                what = f"{evidence['nonfinite_inputs']} of the {n_inputs} input values"
-                if evidence["nonfinite_targets"]:
-                    what += f" and {evidence['nonfinite_targets']} target values"
-                return (
-                    "nonfinite_input",
-                    f"{prefix}: {what} are NaN or infinite after preprocessing (float32 holds at most "
-                    "about 3.4e38). Fix or remove those values in the data.",
-                    evidence,
-                )
-            largest = max(t.abs().max().item() for t in tensors[:2] if t.numel())
-            with torch.no_grad():
-                outputs = self.model(self.x_train)
-            n_bad = int((~torch.isfinite(outputs)).sum())
-            evidence = {"max_abs_input": largest, "nonfinite_outputs": n_bad, "outputs": outputs.numel()}
-            if n_bad:
-                seen = f"{n_bad} of its {outputs.numel()} outputs on the training inputs are NaN/infinite"
-            else:
-                evidence["max_abs_output"] = outputs.abs().max().item()
-                seen = f"its outputs reach |y| = {evidence['max_abs_output']:.3g}, too large for the loss"
-            hint = "switch standardization on, or " if not self.config.preprocessing.standardize else ""
-            return (
-                "initial_overflow",
-                f"{prefix}: the inputs are finite (largest |x| = {largest:.3g}) but the initial model overflows "
-                f"float32 (about 3.4e38): {seen}. To keep the signal small, {hint}start from smaller weights "
-                f"(init.scheme {self.config.init.scheme!r}).",
-                evidence,
-            )
-
+            return self._diagnose_initial()
+        prefix = f"The loss became NaN/infinite at epoch {epoch}"
+        opt = self.config.optimizer
         lr, lam = self.schedule.lr, opt.weight_decay
         finite = [r for r in self.history if r["epoch"] < epoch]  # every earlier epoch had finite losses
-        first, last = finite[0], finite[-1]
         # (a decay that applies to no parameter, e.g. every weight frozen, cannot be the cause)
         growth = decay_growth(opt, lr, self.penalty_in_loss) if lam > 0 and self.decayed else 0.0
         if growth > 1:
-            linear = OPTIMIZERS[opt.name].linear_decay  # its decay step is exactly w <- (1 - lr*lambda) w
-            evidence = {"lr": lr, "weight_decay": lam, "decay_growth": growth}
-            if linear:
-                evidence["step_factor"] = 1 - lr * lam
-                how = (
-                    f"each step multiplies the decayed weights by 1 - lr*lambda = 1 - {lr:g}*{lam:g} = "
-                    f"{1 - lr * lam:g}, below -1"
-                )
-            else:
-                how = f"with {opt.name}, the decay term alone multiplies the weights' size by {growth:.3g} per step"
-            norms = [(r["epoch"], math.sqrt(2 * r["penalty_l2"] / lam)) for r in finite if r["penalty_l2"] is not None]
-            seen = ""
-            if len(norms) > 1:
-                (e0, n0), (e1, n1) = norms[0], norms[-1]
-                evidence["weight_norms"] = {str(e0): n0, str(e1): n1}
-                seen = f"; their norm went from {n0:.3g} at epoch {e0} to {n1:.3g} at epoch {e1}"
-            if linear:
-                fix = f"Keep lr*lambda below 2: lower optimizer.weight_decay below {2 / lr:.3g} at this learning rate"
-            else:
-                fix = "Lower optimizer.weight_decay"
+            return self._weight_decay_diagnosis(prefix, lr, growth, finite)
+        if not self.config.preprocessing.standardize:
+            found = self._input_scale_diagnosis(prefix, lr)
+            if found is not None:
+                return found
+        return self._learning_rate_diagnosis(prefix, lr, growth, finite)
+
+    def _diagnose_initial(self) -> tuple[str, str, dict]:
+        """`nonfinite_input` or `initial_overflow` (see `_diagnose_divergence`) for a loss already
+        NaN/inf at epoch 0."""
+        prefix = (
+            "The loss was already NaN/infinite at epoch 0, before any update, so neither the learning rate "
+            "nor the weight decay caused it"
+        )
+        tensors = [self.x_train, self.x_val] + ([self.y_train, self.y_val] if self.regression else [])
+        bad = [int((~torch.isfinite(t)).sum()) for t in tensors]
+        n_inputs = self.x_train.numel() + self.x_val.numel()
+        if any(bad):
+            evidence = {"nonfinite_inputs": bad[0] + bad[1], "inputs": n_inputs, "nonfinite_targets": sum(bad[2:])}
+            what = f"{evidence['nonfinite_inputs']} of the {n_inputs} input values"
+            if evidence["nonfinite_targets"]:
+                what += f" and {evidence['nonfinite_targets']} target values"
             return (
-                "weight_decay",
-                f"{prefix} because of the weight decay (lambda {lam:g}) at learning rate {lr:g}: {how}, so the "
-                f"weights oscillate and grow {growth:.3g}x per step whatever the data say{seen}. {fix}, or lower "
-                f"the learning rate.",
+                "nonfinite_input",
+                f"{prefix}: {what} are NaN or infinite after preprocessing (float32 holds at most "
+                "about 3.4e38). Fix or remove those values in the data.",
                 evidence,
             )
-        if not self.config.preprocessing.standardize:
-            # A gradient step on the first layer scales with the inputs' squared norm s (for a linear
-            # model under squared error the step is stable only while lr*s < 2). Inputs far from unit
-            # scale (s > 100 per feature) make any learning rate too large: that, not lr, is the cause.
-            x = self.x_train.double().flatten(1)
-            s, width = x.square().sum(1).mean().item(), x.shape[1]
-            if s > 100 * width and lr * s > 2:
-                largest = x.abs().max().item()
-                evidence = {"lr": lr, "mean_squared_input_norm": s, "max_abs_input": largest, "lr_times_s": lr * s}
-                return (
-                    "input_scale",
-                    f"{prefix}: the inputs are not standardized and reach |x| = {largest:.3g} (mean squared norm "
-                    f"s = {s:.3g}, about {width} on standardized inputs). A gradient step scales with s, so "
-                    f"lr*s = {lr * s:.3g} is far above 2 at learning rate {lr:g}. Switch standardization on "
-                    "(preprocessing.standardize), or rescale the data.",
-                    evidence,
-                )
+        largest = max(t.abs().max().item() for t in tensors[:2] if t.numel())
+        with torch.no_grad():
+            outputs = self.model(self.x_train)
+        n_bad = int((~torch.isfinite(outputs)).sum())
+        evidence = {"max_abs_input": largest, "nonfinite_outputs": n_bad, "outputs": outputs.numel()}
+        if n_bad:
+            seen = f"{n_bad} of its {outputs.numel()} outputs on the training inputs are NaN/infinite"
+        else:
+            evidence["max_abs_output"] = outputs.abs().max().item()
+            seen = f"its outputs reach |y| = {evidence['max_abs_output']:.3g}, too large for the loss"
+        hint = "switch standardization on, or " if not self.config.preprocessing.standardize else ""
+        return (
+            "initial_overflow",
+            f"{prefix}: the inputs are finite (largest |x| = {largest:.3g}) but the initial model overflows "
+            f"float32 (about 3.4e38): {seen}. To keep the signal small, {hint}start from smaller weights "
+            f"(init.scheme {self.config.init.scheme!r}).",
+            evidence,
+        )
+
+    def _weight_decay_diagnosis(self, prefix: str, lr: float, growth: float, finite: list[dict]):
+        """`weight_decay` (see `_diagnose_divergence`): the decay term alone grows the weights
+        `growth` times per step at learning rate `lr`; `finite` holds the epoch records before the loss broke."""
+        opt = self.config.optimizer
+        lam = opt.weight_decay
+        linear = OPTIMIZERS[opt.name].linear_decay  # its decay step is exactly w <- (1 - lr*lambda) w
+        evidence = {"lr": lr, "weight_decay": lam, "decay_growth": growth}
+        if linear:
+            evidence["step_factor"] = 1 - lr * lam
+            how = (
+                f"each step multiplies the decayed weights by 1 - lr*lambda = 1 - {lr:g}*{lam:g} = "
+                f"{1 - lr * lam:g}, below -1"
+            )
+        else:
+            how = f"with {opt.name}, the decay term alone multiplies the weights' size by {growth:.3g} per step"
+        norms = [(r["epoch"], math.sqrt(2 * r["penalty_l2"] / lam)) for r in finite if r["penalty_l2"] is not None]
+        seen = ""
+        if len(norms) > 1:
+            (e0, n0), (e1, n1) = norms[0], norms[-1]
+            evidence["weight_norms"] = {str(e0): n0, str(e1): n1}
+            seen = f"; their norm went from {n0:.3g} at epoch {e0} to {n1:.3g} at epoch {e1}"
+        if linear:
+            fix = f"Keep lr*lambda below 2: lower optimizer.weight_decay below {2 / lr:.3g} at this learning rate"
+        else:
+            fix = "Lower optimizer.weight_decay"
+        return (
+            "weight_decay",
+            f"{prefix} because of the weight decay (lambda {lam:g}) at learning rate {lr:g}: {how}, so the "
+            f"weights oscillate and grow {growth:.3g}x per step whatever the data say{seen}. {fix}, or lower "
+            f"the learning rate.",
+            evidence,
+        )
+
+    def _input_scale_diagnosis(self, prefix: str, lr: float) -> tuple[str, str, dict] | None:
+        """`input_scale` (see `_diagnose_divergence`) when the unstandardized inputs are far from unit
+        scale and lr*s > 2; None otherwise."""
+        # A gradient step on the first layer scales with the inputs' squared norm s (for a linear
+        # model under squared error the step is stable only while lr*s < 2). Inputs far from unit
+        # scale (s > 100 per feature) make any learning rate too large: that, not lr, is the cause.
+        x = self.x_train.double().flatten(1)
+        s, width = x.square().sum(1).mean().item(), x.shape[1]
+        if not (s > 100 * width and lr * s > 2):
+            return None
+        largest = x.abs().max().item()
+        evidence = {"lr": lr, "mean_squared_input_norm": s, "max_abs_input": largest, "lr_times_s": lr * s}
+        return (
+            "input_scale",
+            f"{prefix}: the inputs are not standardized and reach |x| = {largest:.3g} (mean squared norm "
+            f"s = {s:.3g}, about {width} on standardized inputs). A gradient step scales with s, so "
+            f"lr*s = {lr * s:.3g} is far above 2 at learning rate {lr:g}. Switch standardization on "
+            "(preprocessing.standardize), or rescale the data.",
+            evidence,
+        )
+
+    def _learning_rate_diagnosis(self, prefix: str, lr: float, growth: float, finite: list[dict]):
+        """`learning_rate` (see `_diagnose_divergence`): the loss was finite before and the decay is
+        stable, so the gradient steps blew it up."""
+        first, last = finite[0], finite[-1]
         evidence = {"lr": lr, "initial_train_loss": first["train_loss"], "last_finite_epoch": last["epoch"]}
         trend = f"It was finite at epoch 0 (train loss {first['train_loss']:.4g})"
         if last is not first:
             evidence["last_finite_train_loss"] = last["train_loss"]
             trend += f" and still at epoch {last['epoch']} ({last['train_loss']:.4g})"
         decay = ""
-        if lam > 0:
+        if self.config.optimizer.weight_decay > 0:
             evidence["decay_growth"] = growth
             decay = f", and the weight decay alone does not make the weights grow (x{growth:.3g} per step)"
         hint = "" if self.config.preprocessing.standardize else ", or switch standardization on"

@@ -220,7 +220,30 @@ class RunManager:
         )
 
     def _check_limits(self, cfg: RunConfig) -> tuple[dict, bytes] | None:
-        from ..engine import datasets, transfer
+        """Everything admission decides from the configuration alone, before the run is queued (the
+        server's bounds, the device, the transfer source, the engine's whole-config rules, model size and
+        epoch cost): InvalidInput naming the field. Returns the stored run a transfer starts from, as
+        (its effective config, weights blob), or None."""
+        from ..engine import datasets
+
+        self._check_bounds(cfg)
+        model_cfg, src_config, source = cfg, None, None
+        if cfg.transfer is not None:
+            model_cfg, src_config, source = self._transfer_source(cfg)
+        try:  # the same whole-config rules the engine applies, decided before the run is queued
+            datasets.check_trainable(model_cfg, source_config=src_config)
+        except ConfigError as e:
+            raise field_error(e.field, e.message) from None
+        n_params = count_params(model_cfg)
+        if n_params > self.settings.max_params:
+            raise field_error(
+                "model.hidden", f"the model has {n_params} parameters; at most {self.settings.max_params} here"
+            )
+        self._check_cost(cfg, model_cfg)
+        return source
+
+    def _check_bounds(self, cfg: RunConfig) -> None:
+        """This server's bounds on epochs and data size, and a device it has."""
         from ..engine.trainer import resolve_device
 
         s = self.settings
@@ -234,48 +257,50 @@ class RunManager:
             resolve_device(cfg.training.device)
         except ValueError as e:
             raise field_error("training.device", str(e).split(": ", 1)[-1]) from None
-        source = src_config = None
-        model_cfg = cfg
-        if cfg.transfer is not None:
-            src = cfg.transfer.source
-            if src.startswith("builtin:"):
-                if src != transfer.BUILTIN_DIGITS:
-                    raise field_error("transfer.source", f"unknown built-in source {src!r}")
-                src_config = transfer.BUILTIN_CONFIG
-            else:
-                row = self.store.get_run(src)
-                if row is None:
-                    raise field_error("transfer.source", f"no run with id {src!r}")
-                if cfg.transfer.epoch is not None:  # "continue from this epoch"
-                    kept = [e for e in self.store.checkpoint_epochs(src) if e <= cfg.transfer.epoch]
-                    blob = self.store.checkpoint(src, kept[-1]) if kept else None
-                else:
-                    blob = self.store.final_state(src)
-                if blob is None or not row["info"]:
-                    raise field_error(
-                        "transfer.source",
-                        f"run {src!r} is {row['status']} and has no final model to start from",
-                    )
-                try:
-                    src_config = stored_config(row, effective=True).model_dump(mode="json")
-                except ServiceError as e:
-                    raise field_error("transfer.source", e.message) from None
-                source = (src_config, blob)
-            try:
-                model_cfg = transfer.adopt_architecture(cfg, src_config)
-            except ConfigError as e:
-                raise field_error(e.field, e.message) from None
-            except ValueError as e:
-                raise field_error("transfer.source", str(e)) from None
-        try:  # the same whole-config rules the engine applies, decided before the run is queued
-            datasets.check_trainable(model_cfg, source_config=src_config)
+
+    def _transfer_source(self, cfg: RunConfig) -> tuple[RunConfig, dict, tuple[dict, bytes] | None]:
+        """For a transfer run: (the config with the source's architecture adopted, the source's config,
+        the stored source run as (config, weights blob), or None for a built-in source)."""
+        from ..engine import transfer
+
+        src = cfg.transfer.source
+        source = None
+        if src.startswith("builtin:"):
+            if src != transfer.BUILTIN_DIGITS:
+                raise field_error("transfer.source", f"unknown built-in source {src!r}")
+            src_config = transfer.BUILTIN_CONFIG
+        else:
+            source = self._stored_source(src, cfg.transfer.epoch)
+            src_config = source[0]
+        try:
+            model_cfg = transfer.adopt_architecture(cfg, src_config)
         except ConfigError as e:
             raise field_error(e.field, e.message) from None
-        n_params = count_params(model_cfg)
-        if n_params > s.max_params:
-            raise field_error("model.hidden", f"the model has {n_params} parameters; at most {s.max_params} here")
-        self._check_cost(cfg, model_cfg)
-        return source
+        except ValueError as e:
+            raise field_error("transfer.source", str(e)) from None
+        return model_cfg, src_config, source
+
+    def _stored_source(self, src: str, epoch: int | None) -> tuple[dict, bytes]:
+        """Run `src`'s effective config and its weights: the latest checkpoint at or before `epoch`
+        ("continue from this epoch"), or its final model when `epoch` is None."""
+        row = self.store.get_run(src)
+        if row is None:
+            raise field_error("transfer.source", f"no run with id {src!r}")
+        if epoch is not None:
+            kept = [e for e in self.store.checkpoint_epochs(src) if e <= epoch]
+            blob = self.store.checkpoint(src, kept[-1]) if kept else None
+        else:
+            blob = self.store.final_state(src)
+        if blob is None or not row["info"]:
+            raise field_error(
+                "transfer.source",
+                f"run {src!r} is {row['status']} and has no final model to start from",
+            )
+        try:
+            src_config = stored_config(row, effective=True).model_dump(mode="json")
+        except ServiceError as e:
+            raise field_error("transfer.source", e.message) from None
+        return src_config, blob
 
     def create(
         self, cfg: RunConfig, client: str = "", speed: float = 0.0, paused: bool = False, address: str = ""
@@ -336,7 +361,21 @@ class RunManager:
         if action == "speed":
             self.store.update_run(run_id, speed=value or 0.0)
             self.executor.control(run_id, "speed", value)
-        elif action == "stop" and status == "queued":
+        elif action == "stop":
+            self._stop(run_id, status, reason)
+        elif action in ("pause", "resume") and status == "queued":
+            self._control_queued(run_id, action)
+        elif action in ("pause", "resume"):
+            self._pause_or_resume(run_id, action)
+        elif action == "step":
+            self.executor.control(run_id, "step")
+        out = self.run(run_id)
+        out["requested"] = action
+        return out
+
+    def _stop(self, run_id: str, status: str, reason: str | None) -> None:
+        """Stop a queued or active run; `reason` becomes its message."""
+        if status == "queued":
             self.start_paused.discard(run_id)
             self.executor.control(run_id, "stop")
             if self.store.update_run(
@@ -347,27 +386,18 @@ class RunManager:
                 message=reason or "stopped before it started",
             ):
                 self._status(run_id, "stopped")
-        elif action == "stop":
-            if not self.executor.control(run_id, "stop", reason):  # the executor lost it: settle it here
-                self.store.update_run(
-                    run_id, only_if=ACTIVE, status="stopped", finished_at=time.time(), message=reason or ""
-                )
-                self._status(run_id, "stopped")
-        elif action in ("pause", "resume") and status == "queued":
-            self._control_queued(run_id, action)
-        elif action == "pause":
-            if self.store.update_run(run_id, only_if=("running",), status="paused"):
-                self.executor.control(run_id, "pause")
-                self._status(run_id, "paused")
-        elif action == "resume":
-            if self.store.update_run(run_id, only_if=("paused",), status="running"):
-                self.executor.control(run_id, "resume")
-                self._status(run_id, "running")
-        elif action == "step":
-            self.executor.control(run_id, "step")
-        out = self.run(run_id)
-        out["requested"] = action
-        return out
+        elif not self.executor.control(run_id, "stop", reason):  # the executor lost it: settle it here
+            self.store.update_run(
+                run_id, only_if=ACTIVE, status="stopped", finished_at=time.time(), message=reason or ""
+            )
+            self._status(run_id, "stopped")
+
+    def _pause_or_resume(self, run_id: str, action: str) -> None:
+        """Pause a running run or resume a paused one; a run that changed meanwhile is left as it is."""
+        before, after = ("running", "paused") if action == "pause" else ("paused", "running")
+        if self.store.update_run(run_id, only_if=(before,), status=after):
+            self.executor.control(run_id, action)
+            self._status(run_id, after)
 
     def _control_queued(self, run_id: str, action: str) -> None:
         """Pause or resume a run still waiting for a worker: it starts paused (after epoch 0) or not.

@@ -391,42 +391,14 @@ class Store:
         with self.write() as c:
             if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
                 return False
-            last_epoch = None
-            for ev in step.events:
-                if ev.type == "epoch":
-                    c.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, ev.epoch, ev.record))
-                    last_epoch = ev.epoch
-                elif ev.type in ("histograms", "surface"):
-                    self._add_view(c, run_id, ev.type, ev.epoch, ev.text)
-                elif ev.type == "marker":
-                    c.execute("INSERT INTO markers VALUES (?, ?, ?)", (run_id, ev.epoch, ev.text))
-            for epoch, blob in step.checkpoints.items():
-                c.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (run_id, epoch, blob))
-            for epoch in step.dropped:
-                c.execute("DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?", (run_id, epoch))
-            sizes = self._sizes.setdefault(run_id, {})
-            sizes.update((epoch, len(blob)) for epoch, blob in step.checkpoints.items())
-            for epoch in step.dropped:
-                sizes.pop(epoch, None)
-            final = len(step.final_state) if step.final_state is not None else 0
-            if step.checkpoints or step.dropped or final:
-                c.execute("UPDATE runs SET stored_bytes = ? WHERE id = ?", (sum(sizes.values()) + final, run_id))
-            if end is not None or final:
-                self._sizes.pop(run_id, None)
+            last_epoch = self._write_events(c, run_id, step.events)
+            self._write_checkpoints(c, run_id, step, end)
             if last_epoch is not None:
                 c.execute("UPDATE runs SET epochs_run = ? WHERE id = ?", (last_epoch, run_id))
             if info is not None:
                 brief = dumps(run_brief({}, json.loads(info)))
                 c.execute("UPDATE runs SET info = ?, brief = ? WHERE id = ?", (info, brief, run_id))
-            for ev in step.events:
-                if ev.type == "marker" and '"kind":"best"' in ev.text:
-                    m = json.loads(ev.text)
-                    for kind in ("histograms", "surface"):
-                        self._thin.setdefault((run_id, kind), _Thinning()).best = m["epoch"]
-                    c.execute(
-                        "UPDATE runs SET best_epoch = ?, best_val_loss = ? WHERE id = ?",
-                        (m["epoch"], m.get("val_loss"), run_id),
-                    )
+            self._write_best(c, run_id, step.events)
             if step.final_state is not None:
                 c.execute("UPDATE runs SET final_state = ? WHERE id = ?", (step.final_state, run_id))
             if end is not None:
@@ -437,6 +409,48 @@ class Store:
                 for kind in ("histograms", "surface"):  # a finished run gets no more views
                     self._thin.pop((run_id, kind), None)
         return True
+
+    def _write_events(self, c: sqlite3.Connection, run_id: str, events: list[Packed]) -> int | None:
+        """Insert a step's epoch records, views and markers; the last epoch recorded, if any."""
+        last_epoch = None
+        for ev in events:
+            if ev.type == "epoch":
+                c.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, ev.epoch, ev.record))
+                last_epoch = ev.epoch
+            elif ev.type in ("histograms", "surface"):
+                self._add_view(c, run_id, ev.type, ev.epoch, ev.text)
+            elif ev.type == "marker":
+                c.execute("INSERT INTO markers VALUES (?, ?, ?)", (run_id, ev.epoch, ev.text))
+        return last_epoch
+
+    def _write_checkpoints(self, c: sqlite3.Connection, run_id: str, step: StepWrite, end: dict | None) -> None:
+        """Store the step's new checkpoints, delete the thinned ones and keep the run's `stored_bytes`
+        (checkpoints + final model) current."""
+        for epoch, blob in step.checkpoints.items():
+            c.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (run_id, epoch, blob))
+        for epoch in step.dropped:
+            c.execute("DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?", (run_id, epoch))
+        sizes = self._sizes.setdefault(run_id, {})
+        sizes.update((epoch, len(blob)) for epoch, blob in step.checkpoints.items())
+        for epoch in step.dropped:
+            sizes.pop(epoch, None)
+        final = len(step.final_state) if step.final_state is not None else 0
+        if step.checkpoints or step.dropped or final:
+            c.execute("UPDATE runs SET stored_bytes = ? WHERE id = ?", (sum(sizes.values()) + final, run_id))
+        if end is not None or final:
+            self._sizes.pop(run_id, None)
+
+    def _write_best(self, c: sqlite3.Connection, run_id: str, events: list[Packed]) -> None:
+        """A `best` marker moves the run's best epoch (and the view thinning's pinned epoch) to it."""
+        for ev in events:
+            if ev.type == "marker" and '"kind":"best"' in ev.text:
+                m = json.loads(ev.text)
+                for kind in ("histograms", "surface"):
+                    self._thin.setdefault((run_id, kind), _Thinning()).best = m["epoch"]
+                c.execute(
+                    "UPDATE runs SET best_epoch = ?, best_val_loss = ? WHERE id = ?",
+                    (m["epoch"], m.get("val_loss"), run_id),
+                )
 
     def _add_view(self, c: sqlite3.Connection, run_id: str, kind: str, epoch: int, text: str) -> None:
         """Keep at most `keep_views` views of a kind per run, thinned by the checkpoints' rule
