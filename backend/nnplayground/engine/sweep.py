@@ -99,6 +99,13 @@ def expand(base: dict | RunConfig, vary: dict[str, list], mode: str = "grid", li
     if mode not in MODES:
         raise ConfigError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     base_cfg = base if isinstance(base, RunConfig) else _validated(base, "base")
+    _check_axes(vary)
+    paths = list(vary)
+    return [_variant(base_cfg, paths, combo) for combo in _combinations(vary, mode, limit)]
+
+
+def _check_axes(vary: dict[str, list]) -> None:
+    """At least one axis, each a known config path with a non-empty list of values."""
     if not vary:
         raise ConfigError("vary", "name at least one field to vary")
     for path, values in vary.items():
@@ -108,7 +115,10 @@ def expand(base: dict | RunConfig, vary: dict[str, list], mode: str = "grid", li
             raise ConfigError(f"vary.{path}", e.message) from None
         if not isinstance(values, list) or not values:
             raise ConfigError(f"vary.{path}", "needs a non-empty list of values")
-    paths = list(vary)
+
+
+def _combinations(vary: dict[str, list], mode: str, limit: int | None) -> list[tuple]:
+    """The value tuples of the variants, one value per axis in `vary`'s order ("grid" or "zip", as `expand`)."""
     if mode == "zip":
         lengths = {len(v) for v in vary.values()}
         if len(lengths) > 1:
@@ -121,20 +131,23 @@ def expand(base: dict | RunConfig, vary: dict[str, list], mode: str = "grid", li
         combos = list(itertools.product(*vary.values()))
     if limit is not None and len(combos) > limit:
         raise ConfigError("vary", f"{len(combos)} variants; at most {limit} are allowed")
-    out = []
-    for combo in combos:
-        cfg = base_cfg.model_dump(mode="json")
-        for path, value in zip(paths, combo, strict=True):
-            _set(cfg, path, value)
-        values = dict(zip(paths, combo, strict=True))
-        try:
-            out.append((values, RunConfig.model_validate(cfg)))
-        except ValidationError as e:
-            loc, msg = error_location(e.errors()[0])
-            where = ".".join(str(p) for p in loc)
-            axis = next((p for p in paths if where == p or where.startswith(p + ".")), None)
-            raise ConfigError(f"vary.{axis}" if axis else f"base.{where}", f"{values}: {msg}") from None
-    return out
+    return combos
+
+
+def _variant(base_cfg: RunConfig, paths: list[str], combo: tuple) -> tuple[dict, RunConfig]:
+    """(values, RunConfig) of the variant that sets each of `paths` to its value in `combo`; a value the
+    configuration rejects is a ConfigError on its axis ("vary.<path>"), or on "base.<path>"."""
+    cfg = base_cfg.model_dump(mode="json")
+    for path, value in zip(paths, combo, strict=True):
+        _set(cfg, path, value)
+    values = dict(zip(paths, combo, strict=True))
+    try:
+        return values, RunConfig.model_validate(cfg)
+    except ValidationError as e:
+        loc, msg = error_location(e.errors()[0])
+        where = ".".join(str(p) for p in loc)
+        axis = next((p for p in paths if where == p or where.startswith(p + ".")), None)
+        raise ConfigError(f"vary.{axis}" if axis else f"base.{where}", f"{values}: {msg}") from None
 
 
 def _validated(cfg: dict, prefix: str) -> RunConfig:
@@ -288,7 +301,6 @@ class _Stack:
         ps, name = self.params, self.opt_name
         lr = h["lr"]
         self.step_count += 1
-        t = self.step_count
         st = self.state
         # torch._foreach_* broadcast the (K, 1, ...) hyperparameters: one call for all parameters
         if name == "sgd":
@@ -313,37 +325,45 @@ class _Stack:
                 s.mul_(r).add_((1 - r) * g * g)
                 p.sub_(a * g / (s.sqrt() + e))
         elif name in ("adam", "adamw", "nadam"):
-            m1 = st.setdefault("exp_avg", [torch.zeros_like(p) for p in ps])
-            m2 = st.setdefault("exp_avg_sq", [torch.zeros_like(p) for p in ps])
-            b1r = torch.tensor(h["raw"]["beta1"], dtype=torch.float64)
-            b2r = torch.tensor(h["raw"]["beta2"], dtype=torch.float64)
-            bc2 = (1 - b2r**t).to(ps[0])
-            if name == "nadam":
-                mu = b1r * (1 - 0.5 * 0.96 ** (t * NADAM_MOMENTUM_DECAY))
-                mu_next = b1r * (1 - 0.5 * 0.96 ** ((t + 1) * NADAM_MOMENTUM_DECAY))
-                prod = st.setdefault("mu_product", [torch.ones(len(b1r), dtype=torch.float64)])
-                prod[0] = prod[0] * mu
-                c_grad = (1 - mu) / (1 - prod[0])
-                c_avg = mu_next / (1 - prod[0] * mu_next)
-            else:
-                bc1 = 1 - b1r**t
-            for i, (p, g, a1, a2, a, b1, b2, e) in enumerate(
-                zip(ps, grads, m1, m2, lr, h["beta1"], h["beta2"], h["eps"], strict=True)
-            ):
-                shape = (-1, *([1] * (p.dim() - 1)))
-                if name == "adamw" and self.decay_mask[i]:
-                    p.mul_(1 - a * h["wd"][i])
-                a1.lerp_(g, 1 - b1)
-                a2.mul_(b2).add_((1 - b2) * g * g)
-                if name == "nadam":
-                    denom = (a2 / bc2.view(shape)).sqrt() + e
-                    p.sub_(a * c_grad.to(p).view(shape) * g / denom)
-                    p.sub_(a * c_avg.to(p).view(shape) * a1 / denom)
-                else:
-                    denom = a2.sqrt() / bc2.sqrt().view(shape) + e
-                    p.sub_((a / bc1.to(p).view(shape)) * a1 / denom)
+            self._update_adam(grads, h)
         else:
             raise ValueError(f"optimizer.name: {name!r} has no stacked update rule")
+
+    def _update_adam(self, grads: list[torch.Tensor], h: dict) -> None:
+        """One Adam, AdamW or NAdam step of every variant (torch.optim's update rules)."""
+        ps, name = self.params, self.opt_name
+        lr = h["lr"]
+        t = self.step_count
+        st = self.state
+        m1 = st.setdefault("exp_avg", [torch.zeros_like(p) for p in ps])
+        m2 = st.setdefault("exp_avg_sq", [torch.zeros_like(p) for p in ps])
+        b1r = torch.tensor(h["raw"]["beta1"], dtype=torch.float64)
+        b2r = torch.tensor(h["raw"]["beta2"], dtype=torch.float64)
+        bc2 = (1 - b2r**t).to(ps[0])
+        if name == "nadam":
+            mu = b1r * (1 - 0.5 * 0.96 ** (t * NADAM_MOMENTUM_DECAY))
+            mu_next = b1r * (1 - 0.5 * 0.96 ** ((t + 1) * NADAM_MOMENTUM_DECAY))
+            prod = st.setdefault("mu_product", [torch.ones(len(b1r), dtype=torch.float64)])
+            prod[0] = prod[0] * mu
+            c_grad = (1 - mu) / (1 - prod[0])
+            c_avg = mu_next / (1 - prod[0] * mu_next)
+        else:
+            bc1 = 1 - b1r**t
+        for i, (p, g, a1, a2, a, b1, b2, e) in enumerate(
+            zip(ps, grads, m1, m2, lr, h["beta1"], h["beta2"], h["eps"], strict=True)
+        ):
+            shape = (-1, *([1] * (p.dim() - 1)))
+            if name == "adamw" and self.decay_mask[i]:
+                p.mul_(1 - a * h["wd"][i])
+            a1.lerp_(g, 1 - b1)
+            a2.mul_(b2).add_((1 - b2) * g * g)
+            if name == "nadam":
+                denom = (a2 / bc2.view(shape)).sqrt() + e
+                p.sub_(a * c_grad.to(p).view(shape) * g / denom)
+                p.sub_(a * c_avg.to(p).view(shape) * a1 / denom)
+            else:
+                denom = a2.sqrt() / bc2.sqrt().view(shape) + e
+                p.sub_((a / bc1.to(p).view(shape)) * a1 / denom)
 
 
 # ---- the sweep ------------------------------------------------------------------------------------
