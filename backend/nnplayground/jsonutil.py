@@ -1,7 +1,8 @@
 """The one JSON encoder of every output path (websocket frames, REST bodies, the CLI's events file,
 exports, classroom fan-out): compact and strict. JSON has no NaN or Infinity, so a non-finite float
-becomes null, which is what docs/protocol.md promises (a diverged loss is null). orjson when
-installed (several times faster on the long float lists of surfaces), the standard library otherwise.
+becomes null, which is what docs/protocol.md promises (a diverged loss is null). orjson (a dependency:
+faster than the standard library on the long float lists of surfaces) encodes; the standard library
+takes what orjson refuses (integers beyond 64 bits, non-string keys).
 
 It lives at the top of the package, importing nothing of ours, so that the engine, the CLI and the
 service all use the same function."""
@@ -11,10 +12,7 @@ from __future__ import annotations
 import json
 import math
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency, this keeps a bare install working
-    orjson = None
+import orjson
 
 
 def _clean(obj):
@@ -30,11 +28,10 @@ def _clean(obj):
 def dumps_bytes(obj) -> bytes:
     """`obj` as compact UTF-8 JSON; NaN and ±Infinity anywhere in it are written as null.
     Raises TypeError for values JSON cannot represent (objects, bytes)."""
-    if orjson is not None:
-        try:
-            return orjson.dumps(obj)  # NaN and infinities are written as null
-        except TypeError:
-            pass  # e.g. integers beyond 64 bits or non-string keys: the standard library copes
+    try:
+        return orjson.dumps(obj)  # NaN and infinities are written as null
+    except TypeError:
+        pass  # e.g. integers beyond 64 bits or non-string keys: the standard library copes
     try:
         text = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     except ValueError:

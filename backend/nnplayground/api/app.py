@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         await asyncio.to_thread(_warm_up, mgr)
         # Everything alive now (torch, the app, the templates) lives as long as the server: leave it
         # out of the garbage collector's full passes, which otherwise scan it all and held the event
-        # loop for ~120 ms in the middle of a class joining.
+        # loop in the middle of a class joining (README, Performance: bench_classroom.py).
         gc.collect()
         gc.freeze()
 

@@ -79,11 +79,6 @@ class ScheduleChoice:
     kwargs: Callable[[Any, int], dict]  # (cfg.schedule, training epochs) -> the constructor's arguments
     fields: tuple[str, ...]  # schedule.* fields it reads
 
-    @property
-    def on_val_loss(self) -> bool:
-        """Steps on the validation loss (plateau) rather than on the epoch count."""
-        return self.cls is lr_scheduler.ReduceLROnPlateau
-
 
 SCHEDULES: dict[str, ScheduleChoice] = {
     "constant": ScheduleChoice(None, lambda c, epochs: {}, ()),

@@ -46,10 +46,6 @@ class Data:
     def is_image(self) -> bool:
         return len(self.input_shape) == 3
 
-    @property
-    def n_features(self) -> int:
-        return math.prod(self.input_shape)
-
     def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
         """Apply the training-split preprocessing to raw inputs (N, *input_shape) -> float32 model inputs.
         Raw values are first rounded to float32 (the precision the data set is stored in), then shifted and

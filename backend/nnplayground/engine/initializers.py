@@ -16,12 +16,6 @@ def fans(weight: torch.Tensor) -> tuple[int, int]:
     return weight.shape[1] * receptive, weight.shape[0] * receptive
 
 
-def weight_std(cfg: InitConfig, weight: torch.Tensor) -> float | None:
-    """Standard deviation of the normal used for this weight, or None where the scheme is not normal."""
-    std = INITIALIZERS[cfg.scheme].std
-    return std(cfg, *fans(weight)) if std else None
-
-
 @torch.no_grad()
 def initialize(model: nn.Module, cfg: InitConfig, gen: torch.Generator) -> None:
     """Initialize every Linear/Conv layer as the scheme (choices.INITIALIZERS) says: one value for

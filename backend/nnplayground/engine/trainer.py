@@ -43,9 +43,9 @@ GPU_WORTH_PARAMS = 50_000  # below this an MLP trains faster on one CPU thread t
 
 
 def resolve_device(name: str, heavy: bool = True) -> torch.device:
-    """`auto` takes the GPU only for work that profits from it (`heavy`: a CNN or a large model).
-    Measured on an H100 machine: a 2-8-8-2 MLP ran 77 ms/epoch on CUDA against 33 ms on its CPU, while
-    the digits CNN of the transfer lesson ran 11 ms/epoch on CUDA against 19 ms on the CPU."""
+    """`auto` takes the GPU only for work that profits from it (`heavy`: a CNN or a large model): tiny
+    MLPs train slower through CUDA launches than on the CPU, CNNs faster (README, Performance, GPU:
+    benchmarks/cuda_check.py). ValueError naming `training.device` for 'cuda' without a CUDA device."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("training.device: 'cuda' was asked for but no CUDA device is available")
     if name == "auto":

@@ -2,8 +2,9 @@
 
 A run's model is rebuilt from its effective configuration (the one in its run_start event: a transfer
 run has already adopted its source's layers, so the source is not needed again) and a checkpoint from
-SQLite, loaded with torch.load(weights_only=True). Rebuilt trainers are cached (they hold the data
-set's preprocessing statistics); calls run in the API's thread pool, one at a time per run."""
+SQLite, read by `worker.load_state` without unpickling (safetensors, or the formats of earlier versions).
+Rebuilt trainers are cached (they hold the data set's preprocessing statistics); the API calls these in its
+thread pool, bounded by `api/heavy.py`, and one run's model serves one call at a time (its lock)."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ import json
 import secrets
 import time
 
+from ..jsonutil import dumps
 from .connections import Connections
 from .errors import NotFound
-from .jsonutil import dumps
 from .room_fanout import RoomHub
 from .rooms import RoomStore, member_ref
 from .settings import Settings

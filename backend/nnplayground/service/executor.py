@@ -17,7 +17,7 @@ from .store import StepWrite
 class Job:
     run_id: str
     config: dict  # a validated RunConfig as JSON-ready dict
-    source: tuple[dict, bytes] | None = None  # transfer source run: (its effective config, torch.save'd state)
+    source: tuple[dict, bytes] | None = None  # transfer source run: (its effective config, weights blob)
     speed: float = 0.0  # at most this many epochs per second; 0 = as fast as possible
     paused: bool = False  # start paused (after epoch 0)
     checkpoint_bytes: int = 0  # the server's bound on this run's stored checkpoints (0 = none)
@@ -66,9 +66,9 @@ class Executor(ABC):
 
     @abstractmethod
     def control(self, run_id: str, action: str, value: float | None = None) -> bool:
-        """pause | resume | step | stop | speed (value = epochs/s) | cancel (drop silently).
-        Returns False when the executor does not hold the run. Stopping or cancelling a queued job
-        removes it from the queue."""
+        """pause | resume | step | stop | speed (value = epochs/s) | cancel (drop silently). A stop's
+        value may be a reason (a string), which becomes the run's message. Returns False when the
+        executor does not hold the run. Stopping or cancelling a queued job removes it from the queue."""
 
     @abstractmethod
     def positions(self) -> dict[str, int]:

@@ -162,7 +162,7 @@ class Store:
         self._migrate()
         # WAL checkpoints (copying the log into the database file, with an fsync) run in a thread of
         # their own instead of inside whichever commit crosses 1000 pages: a run's events are published
-        # right after their commit, and an inline checkpoint held a live epoch back by ~10-20 ms.
+        # right after their commit, and an inline checkpoint held a live epoch back (README, Performance).
         self._w.execute("PRAGMA wal_autocheckpoint=0")
         self._closing = threading.Event()
         self._wlock = threading.RLock()
@@ -171,7 +171,7 @@ class Store:
         self._local = threading.local()
         self._thin: dict[tuple[str, str], _Thinning] = {}
         # checkpoint sizes of the runs being written, by epoch: summing length(state) in SQL reads every
-        # blob (~50 ms a step for 32 MB of checkpoints), so the total is kept here
+        # blob on every step (README, Performance), so the total is kept here
         self._sizes: dict[str, dict[int, int]] = {}
 
     def _migrate(self) -> None:

@@ -87,7 +87,8 @@ async def join_room(
     request: Request, body: JoinRequest, who: CreatorDep, room: ClassroomDep, limits: AddressLimitsDep, code: str = Code
 ) -> Response:
     # On the event loop, as POST /api/runs: three short statements; a whole class joins within a
-    # second, and in the thread pool each join waited on the GIL several times (p50 ~200 ms).
+    # second, and in the thread pool each join waited on the GIL several times (README, Performance:
+    # bench_classroom.py).
     if not room.enabled:
         raise NotFound("rooms exist only in classroom mode (nnplayground serve --classroom)")
     limits.check_joins(address(request))  # 429 after join_failures_per_minute wrong codes

@@ -65,8 +65,8 @@ async def create_run(
         # the job carries a model or a data set: sending it may wait for a busy worker's pipe
         return json_response(await run_in_threadpool(admit, request, config, speed, paused), 201)
     # Otherwise admission runs on the event loop: a few short SQLite statements and a cached
-    # parameter count, about a millisecond. In the thread pool each statement gives the GIL away and
-    # waits to get it back from a busy loop: when a class started 30 runs at once, ~150 ms a request.
+    # parameter count. In the thread pool each statement gives the GIL away and waits to get it back
+    # from a busy loop, which made a class starting 30 runs at once slow (README, Performance).
     return json_response(admit(request, config, speed, paused), 201)
 
 
