@@ -1,5 +1,5 @@
-"""The web tier: a FastAPI app with one router per resource (health, catalog, presets, runs,
-websockets). Training never happens here; see nnplayground.service."""
+"""The web tier: a FastAPI app with one router per resource (api/routes: runs, rooms, clients, teacher,
+presets, catalog, data, landscape, health, websockets). Training never happens here; see nnplayground.service."""
 
 from .app import create_app
 
