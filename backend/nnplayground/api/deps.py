@@ -3,7 +3,11 @@
 pool, the per-address limits, and who is asking (`ClientDep`, `CreatorDep`, `TeacherDep`).
 
 Every dependency is an `async def`: FastAPI runs a plain `def` dependency in the thread pool, and a
-thread hop per request is what the admission path (POST /api/runs, room joins) keeps off on purpose."""
+thread hop per request is what the admission path (POST /api/runs, room joins) keeps off on purpose.
+Each is keyed by its getter, so `app.dependency_overrides[get_manager]` (or `get_classroom`, ...)
+replaces it for every route that declares it (tests/service/test_api_deps.py). What is not a route
+parameter reads `app.state` itself and is not overridden: `api/admission.py`'s `admit`, the run
+socket's message handler, `api/sockets.py`'s message gate and the rooms' `board_loop`."""
 
 from __future__ import annotations
 
