@@ -1,7 +1,8 @@
 """Heavy computations in the web process (predictions, TorchScript exports, optimizer landscapes):
 run in a thread, never on the event loop, and at most `max_heavy_requests` at once. The web process
-shares the machine's cores with the workers: unbounded, four concurrent predictions halved a
-training run's speed. A request that cannot start within WAIT_SECONDS gets 503 and Retry-After."""
+shares the machine's cores with the workers: unbounded, a few concurrent predictions slowed the
+training runs markedly (README, Performance). A request that cannot start within WAIT_SECONDS gets
+503 and Retry-After."""
 
 from __future__ import annotations
 

@@ -610,7 +610,8 @@ class RunManager:
 
 STEP_COST = 2_000_000
 """Multiply-adds one optimizer step costs beyond its arithmetic (Python, autograd and optimizer
-overhead, ~0.4 ms on one core of a 2-core laptop): what makes batch size 1 on 20,000 samples slow."""
+overhead; calibrated on this project's machine, README, Performance): what makes batch size 1 on 20,000
+samples slow."""
 
 
 def epoch_cost(cfg: RunConfig) -> dict[str, float]:
