@@ -57,7 +57,8 @@ export class NetworkPanel {
       knockable: !!(net && this.run && this.run.model && hidden.length && (paused || this.scrubEpoch != null
         || this.vocab.isTerminal(this.run.status))),
       knocked: new Set((this.knockout || []).map((u) => `${u.layer}:${u.unit}`)),
-      zeroFraction: this.shownRecord() ? this.shownRecord().zero_fraction || null : null,
+      // L1's effect, labelled when L1 is on (the same share is in the epoch record either way)
+      zeroFraction: this.state.get("optimizer.l1") > 0 && this.shownRecord() ? this.shownRecord().zero_fraction || null : null,
     });
     if (!this.run) this.network.closeEditor(); // a run resumed elsewhere keeps it: its 409 is shown there
   }
