@@ -57,6 +57,12 @@ def test_clicking_an_input_node_toggles_the_feature_and_the_next_run_uses_it(ope
     assert p.page.is_visible("#toast") and "x₂²" in p.page.text_content("#toast")
     p.page.click("#network [data-feature='x1_squared']")
     assert features(p) == ["x1_squared", "x2_squared"]
+    # a third feature: the output view stays the plane's (it once became a confusion matrix)
+    p.page.click("#network [data-feature='x1_times_x2']")
+    p.page.wait_for_function("() => window.playground.dataView.points && document.querySelector('#output canvas')")
+    assert p.js("() => window.playground.dataView.input_shape") == [2]
+    assert features(p) == ["x1_squared", "x2_squared", "x1_times_x2"]
+    p.page.click("#network [data-feature='x1_times_x2']")
     # a shared link opens with the same features
     q = open_page(p.page.url[p.page.url.index("#") :], size=(1280, 720))
     assert features(q) == ["x1_squared", "x2_squared"]
