@@ -63,6 +63,22 @@ export class NetworkPanel {
     if (!this.run) this.network.closeEditor(); // a run resumed elsewhere keeps it: its 409 is shown there
   }
 
+  changeWidth(i, delta) {
+    const hidden = [...this.state.get("model.hidden")];
+    hidden[i] = Math.max(1, Math.min(256, hidden[i] + delta));
+    this.state.set("model.hidden", hidden);
+  }
+
+  changeDepth(delta) {
+    const hidden = [...this.state.get("model.hidden")];
+    if (delta > 0 && hidden.length < 8) hidden.push(hidden.at(-1) || 4);
+    if (delta < 0 && hidden.length > 0) hidden.pop();
+    const m = this.state.get("model");
+    if (m.activations) this.state.set("model.activations", null, { silent: true });
+    if (m.dropouts) this.state.set("model.dropouts", null, { silent: true });
+    this.state.set("model.hidden", hidden);
+  }
+
   // the catalog's input features (preprocessing.features' choices), in their order
   featureNames() {
     const f = this.catalog.sections.preprocessing && this.catalog.sections.preprocessing.fields.features;
