@@ -143,6 +143,7 @@ export class LiveViews {
     for (const k of this.markers) {
       if (k.kind === "early_stop") lines.push({ epoch: k.epoch + off, color: COLORS.bad, label: t("mark.early_stop") });
       if (k.kind === "lr_change") lines.push({ epoch: k.epoch + off, color: COLORS.slate, label: "LR↓", dash: [2, 3], lr: true });
+      if (k.kind === "weight_edit") lines.push({ epoch: k.epoch + off, color: COLORS.navy, label: t("mark.weight_edit"), dash: [1, 3] });
       if (k.kind === "diverged") lines.push({ epoch: k.epoch + off, color: COLORS.bad, label: t("mark.diverged") });
     }
     this.charts.loss.setMarkers(lines);

@@ -43,7 +43,10 @@ class Playground {
     this.watchLayout();
     this.controls = new Controls(this.catalog, this.state);
     this.output = new OutputView($("output"), { onAddPoint: (x, y, label) => this.addPoint(x, y, label) });
-    this.network = new NetworkView($("network"), { onWidth: (i, d) => this.changeWidth(i, d) });
+    this.network = new NetworkView($("network"), {
+      onWidth: (i, d) => this.changeWidth(i, d), onFeature: (f) => this.toggleFeature(f), onFocus: (u) => this.focusUnit(u),
+      onEdit: (w) => this.editWeight(w), onKnockout: (layer, unit) => this.toggleKnockout(layer, unit),
+    });
     this.histograms = new HistogramView($("histograms"));
     this.charts = {
       // on a short screen (a projector) the loss chart gives the output some height back

@@ -124,6 +124,7 @@ export class RunControl {
     $("btn-play").setAttribute("aria-label", t(status === "running" ? "aria.pause" : "aria.play"));
     $("btn-stop").disabled = !this.vocab.allows("stop", status);
     if ((status === "diverged" || status === "failed") && message) this.toast(message);
+    if (this.network) this.drawNetwork(); // paused: weights editable, units knockable
   }
 
   // A run that "completed" with a validation loss far above where it started did not learn: the

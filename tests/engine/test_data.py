@@ -253,3 +253,15 @@ def test_adding_a_drawn_point_never_moves_an_existing_point_between_splits():
             n_val = sum(side[p[0]] == "val" for p in points if p[2] == c)
             expect = 0 if n < 2 else min(max(1, round(n * 0.3)), n - 1)
             assert n_val == expect, (c, n, n_val)
+
+
+def test_the_data_view_of_the_plane_keeps_two_coordinates_whatever_the_features():
+    # the browser draws the view's raw points and picks the plane's output view by its input_shape:
+    # three input features had made a circle look like tabular data (a confusion matrix, drawing off)
+    from nnplayground.engine.datasets import view
+
+    pre = PreprocessingConfig(features=["x1", "x2", "x1_squared"])
+    v = view(DatasetConfig(name="circle", n_samples=100, seed=1), pre)
+    assert v["input_shape"] == [2] and len(v["bounds"]) == 2
+    assert all(len(p) == 4 for p in v["points"])
+    assert load(DatasetConfig(name="circle", n_samples=100, seed=1), pre).input_shape == (3,)  # the model's

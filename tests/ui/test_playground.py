@@ -66,7 +66,9 @@ def test_a_run_streams_into_every_view(open_page, server):
     links = p.js("() => [...document.querySelectorAll('#network path')].map(e => e.getAttribute('stroke'))")
     assert len(links) == 2 * 4 + 4 * 3 + 3 * 2 and {"#f59322", "#0877bd"} <= set(links)
     # unit thumbnails: 4 + 3 hidden units and the 2 output units (each class's probability over the plane)
-    assert p.js("() => document.querySelectorAll('#network image').length") == 4 + 3 + 2
+    assert p.js("() => document.querySelectorAll('#network image.unit-thumb').length") == 4 + 3 + 2
+    # and each of the seven input features its own (issue 13)
+    assert p.js("() => document.querySelectorAll('#network image.feature-thumb').length") == 7
     assert p.js("() => document.querySelectorAll('.hist-layer').length") == 3
     assert "completed" in p.page.inner_text("#status")
     assert p.page.inner_text("#fig-val") != "–"

@@ -397,6 +397,9 @@ def view(cfg: DatasetConfig, pre: PreprocessingConfig, max_points: int = 2000, m
         out["image_labels"] = d.y_val[:k].tolist()
         return out
     if d.raw_width <= 2:
+        # the view draws raw points: its input_shape is theirs (two coordinates for the plane), whatever
+        # input features the model reads (their count is run_start's first layer's fan-in)
+        out["input_shape"] = [d.raw_width]
         rows = []
         for split, x, y in (("train", d.raw_train, d.y_train), ("val", d.raw_val, d.y_val)):
             for xi, yi in zip(x.tolist(), y.tolist(), strict=True):
