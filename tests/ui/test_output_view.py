@@ -57,6 +57,7 @@ def test_plane_regression_is_drawn_on_a_diverging_scale_with_axes_and_legend(ope
     p.wait_status("completed")
     p.page.wait_for_function("() => window.playground.output.surface && window.playground.output.surface.epoch === 40")
     assert p.js("() => window.playground.output.surface.kind") == "regression2d"
+    assert p.page.is_disabled("#discretize")  # no classes to make hard
     # R² as for sine: the figure, the chart's title and its series
     assert "R²" in p.page.text_content("#score-title") and "R²" in p.page.text_content("#fig-score-label")
     r2 = p.js("() => window.playground.records.at(-1).val_r2")
@@ -152,6 +153,7 @@ def test_discretized_output_takes_only_class_colours_and_stays_in_the_link(open_
     p.wait_status("completed")
     assert legend(p)["title"] == "P(class 1)" and legend(p)["lo"] == "0" and legend(p)["hi"] == "1"
     assert len(p.js(PLOT_COLOURS)) > 20  # probabilities: many shades
+    assert p.page.is_enabled("#discretize")
     p.page.check("#discretize")
     # the two classes' colours, washed as the surface is: mix(white, class colour, 0.55)
     classes = {"250,196,133", "119,180,219"}
