@@ -253,7 +253,7 @@ const FIELDS = {
   es: {
     "dataset.name": "conjunto", "dataset.n_samples": "muestras", "dataset.noise": "ruido",
     "dataset.val_fraction": "parte de validación", "dataset.seed": "semilla", "dataset.classes": "clases",
-    "dataset.task": "tarea", "preprocessing.features": "atributos de entrada", "optimizer.l1": "L1 λ₁",
+    "dataset.task": "tarea", "preprocessing.features": "entradas", "optimizer.l1": "L1 λ₁",
     "dataset.per_class": "por clase", "preprocessing.standardize": "estandarizar", "augmentation.noise_std": "ruido de entrada",
     "augmentation.rotation_deg": "rotación °", "augmentation.scale": "escala", "augmentation.shift": "desplazamiento",
     "model.arch": "arquitectura", "model.activation": "activación", "model.activations": "activ. por capa",

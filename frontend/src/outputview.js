@@ -61,7 +61,7 @@ export class OutputView {
     this.size = 400;
     // the panel is as large as the stage allows (projector, phone): redraw when that changes
     new ResizeObserver(() => {
-      const size = Math.floor(this.host.clientWidth);
+      const size = this.side();
       if (size && size !== this.size) this.render();
     }).observe(host);
   }
@@ -124,8 +124,14 @@ export class OutputView {
     return this.renderConfusion();
   }
 
+  // The canvas's side: the panel is square unless the stage, short of height, squeezes it
+  side() {
+    const h = this.host.clientHeight;
+    return Math.floor(Math.min(this.host.clientWidth, h > 40 ? h : Infinity));
+  }
+
   canvas() {
-    const SIZE = (this.size = Math.floor(this.host.clientWidth) || 400);
+    const SIZE = (this.size = this.side() || 400);
     const c = document.createElement("canvas");
     const ctx = hidpi(c, SIZE, SIZE, { style: true });
     this.host.replaceChildren(c);
@@ -287,8 +293,8 @@ export class OutputView {
       box.append(e);
     };
     for (const v of this.ticks.x) label("x", v, { left: `${px(v)}px`, top: `${P.y + P.h + 4}px` });
-    for (const v of this.ticks.y) label("y", v, { right: `${this.size - P.x + 6}px`, top: `${py(v)}px` });
-    for (const [cls, text, style] of [["x name", "x₁", { right: `${this.size - P.x - P.w + 2}px`, top: `${P.y + P.h - 16}px` }],
+    for (const v of this.ticks.y) label("y", v, { left: `${P.x - 6}px`, top: `${py(v)}px` });
+    for (const [cls, text, style] of [["x name", "x₁", { left: `${P.x + P.w - 20}px`, top: `${P.y + P.h - 16}px` }],
                                       ["y name", "x₂", { left: `${P.x + 4}px`, top: `${P.y + 2}px` }]]) {
       const e = document.createElement("span");
       e.className = `tick ${cls}`;
@@ -303,7 +309,10 @@ export class OutputView {
   scaleLegend(lg) {
     const box = document.createElement("div");
     box.className = "legend scale";
+    // under the plot, inside the canvas (a stage short of height may make the panel less tall than wide)
     box.style.left = `${this.plot.x}px`;
+    box.style.width = `${this.size - this.plot.x - MARGIN.right}px`;
+    box.style.top = `${this.plot.y + this.plot.h + 22}px`;
     const span = (cls, text) => {
       const e = document.createElement("span");
       e.className = cls;
