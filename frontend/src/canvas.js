@@ -19,7 +19,8 @@ export function hidpi(canvas, w, h, { style = false } = {}) {
 
 // A res×res grid of values (row 0 at the bottom, as the server sends it) painted over w×h; `color(v, i)`
 // gives [r, g, b]. Non-finite values (a diverged model's nulls) are grey, not the colour of class 0.
-export function paintGrid(ctx, values, res, w, h, color) {
+// `smooth: false` keeps cells sharp (hard classes take only their own colours, no blend at a border).
+export function paintGrid(ctx, values, res, w, h, color, { smooth = true } = {}) {
   const img = ctx.createImageData(res, res);
   for (let r = 0; r < res; r++) {
     for (let c = 0; c < res; c++) {
@@ -31,8 +32,9 @@ export function paintGrid(ctx, values, res, w, h, color) {
   }
   const off = new OffscreenCanvas(res, res);
   off.getContext("2d").putImageData(img, 0, 0);
-  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingEnabled = smooth;
   ctx.drawImage(off, 0, 0, w, h);
+  ctx.imageSmoothingEnabled = true;
 }
 
 // A small image (rows of intensities in [0, 1], e.g. an 8×8 digit) as a canvas of its own size,

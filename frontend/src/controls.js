@@ -39,6 +39,17 @@ function prettify(name) {
   return name.replaceAll("_", " ");
 }
 
+// An input feature's name as written on the plane: x1_squared -> x₁², sin_x2 -> sin(x₂) (sen in Spanish)
+const SUB = { x1: "x₁", x2: "x₂" };
+function choiceLabel(c) {
+  let m;
+  if (SUB[c]) return SUB[c];
+  if ((m = /^(x[12])_squared$/.exec(c))) return `${SUB[m[1]]}²`;
+  if ((m = /^(x[12])_times_(x[12])$/.exec(c))) return `${SUB[m[1]]}${SUB[m[2]]}`;
+  if ((m = /^sin_(x[12])$/.exec(c))) return `${t("feat.sin")}(${SUB[m[1]]})`;
+  return prettify(c);
+}
+
 // Client-side check with the catalog's bounds: the same rules the server enforces, shown at once.
 function checkNumber(v, f) {
   if (Number.isNaN(v)) return t("err.number");
@@ -117,7 +128,8 @@ export class Controls {
 
   widget(path, f) {
     const name = el("span", {}, fieldLabel(path));
-    const row = el("label", { class: "ctl", title: fieldDescription(path, f.description) }, name);
+    const group = f.kind === "list" && f.items && f.items.kind === "choice"; // checkboxes, each its own label
+    const row = el(group ? "div" : "label", { class: "ctl", title: fieldDescription(path, f.description) }, name);
     const err = el("div", { class: "err", hidden: true });
     // client: the browser rejected what the box shows (kept until the box changes); otherwise a
     // server's 422 message (cleared by the next answer)
@@ -166,6 +178,21 @@ export class Controls {
         input = num;
         write = (v) => { num.value = v ?? ""; };
       }
+    } else if (group) {
+      // a subset of fixed choices (preprocessing.features): one checkbox each, in the catalog's order
+      const boxes = f.items.choices.map((c) => el("input", { type: "checkbox", value: c, "data-choice": c }));
+      const names = f.items.choices.map((c) => el("span", {}, choiceLabel(c)));
+      input = el("div", { class: "checkgroup", "data-path": path, role: "group" },
+        ...boxes.map((b, i) => el("label", {}, b, names[i])));
+      const read = () => {
+        const value = boxes.filter((b) => b.checked).map((b) => b.value);
+        if (f.min_items !== undefined && value.length < f.min_items) return fail(t("err.min_items", { n: f.min_items }));
+        commit(value);
+      };
+      for (const b of boxes) b.addEventListener("change", read);
+      write = (v) => { for (const b of boxes) b.checked = (v || []).includes(b.value); };
+      const relabelChoices = () => names.forEach((n, i) => { n.textContent = choiceLabel(f.items.choices[i]); });
+      row.addEventListener("relabel", relabelChoices);
     } else if (f.kind === "list") {
       input = el("input", { type: "text", "data-path": path, placeholder: f.nullable ? t("ctl.none") : "" });
       input.addEventListener("change", () => {
@@ -182,6 +209,7 @@ export class Controls {
     }
     row.append(input, err);
     this.widgets.set(path, { row, write, fail, when: f.relevant_when, relabel: () => {
+      row.dispatchEvent(new Event("relabel"));
       name.textContent = fieldLabel(path);
       row.title = fieldDescription(path, f.description);
     } });

@@ -43,6 +43,7 @@ export class DataPanel {
     $("score-title").textContent = t(d.task === "regression" ? "chart.r2" : "chart.acc");
     $("show-mc").disabled = false;
     $("draw").disabled = d.input_shape.length !== 1 || d.input_shape[0] !== 2;
+    $("discretize").disabled = $("draw").disabled || d.task === "regression"; // hard classes need classes
     $("output-hint").textContent = $("draw").disabled || !$("draw").checked ? "" : t("out.drawhint");
   }
 

@@ -21,7 +21,7 @@ import { OutputView } from "./outputview.js";
 import { RunControl } from "./runcontrol.js";
 import { RunsList } from "./runslist.js";
 import { Scrubber } from "./scrubber.js";
-import { ConfigState } from "./state.js";
+import { ConfigState, VIEW_OPTIONS, viewFromHash, viewToHash } from "./state.js";
 import { COLORS } from "./theme.js";
 import { toast } from "./toast.js";
 
@@ -85,6 +85,8 @@ class Playground {
     let out = h === "#c=e30" ? "" : h;
     if (this.preset) out += `${out ? "&" : "#"}lesson=${encodeURIComponent(this.preset.name)}`;
     if (this.hidden && this.hidden.length) out += `${out ? "&" : "#"}hide=${this.hidden.join(",")}`;
+    const view = viewToHash(this.output.options);
+    if (view) out += `${out ? "&" : "#"}${view}`;
     return out;
   }
 
@@ -167,6 +169,11 @@ class Playground {
     $("hist-shared").onchange = () => this.histograms.setShared($("hist-shared").checked);
     $("show-val").onchange = () => { this.output.showVal = $("show-val").checked; this.output.render(); };
     $("show-mc").onchange = () => this.mcUncertainty();
+    this.output.options = viewFromHash(location.hash);
+    for (const [name, { input }] of Object.entries(VIEW_OPTIONS)) {
+      $(input).checked = this.output.options[name];
+      $(input).onchange = () => { this.output.setOption(name, $(input).checked); this.saveAddress(); };
+    }
     $("draw").onchange = () => {
       this.output.drawMode = $("draw").checked;
       if (this.dataView) this.describeData(this.dataView); // the drawing hint shows while drawing

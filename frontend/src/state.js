@@ -84,3 +84,23 @@ function diffDeep(a, b) {
   }
   return a;
 }
+
+// View options: how the page draws a run, not what it trains, so they are not part of the config.
+// Each is declared here once: its name in the share link (#…&view=a,b lists those switched on) and
+// the checkbox of the page that switches it. main.js wires every one of them.
+export const VIEW_OPTIONS = {
+  discretize: { input: "discretize" }, // the classification surface as hard classes (outputview.js)
+};
+
+// The view options a hash switches on: {name: true}
+export function viewFromHash(hash) {
+  const m = /[#&]view=([a-z_,]+)/.exec(hash || "");
+  const on = m ? m[1].split(",") : [];
+  return Object.fromEntries(Object.keys(VIEW_OPTIONS).map((k) => [k, on.includes(k)]));
+}
+
+// "view=a,b" for the options switched on, "" when none
+export function viewToHash(view) {
+  const on = Object.keys(VIEW_OPTIONS).filter((k) => view[k]);
+  return on.length ? `view=${on.join(",")}` : "";
+}

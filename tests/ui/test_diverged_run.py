@@ -28,7 +28,8 @@ def test_a_diverged_models_decision_surface_is_grey_not_class_0(open_page):
     p.page.wait_for_function("() => window.playground.output.surface && window.playground.output.surface.epoch === 1")
     corners = p.js(
         """() => { const c = document.querySelector('#output canvas'); const g = c.getContext('2d');
-               return [[3, 3], [c.width - 4, 3], [3, c.height - 4], [c.width - 4, c.height - 4]]
+               const P = window.playground.output.plot, r = P.x + P.w, b = P.y + P.h; // the plot, inside the axes
+               return [[P.x + 3, P.y + 3], [r - 4, P.y + 3], [P.x + 3, b - 4], [r - 4, b - 4]]
                  .map(([x, y]) => [...g.getImageData(x, y, 1, 1).data.slice(0, 3)]); }"""
     )
     assert corners == [[200, 200, 200]] * 4, corners
