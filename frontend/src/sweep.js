@@ -3,14 +3,15 @@
 // (POST /api/sweeps, docs/protocol.md "Sweeps"): one output view per variant, labelled with its value
 // and fed by the variant's own run websocket, the loss curves overlaid on one chart coloured by value,
 // pause / resume / stop for the whole sweep, and a click on a variant opening it as an ordinary run.
-import { api, ApiError, RunStream } from "./api.js";
+import { api, RunStream } from "./api.js";
 import { LineChart } from "./charts.js";
 import { checkNumber } from "./controls.js";
 import { $, el, fmt, ONE_COLUMN, smallButton } from "./dom.js";
-import { fieldLabel, t } from "./i18n.js";
+import { fieldLabel, fieldMessage, t } from "./i18n.js";
 import { OutputView } from "./outputview.js";
 import { hexRgb, mix, PALETTE } from "./theme.js";
 
+const CHART_MIN = 340; // px: the overlaid chart's narrowest on a wide screen
 const MAX_VALUES = 16; // the dialog's limit; the server's is max_sweep_variants
 // Sections whose fields get no sweep action: they change what is measured, not what is learned.
 const NO_SWEEP = new Set(["telemetry", "transfer"]);
@@ -83,21 +84,6 @@ function sweepColors(values) {
   return out;
 }
 
-// Every variant of a vary spec, as the engine expands it ("grid": the first axis slowest; "zip": the
-// i-th value of each axis). Only for a server without the sweeps routes (startRuns below).
-function expand(vary, mode) {
-  const axes = Object.entries(vary);
-  if (mode === "zip") return axes[0][1].map((_, i) => Object.fromEntries(axes.map(([p, vs]) => [p, vs[i]])));
-  return axes.reduce((acc, [p, vs]) => acc.flatMap((a) => vs.map((v) => ({ ...a, [p]: v }))), [{}]);
-}
-
-function setPath(obj, path, value) {
-  const keys = path.split(".");
-  let o = obj;
-  for (const k of keys.slice(0, -1)) o = o[k] ??= {};
-  o[keys.at(-1)] = value;
-}
-
 // The loss curves of every variant on one epoch axis: a variant's stream fills its own series as its
 // epochs arrive (the variants' streams are not in step), so the chart's data is kept per epoch.
 class OverlayChart extends LineChart {
@@ -122,7 +108,7 @@ class OverlayChart extends LineChart {
 class SweepView {
   constructor(pg, sweep, { title, field }) {
     this.pg = pg;
-    this.id = sweep.id; // null: variants started one by one (a server without /api/sweeps)
+    this.id = sweep.id;
     this.title = title;
     this.field = field;
     const paths = Object.keys(sweep.variants[0].values || {});
@@ -156,7 +142,7 @@ class SweepView {
     for (const v of this.variants) this.cell(v);
     this.chart = new OverlayChart(this.chartHost, {
       series: this.variants.map((v) => ({ label: v.label, color: v.color, width: 2 })),
-      log: true, yLabel: t("chart.yloss"), height: ONE_COLUMN.matches ? 200 : 260,
+      log: true, yLabel: t("chart.yloss"), height: ONE_COLUMN.matches ? 200 : Math.max(220, Math.min(420, innerHeight - 300)),
     });
     this.chart.raw = this.variants.map(() => []);
     this.fit = new ResizeObserver(() => this.layout());
@@ -185,8 +171,10 @@ class SweepView {
   // one column (a phone) two columns, scrolled.
   layout() {
     const K = this.variants.length;
-    const w = this.cells.clientWidth;
-    if (!w) return;
+    const body = this.cells.parentElement;
+    // wide: the cells take what they need and the chart the rest (at least CHART_MIN)
+    const w = ONE_COLUMN.matches ? this.cells.clientWidth : body.clientWidth - CHART_MIN - 12;
+    if (w <= 0) return;
     const gap = 8, labelH = 44;
     let best = { cols: 2, size: Math.floor((w - gap) / 2) };
     if (!ONE_COLUMN.matches) {
@@ -201,6 +189,8 @@ class SweepView {
     }
     this.cells.style.setProperty("--cols", best.cols);
     this.cells.style.setProperty("--cell", `${best.size}px`);
+    const used = best.cols * best.size + (best.cols - 1) * gap;
+    body.style.gridTemplateColumns = ONE_COLUMN.matches ? "" : `${used}px minmax(${CHART_MIN}px, 1fr)`;
   }
 
   async dataFor(v) {
@@ -269,6 +259,11 @@ class SweepView {
     v.el.dataset.status = v.status;
     v.badge.textContent = v.status === "deleted" ? t("sweep.deleted")
       : bad ? t(exploded ? "sweep.exploded" : "status.diverged") : t(`status.${v.status}`);
+    // a diverged variant's curve ends where its loss stopped being a number: its legend entry says why
+    const legend = bad ? `${v.label} ✗ ${v.badge.textContent}` : v.label;
+    if (this.chart.series[v.k].label !== legend) {
+      this.chart.relabel(this.variants.map((x) => (x === v ? legend : this.chart.series[x.k].label)));
+    }
     const r = v.records.at(-1);
     if (!r) return;
     const score = r.val_r2 !== undefined ? `R² ${fmt(r.val_r2, 2)}` : r.val_acc == null ? "" : `${(r.val_acc * 100).toFixed(0)}%`;
@@ -296,12 +291,7 @@ class SweepView {
 
   async control(action) {
     try {
-      if (this.id) {
-        await api(`/api/sweeps/${this.id}/${action}`, { method: "POST" });
-      } else {
-        const runs = this.variants.filter((v) => this.pg.vocab.allows(action, v.status));
-        await Promise.all(runs.map((v) => api(`/api/runs/${v.run}/${action}`, { method: "POST" })));
-      }
+      await api(`/api/sweeps/${this.id}/${action}`, { method: "POST" });
     } catch (e) {
       this.pg.showError(e);
     }
@@ -421,8 +411,7 @@ export class Sweeps {
       sweep = await api("/api/sweeps", { method: "POST", body: { base, vary, mode },
                                          headers: { "X-Client-Id": localStorage.nnpClient || "" } });
     } catch (e) {
-      if (!(e instanceof ApiError) || (e.status !== 404 && e.status !== 405)) throw this.explain(e);
-      sweep = await this.startRuns(base, vary, mode);
+      throw this.explain(e);
     }
     if (this.view) this.view.close();
     this.view = new SweepView(this.pg, sweep, { title });
@@ -434,20 +423,8 @@ export class Sweeps {
   // A 422's field messages, in the dialog: "vary.optimizer.lr: ..." reads as the field's label.
   explain(e) {
     if (!e.detail || !e.detail.length) return e;
-    const lines = e.detail.map((d) => `${d.field.startsWith("vary.") ? fieldLabel(d.field.slice(5)) : d.field}: ${d.message}`);
+    const lines = e.detail.map((d) => `${d.field.startsWith("vary.") ? fieldLabel(d.field.slice(5)) : d.field}: ${fieldMessage(d)}`);
     return new Error(lines.join("\n"));
-  }
-
-  // A server without the sweeps routes: the variants as ordinary runs, one POST each.
-  async startRuns(base, vary, mode) {
-    const variants = [];
-    for (const values of expand(vary, mode)) {
-      const config = structuredClone(base);
-      for (const [p, v] of Object.entries(values)) setPath(config, p, v);
-      const run = await api("/api/runs", { method: "POST", body: config, headers: { "X-Client-Id": localStorage.nnpClient || "" } });
-      variants.push({ run: run.id, values });
-    }
-    return { id: null, status: "running", runs: variants.map((v) => v.run), variants };
   }
 
   show() {

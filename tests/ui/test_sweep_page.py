@@ -5,19 +5,11 @@ one series per variant, diverged variants marked, pause / resume / stop, and a c
 variant as an ordinary run. Screenshots at 1280x720 and 390x844."""
 
 import httpx
-import pytest
 from test_playground import config_hash
 
 # the default spiral: LR 10 diverges on it (tests/ui/test_diverged_run.py), LR 0.01 does not
 SPIRAL = {"training": {"epochs": 12}, "telemetry": {"surface_resolution": 30}}
 PG = "window.playground"
-NO_ROUTE = "404 (Not Found)"  # a server without /api/sweeps answers 404 and the page starts the runs itself
-
-
-def errors(p) -> list[str]:
-    """The page's console errors, less the 404 of a server without the sweeps routes."""
-    fallback = p.js(f"() => !!{PG}.sweeps.view && {PG}.sweeps.view.id === null")
-    return [e for e in p.errors if not (fallback and NO_ROUTE in e)]
 
 
 def sweep_lr(p, frm: str, to: str, n: int) -> list[str]:
@@ -51,11 +43,10 @@ def test_an_lr_sweep_from_the_controls_sweep_button_shows_one_small_multiple_per
     # each variant is an ordinary run with the swept value in its configuration
     lrs = [httpx.get(f"{server.base}/api/runs/{r}").json()["config"]["optimizer"]["lr"] for r in runs]
     assert lrs == [0.01, 0.1, 1.0, 10.0]
-    sweep_id = p.js(f"() => {PG}.sweeps.view.id")
-    if sweep_id is not None:  # the server's sweeps routes: the sweep lists the same runs
-        assert httpx.get(f"{server.base}/api/sweeps/{sweep_id}").json()["runs"] == runs
-    else:
-        assert any(u.endswith("/api/sweeps") for u in p.requests)
+    # one sweep on the server (POST /api/sweeps) lists the same runs, in variant order
+    sweep = httpx.get(f"{server.base}/api/sweeps/{p.js(f'() => {PG}.sweeps.view.id')}").json()
+    assert sweep["runs"] == runs
+    assert [v["values"] for v in sweep["variants"]] == [{"optimizer.lr": float(v)} for v in values]
 
     wait_all(p, ["completed", "early_stopped", "diverged"])
     # every panel received its epochs over its own websocket and drew its surface
@@ -69,7 +60,7 @@ def test_an_lr_sweep_from_the_controls_sweep_button_shows_one_small_multiple_per
 
     # the overlaid loss chart: one series per variant, coloured apart, with a legend naming each value
     series = p.js(f"() => {PG}.sweeps.view.chart.plot.series.slice(1).map(s => [s.label, s._stroke || s.stroke])")
-    assert [s[0] for s in series] == values
+    assert [s[0] for s in series] == values[:3] + ["10 ✗ diverged"]
     assert len({str(s[1]) for s in series}) == 4
     legend = p.js("() => [...document.querySelectorAll('#sweep-chart .u-legend .u-series')].map(e => e.textContent)")
     assert all(any(v in entry for entry in legend) for v in values), legend
@@ -92,7 +83,7 @@ def test_an_lr_sweep_from_the_controls_sweep_button_shows_one_small_multiple_per
     p.page.wait_for_function(f"() => {PG}.records.length >= 2")
     p.page.click("#sweep-back")
     assert p.page.is_visible("#sweep")
-    assert not errors(p), errors(p)
+    assert not p.errors, p.errors
 
 
 def test_the_sweep_view_on_a_phone_is_a_two_column_grid_without_horizontal_scroll(open_page):
@@ -106,7 +97,7 @@ def test_the_sweep_view_on_a_phone_is_a_two_column_grid_without_horizontal_scrol
     assert len(set(lefts)) == 2, lefts
     assert p.js("() => document.scrollingElement.scrollWidth") <= 390
     p.shot("sweep-lr-390x844")
-    assert not errors(p), errors(p)
+    assert not p.errors, p.errors
 
 
 def test_a_choice_field_sweeps_every_choice_and_the_sweep_pauses_resumes_and_stops(open_page, server):
@@ -119,21 +110,20 @@ def test_a_choice_field_sweeps_every_choice_and_the_sweep_pauses_resumes_and_sto
     p.page.click("#sweep-go")
     p.page.wait_for_selector("#sweep:not([hidden]) .sweep-cell")
     assert p.js("() => document.querySelectorAll('.sweep-cell').length") == len(choices)
-    # variants started one by one (a server without /api/sweeps) may wait for a worker: a paused
-    # queued run stays "queued" and starts paused
-    p.page.wait_for_function(f"() => {PG}.sweeps.view.variants.some(v => v.status === 'running')")
+    # the variants train as one job: they pause and resume together
+    wait_all(p, ["running"])
     p.page.click("#sweep-pause")
-    wait_all(p, ["paused", "queued"])
+    wait_all(p, ["paused"])
     assert p.page.is_enabled("#sweep-resume") and p.page.is_disabled("#sweep-pause")
     p.page.click("#sweep-resume")
-    p.page.wait_for_function(f"() => {PG}.sweeps.view.variants.some(v => v.status === 'running')")
+    wait_all(p, ["running"])
     assert p.page.is_disabled("#sweep-resume")
     p.page.click("#sweep-stop")
     wait_all(p, ["stopped"])
     runs = p.js(f"() => {PG}.sweeps.view.variants.map(v => v.run)")
     assert {httpx.get(f"{server.base}/api/runs/{r}").json()["status"] for r in runs} == {"stopped"}
     assert str(len(choices)) in p.page.inner_text("#sweep-status")
-    assert not errors(p), errors(p)
+    assert not p.errors, p.errors
 
 
 def test_a_bad_grid_is_refused_in_the_dialog_naming_the_problem(open_page):
@@ -145,20 +135,24 @@ def test_a_bad_grid_is_refused_in_the_dialog_naming_the_problem(open_page):
     assert "10" in p.page.inner_text("#sweep-error")
     p.page.click("#sweep-go")
     assert p.page.is_hidden("#sweep") and p.js("() => document.querySelectorAll('.sweep-cell').length") == 0
-    assert not errors(p), errors(p)
+    assert not p.errors, p.errors
 
 
 def test_a_sweep_lesson_starts_as_a_sweep_from_the_lesson_list(open_page, server):
     presets = httpx.get(f"{server.base}/api/presets").json()["presets"]
     full = [httpx.get(f"{server.base}/api/presets/{x['name']}").json() for x in presets]
-    lesson = next((x for x in full if x.get("sweep")), None)
-    if lesson is None:
-        pytest.skip("no lesson preset with a sweep on this server yet")
+    lesson = next(x for x in full if x.get("sweep"))  # the "too small, right, too large" learning rates
     p = open_page(size=(1280, 720))
     p.page.select_option("#preset", lesson["name"])
     p.page.wait_for_selector("#sweep:not([hidden]) .sweep-cell")
-    axis, values = next(iter(lesson["sweep"]["vary"].items()))
-    assert p.js("() => document.querySelectorAll('.sweep-cell').length") >= len(values)
-    assert p.js(f"() => {PG}.sweeps.view.variants[0].values") is not None
-    assert p.page.is_visible("#btn-lesson-sweep") or p.page.is_hidden("#lesson")
-    assert not errors(p), errors(p)
+    ((axis, values),) = lesson["sweep"]["vary"].items()
+    labels = p.js("() => [...document.querySelectorAll('.sweep-cell .sweep-label b')].map(b => b.textContent)")
+    assert labels == [f"{v:g}" for v in values]  # [0.001, 0.1, 10]: one cell per learning rate
+    runs = p.js(f"() => {PG}.sweeps.view.variants.map(v => v.run)")
+    for run, value in zip(runs, values, strict=True):
+        cfg = httpx.get(f"{server.base}/api/runs/{run}").json()["config"]
+        assert cfg["lesson"] == lesson["name"] and cfg["optimizer"]["lr"] == value
+    # the lesson box can start it again
+    p.page.click("#sweep-close")
+    assert p.page.is_visible("#btn-lesson-sweep")
+    assert not p.errors, p.errors
