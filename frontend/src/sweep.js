@@ -405,6 +405,26 @@ export class Sweeps {
       .catch((e) => this.pg.showError(e));
   }
 
+  // A sweep the teacher broadcasts to the room: shown, not controlled (only its owner may).
+  async watch(sweepId) {
+    if (this.view && this.view.id === sweepId) return this.show();
+    const sweep = await api(`/api/sweeps/${sweepId}`);
+    if (this.view) this.view.close();
+    const title = Object.keys(sweep.vary || sweep.variants[0].values).map(fieldLabel).join(" × ");
+    this.view = new SweepView(this.pg, sweep, { title });
+    this.view.watched = true;
+    for (const id of ["sweep-pause", "sweep-resume", "sweep-stop"]) $(id).hidden = true;
+    this.show();
+  }
+
+  // the room stopped showing a sweep: its view goes (the student's own sweep, if any, is gone too)
+  unwatch() {
+    if (!this.view || !this.view.watched) return;
+    this.view.close();
+    this.view = null;
+    this.hide();
+  }
+
   async start(base, vary, mode, title) {
     let sweep;
     try {

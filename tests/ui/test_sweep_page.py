@@ -156,3 +156,38 @@ def test_a_sweep_lesson_starts_as_a_sweep_from_the_lesson_list(open_page, server
     p.page.click("#sweep-close")
     assert p.page.is_visible("#btn-lesson-sweep")
     assert not p.errors, p.errors
+
+
+def test_a_student_page_shows_the_sweep_the_teacher_broadcasts(browser, tmp_path_factory):
+    from service_helpers import classroom_server
+
+    secret = "sweep-page-teacher-secret"
+    srv = classroom_server(tmp_path_factory.mktemp("sweeproom"), secret)
+    teacher = {"Authorization": f"Bearer {secret}"}
+    try:
+        code = httpx.post(f"{srv.base}/api/rooms", headers=teacher).json()["code"]
+        ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(srv.base + "/")
+        page.wait_for_selector("body[data-ready='1']", timeout=20000)
+        page.fill("#room-code", code)
+        page.fill("#room-name", "Ana")
+        page.click("#btn-join")
+        page.wait_for_selector("#room-label", timeout=10000)
+        body = {"base": SPIRAL, "vary": {"optimizer.lr": [0.01, 0.1, 1.0]}}
+        sweep = httpx.post(f"{srv.base}/api/sweeps", json=body, headers=teacher).json()
+        r = httpx.post(f"{srv.base}/api/rooms/{code}/broadcast", json={"sweep_id": sweep["id"]}, headers=teacher)
+        assert r.status_code == 200, r.text
+        page.wait_for_selector("#sweep:not([hidden]) .sweep-cell", timeout=20000)
+        runs = page.evaluate(f"() => {PG}.sweeps.view.variants.map(v => v.run)")
+        assert runs == sweep["runs"]
+        page.wait_for_function(f"() => {PG}.sweeps.view.variants.every(v => v.records.length >= 2)", timeout=60000)
+        assert page.is_hidden("#sweep-pause") and page.is_hidden("#sweep-stop")  # the student watches
+        httpx.post(f"{srv.base}/api/rooms/{code}/broadcast", json={"run_id": None}, headers=teacher)
+        page.wait_for_selector("#sweep", state="hidden", timeout=10000)
+        assert not errors, errors
+        ctx.close()
+    finally:
+        srv.stop()
