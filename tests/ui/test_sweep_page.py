@@ -191,3 +191,18 @@ def test_a_student_page_shows_the_sweep_the_teacher_broadcasts(browser, tmp_path
         ctx.close()
     finally:
         srv.stop()
+
+
+def test_eight_variants_fit_a_1280x720_screen_without_scrolling(open_page):
+    p = open_page(config_hash({**SPIRAL, "training": {"epochs": 3}}), size=(1280, 720))
+    sweep_lr(p, "0.001", "10", 8)
+    boxes = p.js(
+        "() => [...document.querySelectorAll('.sweep-cell, #sweep-chart')].map(e => {"
+        " const r = e.getBoundingClientRect(); return [r.left, r.right, r.bottom]; })"
+    )
+    assert len(boxes) == 9
+    assert all(left >= 0 and right <= 1280 and bottom <= 720 for left, right, bottom in boxes), boxes
+    assert p.js("() => document.getElementById('sweep').scrollHeight <= document.getElementById('sweep').clientHeight")
+    wait_all(p, ["completed", "early_stopped", "diverged"])
+    p.shot("sweep-8-1280x720", full_page=False)
+    assert not p.errors, p.errors
