@@ -110,7 +110,7 @@ export class Classroom {
       }
       case "broadcast":
       case "spotlight":
-        this.follow(m.run_id ? { run_id: m.run_id, kind: m.type, name: m.name, preset: m.preset, title: m.title } : null);
+        this.follow(m.run_id ? { run_id: m.run_id, kind: m.type, name: m.name, preset: m.preset, title: m.title, sweep_id: m.sweep_id } : null);
         break;
       case "lesson": this.applyLesson(m.lesson); break;
       case "closed":
@@ -128,8 +128,11 @@ export class Classroom {
   // (and own run) are kept and come back when the showing ends or when the student presses ▶.
   async follow(showing) {
     this.showBanner(showing);
-    if (!showing) { await this.restoreOwn(); return; }
     const pg = this.pg;
+    // a broadcast sweep: its small multiples over the page (sweep.js), the first variant underneath
+    if (showing && showing.sweep_id) pg.sweeps.watch(showing.sweep_id).catch((e) => pg.showError(e));
+    else pg.sweeps.unwatch();
+    if (!showing) { await this.restoreOwn(); return; }
     if (pg.run && pg.run.id === showing.run_id) { pg.watching = showing.run_id; return; }
     if (!this.saved) {
       this.saved = { config: structuredClone(pg.state.config), run: pg.run && !pg.watching ? pg.run.id : null };

@@ -51,7 +51,7 @@ function choiceLabel(c) {
 }
 
 // Client-side check with the catalog's bounds: the same rules the server enforces, shown at once.
-function checkNumber(v, f) {
+export function checkNumber(v, f) {
   if (Number.isNaN(v)) return t("err.number");
   if (f.kind === "int" && !Number.isInteger(v)) return t("err.whole");
   if (f.min !== undefined && v < f.min) return t("err.ge", { n: f.min });
@@ -90,9 +90,11 @@ function parseList(text, f) {
 }
 
 export class Controls {
-  constructor(catalog, state) {
+  // sweep: {when(path, field), ask(path, field)}: the fields that get a sweep button (sweep.js)
+  constructor(catalog, state, { sweep = null } = {}) {
     this.catalog = catalog;
     this.state = state;
+    this.sweep = sweep;
     this.widgets = new Map(); // path -> {row, read, write}
     this.invalid = new Map(); // path -> message: boxes holding a value the browser rejected
     for (const [section, spec] of Object.entries(catalog.sections)) {
@@ -207,11 +209,21 @@ export class Controls {
       input.addEventListener("change", () => commit(input.value.trim()));
       write = (v) => { input.value = v ?? ""; };
     }
-    row.append(input, err);
+    row.append(input);
+    if (this.sweep && this.sweep.when(path, f)) {
+      // after the input, so the label still focuses the input, not this button
+      row.classList.add("sweepable");
+      row.append(el("button", { type: "button", class: "sweep-btn", "data-sweep": path, title: t("sweep.action"),
+                                "aria-label": t("sweep.action") }, "⋯"));
+      row.lastChild.addEventListener("click", (ev) => { ev.preventDefault(); this.sweep.ask(path, f); });
+    }
+    row.append(err);
     this.widgets.set(path, { row, write, fail, when: f.relevant_when, relabel: () => {
       row.dispatchEvent(new Event("relabel"));
       name.textContent = fieldLabel(path);
       row.title = fieldDescription(path, f.description);
+      row.querySelector(".sweep-btn")?.setAttribute("title", t("sweep.action"));
+      row.querySelector(".sweep-btn")?.setAttribute("aria-label", t("sweep.action"));
     } });
     return row;
   }

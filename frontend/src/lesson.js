@@ -80,6 +80,7 @@ export class Lessons {
       }, { id: "btn-try" });
       box.append(el("span", { class: "try", text: `${t("lesson.try")} ${p.try[l] || p.try.en}` }, apply));
     }
+    if (p.sweep) box.append(smallButton(t("sweep.lesson"), () => this.sweeps.startLesson(p), { id: "btn-lesson-sweep" }));
     const link = smallButton(t("lesson.share"), () => this.shareLesson(),
                              { class: "small lesson-link", id: "btn-lesson-link", title: t("share.lesson") });
     (box.querySelector(".try") || box.querySelector(".look") || box).append(link);

@@ -22,6 +22,7 @@ import { RunControl } from "./runcontrol.js";
 import { RunsList } from "./runslist.js";
 import { Scrubber } from "./scrubber.js";
 import { ConfigState, VIEW_OPTIONS, viewFromHash, viewToHash } from "./state.js";
+import { sweepable, Sweeps } from "./sweep.js";
 import { COLORS } from "./theme.js";
 import { toast } from "./toast.js";
 
@@ -41,7 +42,8 @@ class Playground {
     this.hidden = (params.get("hide") || "").split(",").filter((k) => HIDEABLE[k]);
     applyI18n();
     this.watchLayout();
-    this.controls = new Controls(this.catalog, this.state);
+    this.sweeps = new Sweeps(this);
+    this.controls = new Controls(this.catalog, this.state, { sweep: { when: sweepable, ask: (path, f) => this.sweeps.ask(path, f) } });
     this.output = new OutputView($("output"), { onAddPoint: (x, y, label) => this.addPoint(x, y, label) });
     this.network = new NetworkView($("network"), {
       onWidth: (i, d) => this.changeWidth(i, d), onFeature: (f) => this.toggleFeature(f), onFocus: (u) => this.focusUnit(u),
@@ -130,13 +132,17 @@ class Playground {
     this.wireScrubber();
     const sel = $("preset");
     this.fillPresets();
-    sel.onchange = () => this.choosePreset(sel.value);
+    sel.onchange = async () => {
+      await this.choosePreset(sel.value);
+      if (this.preset && this.preset.sweep) this.sweeps.startLesson(this.preset); // a sweep lesson starts as one
+    };
     $("btn-lang").textContent = lang().toUpperCase();
     $("btn-lang").onclick = () => {
       setLang(lang() === "en" ? "es" : "en");
       $("btn-lang").textContent = lang().toUpperCase();
       applyI18n();
       this.controls.relabel();
+      this.sweeps.relabel();
       this.configChangedLabels();
       this.charts.loss.relabel(this.lossSeries().map((s) => s.label));
       this.charts.score.relabel(this.scoreSeries().map((s) => s.label));

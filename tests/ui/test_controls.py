@@ -84,6 +84,7 @@ def test_drawn_points_stay_where_they_are_and_visible(open_page):
 
 def test_custom_without_data_and_honest_labels(open_page, server):
     p = open_page(config_hash(FAST))
+    p.page.wait_for_function("() => window.playground.dataView")  # the preview is fetched after ready
     n = p.js("() => window.playground.dataView.points.length")
     p.page.select_option("[data-path='dataset.name']", "custom")
     p.page.wait_for_function("() => window.playground.dataView && window.playground.dataView.name === 'custom'")

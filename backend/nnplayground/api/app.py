@@ -25,7 +25,7 @@ from .errors import StrictJSONResponse, error_json, service_error_response
 from .guard import Guard
 from .heavy import HeavyWork
 from .models import ERROR_RESPONSES
-from .routes import catalog, clients, data, health, landscape, presets, rooms, runs, teacher, ws
+from .routes import catalog, clients, data, health, landscape, presets, rooms, runs, sweeps, teacher, ws
 from .web import mount_ui
 
 log = logging.getLogger("nnplayground.api")
@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         return error_json(500, f"internal error (id {error_id}); the server log has the details", error_id=error_id)
 
     # one router per resource, each with its own prefix under /api (the sockets under /ws)
-    for module in (health, catalog, presets, runs, data, clients, teacher, rooms, landscape):
+    for module in (health, catalog, presets, runs, sweeps, data, clients, teacher, rooms, landscape):
         app.include_router(module.router, prefix="/api", responses=ERROR_RESPONSES)
     app.include_router(ws.router)
     app.include_router(rooms.ws_router)

@@ -20,6 +20,7 @@ from ..service.artifacts import Models
 from ..service.classroom import Classroom
 from ..service.manager import RunManager
 from ..service.settings import Settings
+from ..service.sweeps import Sweeps
 from .auth import AddressLimits, Principal, checked, require_client, require_teacher
 from .heavy import HeavyWork
 
@@ -48,6 +49,10 @@ async def get_address_limits(conn: HTTPConnection) -> AddressLimits:
     return conn.app.state.address_limits
 
 
+async def get_sweeps(conn: HTTPConnection) -> Sweeps:
+    return Sweeps(conn.app.state.manager)  # stateless over the manager: nothing to keep between requests
+
+
 async def get_client(conn: HTTPConnection) -> Principal:
     """Whoever asks (token, X-Client-Id or address); 401 for a forged or malformed Bearer token."""
     return checked(conn)
@@ -69,6 +74,7 @@ ClassroomDep = Annotated[Classroom, Depends(get_classroom)]
 ModelsDep = Annotated[Models, Depends(get_models)]
 HeavyDep = Annotated[HeavyWork, Depends(get_heavy)]
 AddressLimitsDep = Annotated[AddressLimits, Depends(get_address_limits)]
+SweepsDep = Annotated[Sweeps, Depends(get_sweeps)]
 ClientDep = Annotated[Principal, Depends(get_client)]
 CreatorDep = Annotated[Principal, Depends(get_creator)]
 TeacherDep = Annotated[Principal, Depends(get_teacher)]

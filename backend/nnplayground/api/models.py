@@ -54,6 +54,41 @@ class RunList(_Open):
     offset: int
 
 
+class SweepVariant(_Open):
+    """One row of a sweep's table: a variant's values and how its run did."""
+
+    run: str = Field(description="The variant's run id (GET /api/runs/{id}, /ws/runs/{id}, ...).")
+    values: dict = Field(description="The varied fields' values, by dotted path.")
+    status: str = Field(description="The run's status; `deleted` when the run was deleted on its own.")
+    epochs_run: int
+    best_epoch: int | None
+    best_val_loss: float | None
+    val_loss: float | None = Field(None, description="The final model's validation loss.")
+    val_acc: float | None = Field(None, description="Classification: the final model's validation accuracy.")
+    val_r2: float | None = Field(None, description="Regression: the final model's validation R².")
+
+
+class Sweep(_Open):
+    """A sweep: K variants of one run configuration trained together."""
+
+    id: str
+    status: Literal["queued", "running", "paused", "finished"]
+    created_at: float = Field(description="Unix time, seconds.")
+    mode: Literal["grid", "zip"]
+    vary: dict = Field(description="The varied fields (dotted paths) and their values, as submitted.")
+    base: dict
+    runs: list[str] = Field(description="The variants' run ids, in variant order.")
+    variants: list[SweepVariant]
+    requested: str | None = Field(None, description="The control action this answer follows, if any.")
+
+
+class SweepList(_Open):
+    sweeps: list[Sweep]
+    total: int
+    limit: int
+    offset: int
+
+
 class Queue(_Open):
     length: int
     bound: int

@@ -892,3 +892,70 @@ PRESETS["dropout-knockout"] = {
     ],
 }
 LESSON_NAMES.add("dropout-knockout")
+
+# ---- sweep lesson (issue 14): three learning rates in one picture, trained together as a sweep ---------
+# `sweep` (vary, mode) is what the page hands POST /api/sweeps with the preset's config as `base`; the
+# compare claims' variants are the sweep's other two values, so the claims read the sweep's own runs.
+PRESETS["lr-too-small-right-too-large"] = {
+    "title": "Learning rate: too small, right, too large",
+    "title_es": "Tasa de aprendizaje: muy chica, justa, muy grande",
+    "en": "The same network trained three times at once, with learning rates 0.001, 0.1 and 10. Too small: "
+    "the steps are so short that after 40 epochs the loss has hardly moved. Right: the loss falls fast and the "
+    "circle is found. Too large: every step overshoots the valley, the loss jumps around far above the start "
+    "and the boundary is nonsense.",
+    "es": "La misma red entrenada tres veces a la vez, con tasas de aprendizaje 0.001, 0.1 y 10. Muy chica: los "
+    "pasos son tan cortos que después de 40 épocas la pérdida casi no se movió. Justa: la pérdida baja rápido y "
+    "la red encuentra el círculo. Muy grande: cada paso se pasa del valle, la pérdida salta muy por encima del "
+    "inicio y la frontera no tiene sentido.",
+    "config": {
+        "dataset": {"name": "circle", "n_samples": 300},
+        "model": {"hidden": [8, 8], "activation": "tanh"},
+        "optimizer": {"name": "sgd", "lr": 0.1},
+        "training": {"epochs": 40, "batch_size": 10},
+    },
+    "sweep": {"vary": {"optimizer.lr": [0.001, 0.1, 10.0]}, "mode": "grid"},
+    "look": {
+        "en": "the three loss curves side by side, and each variant's decision surface.",
+        "es": "las tres curvas de pérdida juntas, y la superficie de decisión de cada variante.",
+    },
+    "try": {
+        "en": "optimizer adam: its steps adapt to the gradient's size, so the three rates end closer together.",
+        "es": "optimizador adam: sus pasos se adaptan al tamaño del gradiente y las tres tasas terminan más cerca.",
+        "config": {"optimizer": {"name": "adam"}},
+    },
+    "claims": [
+        Claim(
+            "right-rate-learns",
+            "final",
+            ">=",
+            0.9,
+            "with learning rate 0.1 the validation accuracy is {value:.0%}",
+            "con tasa 0.1 la exactitud de validación es {value:.0%}",
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "too-small-barely-moves",
+            "final",
+            ">=",
+            0.25,
+            "learning rate 0.001 ends {value:.0%} points below 0.1 in validation accuracy: it has hardly moved",
+            "la tasa 0.001 termina {value:.0%} puntos debajo de 0.1 en exactitud de validación: casi no se movió",
+            scope="compare",
+            against={"optimizer": {"lr": 0.001}},
+            args={"key": "val_acc"},
+        ),
+        Claim(
+            "too-large-overshoots",
+            "final",
+            ">=",
+            1.0,
+            "learning rate 10 ends with a validation loss {value:.1f} above 0.1's: its steps overshoot",
+            "la tasa 10 termina con una pérdida de validación {value:.1f} por encima de la de 0.1: sus pasos se pasan",
+            scope="compare",
+            against={"optimizer": {"lr": 10.0}},
+            combine="gain",
+            args={"key": "val_loss"},
+        ),
+    ],
+}
+LESSON_NAMES.add("lr-too-small-right-too-large")

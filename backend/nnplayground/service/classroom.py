@@ -95,12 +95,21 @@ class Classroom:
 
     # ---- what the room is shown ---------------------------------------------------------------
     def show(
-        self, code: str, run_id: str | None, kind: str, name: str | None = None, lesson: dict | None = None
+        self,
+        code: str,
+        run_id: str | None,
+        kind: str,
+        name: str | None = None,
+        lesson: dict | None = None,
+        sweep: dict | None = None,
     ) -> dict:
         """Broadcast (the teacher's run) or spotlight (a student's run) to the whole room; None = stop.
-        `lesson`: {"preset", "title"} the run comes from, which the students' banner names."""
+        `lesson`: {"preset", "title"} the run comes from, which the students' banner names. `sweep`:
+        {"sweep_id", "runs"} when a sweep is shown (`run_id` is then its first variant's run)."""
         code = self.room_store.open_row(code)["code"]
         about = {k: v for k, v in (lesson or {}).items() if k in ("preset", "title") and v is not None}
+        if sweep is not None and run_id is not None:
+            about |= {"sweep_id": sweep["sweep_id"], "runs": list(sweep["runs"])}
         showing = None if run_id is None else {"run_id": run_id, "kind": kind, "name": name, "at": time.time(), **about}
         self.room_store.update(code, showing=dumps(showing) if showing else None)
         event = {

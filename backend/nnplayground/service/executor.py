@@ -21,6 +21,14 @@ class Job:
     speed: float = 0.0  # at most this many epochs per second; 0 = as fast as possible
     paused: bool = False  # start paused (after epoch 0)
     checkpoint_bytes: int = 0  # the server's bound on this run's stored checkpoints (0 = none)
+    # A sweep (engine.sweep.Sweep): its variants' (run id, config), trained together as one job that holds
+    # one worker slot; `run_id` is then the sweep's id and `config` unused. Every message names a variant's
+    # run, and control messages name a variant's run too (pause, resume, step and speed act on the sweep).
+    variants: list[tuple[str, dict]] | None = None
+
+    def run_ids(self) -> list[str]:
+        """The runs this job trains: its variants' for a sweep, else its own."""
+        return [r for r, _ in self.variants] if self.variants is not None else [self.run_id]
 
 
 # ---- messages to the sink ----------------------------------------------------------------------

@@ -48,6 +48,14 @@ def describe_exit(code: int | None) -> str:
     return f"exited with code {code}"
 
 
+def _leave_queued(job: Job, run_id: str) -> bool:
+    """Take one variant out of a queued sweep job; False when the job has no run left (or is a run)."""
+    if job.variants is None:
+        return False
+    job.variants = [(r, c) for r, c in job.variants if r != run_id]
+    return bool(job.variants)
+
+
 class LocalExecutor(Executor):
     def __init__(self, workers: int = 2, slots: int = 1, nice: int = 0):
         self.n = max(1, workers)
@@ -57,6 +65,10 @@ class LocalExecutor(Executor):
         self._lock = threading.RLock()
         self._queue: deque[Job] = deque()
         self._where: dict[str, _Handle] = {}
+        # a sweep's job holds one slot under the sweep's id; its variants' run ids map to the same worker
+        # (in _where) and to the sweep (here) until each has ended
+        self._sweep_of: dict[str, str] = {}
+        self._variants: dict[str, set[str]] = {}
         self._workers: list[_Handle] = []
         self._sink: Sink | None = None
         self._stopping = threading.Event()
@@ -113,10 +125,11 @@ class LocalExecutor(Executor):
         changed = False
         with self._lock:
             for job in self._queue:
-                if job.run_id == run_id:
+                if run_id in job.run_ids():
                     if action in ("stop", "cancel"):
-                        self._queue.remove(job)
                         changed = True
+                        if not _leave_queued(job, run_id):
+                            self._queue.remove(job)
                     elif action == "speed":
                         job.speed = value or 0.0
                     elif action == "pause":
@@ -162,7 +175,7 @@ class LocalExecutor(Executor):
 
     # ---- internals ---------------------------------------------------------------------------
     def _positions(self) -> dict[str, int]:
-        return {job.run_id: i + 1 for i, job in enumerate(self._queue)}
+        return {r: i + 1 for i, job in enumerate(self._queue) for r in job.run_ids()}
 
     def _free_worker(self) -> _Handle | None:
         free = [w for w in self._workers if not w.dead and len(w.runs) < self.slots]
@@ -173,12 +186,24 @@ class LocalExecutor(Executor):
     def _assign(self, w: _Handle, job: Job) -> None:
         w.runs.add(job.run_id)
         self._where[job.run_id] = w
+        if job.variants is not None:
+            self._variants[job.run_id] = set(job.run_ids())
+            for run_id in job.run_ids():
+                self._where[run_id] = w
+                self._sweep_of[run_id] = job.run_id
         w.send(("submit", job))
 
     def _release(self, run_id: str) -> None:
         w = self._where.pop(run_id, None)
         if w is not None:
             w.runs.discard(run_id)
+        sweep = self._sweep_of.pop(run_id, None)
+        if sweep is not None:  # a sweep's slot is free once none of its variants is left
+            left = self._variants.get(sweep, set())
+            left.discard(run_id)
+            if not left:
+                self._variants.pop(sweep, None)
+                self._release(sweep)
 
     def _dispatch(self) -> None:
         with self._lock:
@@ -228,7 +253,8 @@ class LocalExecutor(Executor):
         reason = describe_exit(w.proc.exitcode)
         with self._lock:
             w.dead = True
-            lost = sorted(w.runs)
+            # a sweep's slot stands for its variants: they are what is lost
+            lost = sorted(r for job in w.runs for r in (self._variants.get(job) or {job}))
             for run_id in lost:
                 self._release(run_id)
             w.conn.close()

@@ -302,38 +302,44 @@ class RunManager:
             raise field_error("transfer.source", e.message) from None
         return src_config, blob
 
+    def check_admission(self, client: str, address: str) -> int:
+        """The per-client, queue, storage and per-address bounds a new job must pass (TooMany naming the
+        limit); called under `_admit`. Returns how many jobs wait for a worker now."""
+        if self.store.count_active(client) >= self.settings.max_runs_per_client:
+            raise TooMany(
+                f"this client already has {self.settings.max_runs_per_client} active runs "
+                "(the limit); stop or wait for one of them",
+            )
+        positions = self.executor.positions()
+        queued = len(positions)
+        full = not self.executor.has_capacity()
+        if full and queued >= self.settings.queue_bound:
+            raise TooMany(
+                f"the server is busy: {queued} runs are already waiting (the limit); try again shortly",
+            )
+        stored = self.store.client_storage(client)
+        if stored >= self.settings.max_client_storage_bytes:
+            raise TooMany(
+                f"this client's runs already keep {stored >> 20} MiB of checkpoints and models (the limit is "
+                f"{self.settings.max_client_storage_bytes >> 20} MiB); delete old runs to start new ones",
+            )
+        per_address = self.settings.max_queued_per_address
+        if full and per_address and address:
+            mine = sum(1 for r in positions if self.addresses.get(r) == address)
+            if mine >= per_address:
+                raise TooMany(
+                    f"{mine} runs from your network address are already waiting for a worker "
+                    f"(the limit is {per_address}); try again when one has started",
+                )
+        return queued
+
     def create(
         self, cfg: RunConfig, client: str = "", speed: float = 0.0, paused: bool = False, address: str = ""
     ) -> dict:
         self.check_speed(speed, "query.speed")
         source = self._check_limits(cfg)
         with self._admit:
-            if self.store.count_active(client) >= self.settings.max_runs_per_client:
-                raise TooMany(
-                    f"this client already has {self.settings.max_runs_per_client} active runs "
-                    "(the limit); stop or wait for one of them",
-                )
-            positions = self.executor.positions()
-            queued = len(positions)
-            full = not self.executor.has_capacity()
-            if full and queued >= self.settings.queue_bound:
-                raise TooMany(
-                    f"the server is busy: {queued} runs are already waiting (the limit); try again shortly",
-                )
-            stored = self.store.client_storage(client)
-            if stored >= self.settings.max_client_storage_bytes:
-                raise TooMany(
-                    f"this client's runs already keep {stored >> 20} MiB of checkpoints and models (the limit is "
-                    f"{self.settings.max_client_storage_bytes >> 20} MiB); delete old runs to start new ones",
-                )
-            per_address = self.settings.max_queued_per_address
-            if full and per_address and address:
-                mine = sum(1 for r in positions if self.addresses.get(r) == address)
-                if mine >= per_address:
-                    raise TooMany(
-                        f"{mine} runs from your network address are already waiting for a worker "
-                        f"(the limit is {per_address}); try again when one has started",
-                    )
+            self.check_admission(client, address)
             run_id = secrets.token_hex(6)
             if address:
                 self.addresses[run_id] = address

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     join_failures_per_minute: int = Field(
         30, ge=0, description="failed room joins (unknown or closed code) per address a minute"
     )
+    max_sweep_variants: int = Field(
+        64, ge=1, description="variants of one sweep (POST /api/sweeps), trained as one job in one worker slot"
+    )
 
     @model_validator(mode="after")
     def _resolve_workers(self) -> Settings:
@@ -156,6 +159,7 @@ class Settings(BaseSettings):
             "rate_limit_per_address",
             "max_queued_per_address",
             "join_failures_per_minute",
+            "max_sweep_variants",
         )
         d = self.model_dump()
         return {k: d[k] for k in keys}

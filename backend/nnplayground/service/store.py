@@ -56,12 +56,20 @@ CREATE INDEX IF NOT EXISTS markers_run ON markers(run_id, epoch);
 CREATE TABLE IF NOT EXISTS checkpoints (
     run_id TEXT NOT NULL, epoch INTEGER NOT NULL, state BLOB NOT NULL, PRIMARY KEY (run_id, epoch)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    client TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    spec TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sweeps_client ON sweeps(client, created_at);
 """
 
 # Columns added after the first release: (name, declaration); an older file gets them at start-up.
 ADDED_COLUMNS = (
     ("brief", "TEXT"),  # the run's key choices as JSON (run_brief): lists and tables never parse configs
     ("stored_bytes", "INTEGER NOT NULL DEFAULT 0"),  # bytes of its stored checkpoints and final model
+    ("sweep_id", "TEXT"),  # the sweep this run is a variant of (sweeps.id), else NULL
 )
 VACUUM_PAGES = 1024  # pages given back to the file system per step (4 MiB at the default page size)
 # Free pages below this are left for the next inserts to reuse: thinned views and checkpoints free a few
@@ -179,6 +187,7 @@ class Store:
         for name, decl in ADDED_COLUMNS:
             if name not in have:
                 self._w.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+        self._w.execute("CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id)")
         if "stored_bytes" not in have:  # once: this reads every blob
             self._w.execute(
                 "UPDATE runs SET stored_bytes = COALESCE(length(final_state), 0) + "
@@ -277,6 +286,52 @@ class Store:
                 (run_id, RunStatus.QUEUED, client, time.time(), config, speed, brief),
             )
 
+    # ---- sweeps -------------------------------------------------------------------------------
+    def insert_sweep(
+        self, sweep_id: str, client: str, spec: str, runs: list[tuple[str, str, str]], speed: float
+    ) -> None:
+        """A sweep (`spec`: its JSON: base, vary, mode, variants) and its variants' runs, (id, config JSON,
+        brief JSON) each, queued, in one transaction."""
+        now = time.time()
+        with self.write() as c:
+            c.execute(
+                "INSERT INTO sweeps (id, client, created_at, spec) VALUES (?, ?, ?, ?)", (sweep_id, client, now, spec)
+            )
+            c.executemany(
+                "INSERT INTO runs (id, status, client, created_at, config, speed, brief, sweep_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r, RunStatus.QUEUED, client, now, config, speed, brief, sweep_id) for r, config, brief in runs],
+            )
+
+    def get_sweep(self, sweep_id: str) -> dict | None:
+        row = self._r().execute("SELECT id, client, created_at, spec FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        return dict(row) if row else None
+
+    def list_sweeps(self, client: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+        """Sweeps newest first (a client's own with `client`), and how many there are."""
+        where, args = ("WHERE client = ?", [client]) if client is not None else ("", [])
+        r = self._r()
+        total = r.execute(f"SELECT COUNT(*) FROM sweeps {where}", args).fetchone()[0]
+        rows = r.execute(
+            f"SELECT id, client, created_at, spec FROM sweeps {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return [dict(x) for x in rows], total
+
+    def sweep_runs(self, sweep_id: str) -> list[dict]:
+        """The sweep's variants' runs still stored, as lists show them (no configuration)."""
+        rows = self._r().execute(f"SELECT {LIST_COLUMNS} FROM runs WHERE sweep_id = ?", (sweep_id,)).fetchall()
+        return [dict(x) for x in rows]
+
+    def sweep_of(self, run_id: str) -> str | None:
+        row = self._r().execute("SELECT sweep_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def delete_sweep(self, sweep_id: str) -> bool:
+        """The sweep's record (its runs are deleted one by one with delete_run)."""
+        with self.write() as c:
+            return c.execute("DELETE FROM sweeps WHERE id = ?", (sweep_id,)).rowcount > 0
+
     def update_run(self, run_id: str, only_if: tuple[str, ...] | None = None, **values) -> bool:
         """Set columns of a run; with `only_if`, only while its status is one of those."""
         cols = ", ".join(f"{k} = ?" for k in values)
@@ -312,14 +367,19 @@ class Store:
         return [dict(x) for x in rows], total
 
     def count_active(self, client: str) -> int:
-        q = f"SELECT COUNT(*) FROM runs WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))})"
+        """A client's active runs; a sweep's variants count once (one job, one worker slot)."""
+        q = (
+            "SELECT COUNT(DISTINCT COALESCE(sweep_id, id)) FROM runs "
+            f"WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))})"
+        )
         return self._r().execute(q, (client, *ACTIVE)).fetchone()[0]
 
     def active_counts(self, client: str) -> dict[str, int]:
-        """How many runs of a client are in each active status (statuses with none are left out)."""
+        """How many runs of a client are in each active status (statuses with none are left out); a
+        sweep's variants count once."""
         q = (
-            f"SELECT status, COUNT(*) FROM runs WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))}) "
-            "GROUP BY status"
+            "SELECT status, COUNT(DISTINCT COALESCE(sweep_id, id)) FROM runs "
+            f"WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))}) GROUP BY status"
         )
         return {s: n for s, n in self._r().execute(q, (client, *ACTIVE)).fetchall()}
 

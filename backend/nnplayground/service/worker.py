@@ -31,6 +31,19 @@ class _Slot:
         return (not self.paused or self.steps > 0) and now >= self.next_due
 
 
+@dataclass
+class _SweepSlot(_Slot):
+    """A sweep's job: one engine Sweep, variant k reporting as run `runs[k]` (None once it has ended or was
+    cancelled). Paused, stepped and throttled as a whole; stopped per variant."""
+
+    sweep: object = None
+    runs: list[str | None] = field(default_factory=list)
+    sents: list[set[int]] = field(default_factory=list)  # per variant, as _Slot.sent
+
+    def index(self, run_id: str) -> int:
+        return self.runs.index(run_id)
+
+
 MAX_WAIT = 60.0  # seconds one wait for commands may last: a far-off due time is waited for in steps
 CHECK_EVERY = 0.05  # seconds of training between two looks at the pipe for a stop (mid-epoch)
 
@@ -148,6 +161,7 @@ class Worker:
         self.turn = 0
         self.pending: deque = deque()  # commands read during an epoch, handled after it
         self.current: str | None = None  # the run whose epoch is being trained
+        self.members: dict[str, _SweepSlot] = {}  # a sweep variant's run id -> its sweep's slot
         self._checked = 0.0
 
     def send(self, msg) -> None:
@@ -168,12 +182,20 @@ class Worker:
         return True
 
     def fail(self, run_id: str, e: BaseException) -> None:
+        sweep = self.members.get(run_id)
+        if sweep is not None:  # one variant's bad command ends that variant; the sweep goes on
+            k = sweep.index(run_id)
+            sweep.sweep.stop(k, "failed")
+            self._leave(sweep, k)
         self.drop(run_id)
         self.send(Failed(run_id, _describe(e)))
 
     def start_job(self, job: Job) -> None:
         from nnplayground.engine import Trainer
 
+        if job.variants is not None:
+            self.start_sweep(job)
+            return
         self.send(Started(job.run_id, self.index, job.paused, os.getpid()))
         try:
             loader = None
@@ -195,6 +217,9 @@ class Worker:
             self.fail(job.run_id, e)
 
     def control(self, run_id: str, action: str, value) -> None:
+        if run_id in self.members:
+            self.control_variant(self.members[run_id], run_id, action, value)
+            return
         slot = self.slots.get(run_id)
         if slot is None:
             return
@@ -220,20 +245,83 @@ class Worker:
         if run_id in self.order:
             self.order.remove(run_id)
 
+    # ---- sweeps ------------------------------------------------------------------------------
+    def start_sweep(self, job: Job) -> None:
+        """Build the job's engine Sweep and send every variant's start (run_start, epoch 0). A sweep that
+        cannot be built fails all its runs with the reason; the worker lives on."""
+        from nnplayground.engine.sweep import Sweep
+
+        runs = job.run_ids()
+        for run_id in runs:
+            self.send(Started(run_id, self.index, job.paused, os.getpid()))
+        try:
+            sweep = Sweep([config for _, config in job.variants])
+            for trainer in sweep.trainers:
+                trainer.checkpoints.max_bytes = job.checkpoint_bytes
+            slot = _SweepSlot(job, None, paused=job.paused, interval=_interval(job.speed), sweep=sweep, runs=list(runs))
+            slot.sents = [set() for _ in runs]
+            self.slots[job.run_id] = slot
+            self.order.append(job.run_id)
+            self.members.update(dict.fromkeys(runs, slot))
+            self.emit_sweep(slot, sweep.start())
+        except Exception as e:
+            self.fail_sweep(job, e)
+
+    def fail_sweep(self, job: Job, e: BaseException) -> None:
+        slot = self.slots.get(job.run_id)
+        live = [r for r in slot.runs if r is not None] if isinstance(slot, _SweepSlot) else job.run_ids()
+        for run_id in live:
+            self.members.pop(run_id, None)
+            self.send(Failed(run_id, _describe(e)))
+        self.drop(job.run_id)
+
+    def control_variant(self, slot: _SweepSlot, run_id: str, action: str, value) -> None:
+        """Stop and cancel end one variant (the others go on); the other actions act on the whole sweep,
+        whose variants train in one stacked step."""
+        k = slot.index(run_id)
+        if action == "stop":
+            self.emit_sweep(slot, {k: slot.sweep.stop(k, value if isinstance(value, str) else "stopped by the user")})
+        elif action == "cancel":
+            slot.sweep.stop(k, "deleted")
+            self._leave(slot, k)
+        elif action == "weights":  # the variant's model is a view into the stack: the edit lands there
+            trainer = slot.sweep.trainers[k]
+            slot.sents[k].discard(trainer.epoch)
+            self.emit_sweep(slot, {k: trainer.edit_weight(value["layer"], value["index"], value["value"])})
+        else:
+            self.control(slot.job.run_id, action, value)
+
+    def _leave(self, slot: _SweepSlot, k: int) -> None:
+        """Variant k reports no more; the sweep's slot goes when none is left."""
+        if slot.runs[k] is not None:
+            self.members.pop(slot.runs[k], None)
+            slot.runs[k] = None
+        if all(r is None for r in slot.runs):
+            self.drop(slot.job.run_id)
+
+    def emit_sweep(self, slot: _SweepSlot, out: dict[int, list[dict]]) -> None:
+        """Each variant's events as its own run's step, written exactly as a lone run's (`_write`)."""
+        for k, events in sorted(out.items()):
+            run_id = slot.runs[k]
+            if run_id is None:
+                continue
+            trainer = slot.sweep.trainers[k]
+            write, slot.sents[k] = _write(trainer, events, slot.sents[k])
+            self.send(Step(run_id, write, time.time(), trainer.done))
+            if trainer.done:
+                self._leave(slot, k)
+
+    def run_sweep_epoch(self, slot: _SweepSlot) -> None:
+        try:
+            self.emit_sweep(slot, slot.sweep.step())
+        except Exception as e:  # the stacked step broke: every variant still training fails with the reason
+            self.fail_sweep(slot.job, e)
+
     # ---- training ----------------------------------------------------------------------------
     def emit(self, slot: _Slot, events: list[dict]) -> None:
-        trainer = slot.trainer
-        kept = set(trainer.checkpoints.epochs())
-        write = StepWrite(
-            [pack(e) for e in events],
-            {e: state_bytes(trainer.checkpoints.get(e)) for e in sorted(kept - slot.sent)},
-            sorted(slot.sent - kept),
-        )
-        slot.sent = kept
-        trainer.checkpoints.release(kept)  # SQLite holds them now: only pinned and latest stay in memory
-        done = trainer.done
+        write, slot.sent = _write(slot.trainer, events, slot.sent)
+        done = slot.trainer.done
         if done:
-            write.final_state = state_bytes(trainer.model.state_dict())
             self.drop(slot.job.run_id)
         self.send(Step(slot.job.run_id, write, time.time(), done))
 
@@ -284,10 +372,14 @@ class Worker:
         t0 = self._checked = time.perf_counter()
         self.current = slot.job.run_id
         try:
-            events = slot.trainer.train_epoch()
+            if isinstance(slot, _SweepSlot):
+                self.run_sweep_epoch(slot)
+                events = None
+            else:
+                events = slot.trainer.train_epoch()
             if slot.interval:
                 slot.next_due = time.time() + max(0.0, slot.interval - (time.perf_counter() - t0))
-            if events or slot.trainer.done:  # none: an epoch suspended by a pause, continued later
+            if events or (events is not None and slot.trainer.done):  # none: suspended by a pause
                 self.emit(slot, events)
         except Exception as e:  # this run fails; the worker and its other runs go on
             self.fail(slot.job.run_id, e)
@@ -309,6 +401,22 @@ class Worker:
             slot = self.next_runnable(time.time())
             if slot is not None:
                 self.run_one(slot)
+
+
+def _write(trainer, events: list[dict], sent: set[int]) -> tuple[StepWrite, set[int]]:
+    """One step of a run as the store writes it: its events, the checkpoints kept since `sent` (the epochs
+    already sent) and those thinned away, and when the run ended its final model. Returns the write and
+    the epochs now sent."""
+    kept = set(trainer.checkpoints.epochs())
+    write = StepWrite(
+        [pack(e) for e in events],
+        {e: state_bytes(trainer.checkpoints.get(e)) for e in sorted(kept - sent)},
+        sorted(sent - kept),
+    )
+    trainer.checkpoints.release(kept)  # SQLite holds them now: only pinned and latest stay in memory
+    if trainer.done:
+        write.final_state = state_bytes(trainer.model.state_dict())
+    return write, kept
 
 
 def _describe(e: BaseException) -> str:

@@ -21,6 +21,8 @@ def _one(name: str, full: bool) -> dict:
         "override": p["config"],
         "look": p.get("look"),
         "try": p.get("try"),
+        # a sweep lesson: POST /api/sweeps with {"base": override, **sweep}; null for a single run
+        "sweep": p.get("sweep"),
         # the lesson's sentences as measurements: run-scope ones come back in summary.claims
         "claims": [c.public() for c in presets.claims(name)],
     }

@@ -18,6 +18,7 @@ from ...jsonutil import dumps, loads_strict
 from ...service.errors import Conflict, InvalidInput, NotFound, ServiceError
 from ...service.room_fanout import EVENT, RoomViewer
 from ...service.rooms import clean_name, normalize_code
+from ...service.sweeps import Sweeps
 from ..auth import address, principal
 from ..deps import AddressLimitsDep, ClassroomDep, ClientDep, CreatorDep, ManagerDep, TeacherDep
 from ..errors import json_response
@@ -43,7 +44,14 @@ class JoinRequest(BaseModel):
 
 class ShowRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run_id: str | None = Field(..., max_length=64, description="The run to show; null stops showing.")
+    run_id: str | None = Field(
+        None, max_length=64, description="The run to show; null (or no run_id and no sweep_id) stops showing."
+    )
+    sweep_id: str | None = Field(
+        None,
+        max_length=64,
+        description="A sweep to show instead of a run: the event names its runs (`runs`) and `run_id` is its first.",
+    )
     preset: str | None = Field(
         None,
         max_length=64,
@@ -105,20 +113,29 @@ def leave_room(who: CreatorDep, room: ClassroomDep, code: str = Code) -> dict:
     return {"left": normalize_code(code)}
 
 
-def _show(mgr, room, code: str, run_id: str | None, kind: str, lesson: dict | None = None) -> Response:
-    name = None
-    if run_id is not None:
+def _show(mgr, room, code: str, body: ShowRequest, kind: str) -> Response:
+    name = sweep = None
+    run_id = body.run_id
+    if body.sweep_id is not None:
+        if run_id is not None:
+            raise InvalidInput("name a run or a sweep", [{"field": "sweep_id", "message": "give run_id or sweep_id"}])
+        sweeps = Sweeps(mgr)
+        row = sweeps.get(body.sweep_id)  # 404 when there is no such sweep
+        runs = sweeps.runs_of(body.sweep_id)
+        run_id, sweep = runs[0], {"sweep_id": body.sweep_id, "runs": runs}
+    elif run_id is not None:
         row = mgr.get(run_id)  # 404 when there is no such run
-        if kind == "spotlight":
-            name = room.member_name(normalize_code(code), row["client"])
-    return json_response(room.show(code, run_id, kind, name, lesson if run_id is not None else None))
+    if run_id is not None and kind == "spotlight":
+        name = room.member_name(normalize_code(code), row["client"])
+    lesson = {"preset": body.preset, "title": body.title} if run_id is not None else None
+    return json_response(room.show(code, run_id, kind, name, lesson, sweep))
 
 
 @router.post("/{code}/broadcast", response_model=Room, summary="Every student's page follows this run (teacher)")
 def broadcast(
     body: ShowRequest, teacher: TeacherDep, mgr: ManagerDep, room: ClassroomDep, code: str = Code
 ) -> Response:
-    return _show(mgr, room, code, body.run_id, "broadcast", {"preset": body.preset, "title": body.title})
+    return _show(mgr, room, code, body, "broadcast")
 
 
 @router.post(
@@ -129,7 +146,7 @@ def broadcast(
 def spotlight(
     body: ShowRequest, teacher: TeacherDep, mgr: ManagerDep, room: ClassroomDep, code: str = Code
 ) -> Response:
-    return _show(mgr, room, code, body.run_id, "spotlight", {"preset": body.preset, "title": body.title})
+    return _show(mgr, room, code, body, "spotlight")
 
 
 @router.post(
