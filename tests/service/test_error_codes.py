@@ -121,3 +121,30 @@ def test_a_cross_field_rule_reports_its_code_and_values(config, field, code, ctx
     if ctx is not None:
         assert got == ctx
     assert f"cfg.{kind}" in TEXTS["es"]
+
+
+def test_the_422_detail_carries_the_rule_code_and_ctx(client):
+    """Over HTTP: a cross-field rule (validation), an admission limit (max_epochs 400 in these tests)
+    and a whole-configuration rule (check_trainable) each answer with their code and values."""
+    r = client.post("/api/runs", json={"model": {"hidden": [4], "activations": ["relu", "tanh"]}})
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {
+            "field": "model.activations",
+            "message": "needs one entry per hidden layer (1), got 2",
+            "type": "per_layer_length",
+            "ctx": {"n": 1, "got": 2},
+        }
+    ]
+    r = client.post("/api/runs", json={"training": {"epochs": 401}})
+    assert r.status_code == 422
+    (d,) = r.json()["detail"]
+    assert (d["field"], d["type"], d["ctx"]) == ("training.epochs", "max_epochs", {"max": 400})
+    r = client.post(
+        "/api/runs",
+        json={"dataset": {"name": "sine", "n_samples": 10, "val_fraction": 0.9}, "model": {"batch_norm": True}},
+    )
+    assert r.status_code == 422
+    (d,) = r.json()["detail"]
+    assert (d["field"], d["type"]) == ("dataset.val_fraction", "batch_norm_split")
+    assert d["ctx"]["n_train"] < 2 and d["ctx"]["n"] == 10
