@@ -7,12 +7,14 @@ words. Names (ReLU, SGD, Adam, Xavier, He, MC dropout...), numbers and units are
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from service_helpers import classroom_server
 from test_playground import config_hash
 
 SECRET = "spanish-walk-secret"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 
 # Words that are English and not Spanish, as the pages would use them.
 ENGLISH = set(
@@ -142,6 +144,8 @@ def test_every_page_in_spanish_has_no_english(browser, room_server, tmp_path):
         )
         assert spanish in page.inner_text("body")
         found[f"server rule {spanish}"] = english(page.evaluate(COLLECT))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "spanish-server-rule.png"))
     assert not errors
     ctx.close()
     # the optimizer lab after a race
