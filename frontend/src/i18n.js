@@ -89,6 +89,8 @@ const STRINGS = {
     "t.closeroom": "Close room", "t.login1": "Teacher sign-in needed.", "t.login2": "Open the teacher link that",
     "t.login3": "printed (it ends with", "t.bc_h": "Broadcast a run", "t.start_bc": "Start & broadcast",
     "t.or_run": "or run id", "t.bc": "Broadcast", "t.unbc": "Stop showing", "t.nothing": "Nothing is shown to the room.",
+    "t.lesson_link": "Lesson link", "t.lesson_link_tip": "A link that opens this lesson with only the controls it needs",
+    "t.copy": "Copy", "t.pick_preset": "Choose a preset first.", "t.link_copied": "Lesson link copied.",
     "t.push_h": "Push a lesson", "t.preset": "Preset", "t.none_cfg": "— none (configuration below) —", "t.title_ph": "title",
     "t.text_ph": "instructions for the students",
     "t.cfg_ph": 'configuration JSON, e.g. {"dataset": {"name": "spiral"}, "model": {"hidden": [16]}}',
@@ -220,6 +222,8 @@ const STRINGS = {
     "t.closeroom": "Cerrar sala", "t.login1": "Falta iniciar sesión como docente.", "t.login2": "Abrí el enlace de docente que imprimió",
     "t.login3": "(termina en", "t.bc_h": "Transmitir una corrida", "t.start_bc": "Iniciar y transmitir",
     "t.or_run": "o id de corrida", "t.bc": "Transmitir", "t.unbc": "Dejar de mostrar", "t.nothing": "No se muestra nada a la sala.",
+    "t.lesson_link": "Enlace a la lección", "t.lesson_link_tip": "Un enlace que abre esta lección solo con los controles que necesita",
+    "t.copy": "Copiar", "t.pick_preset": "Primero elegí una lección.", "t.link_copied": "Enlace a la lección copiado.",
     "t.push_h": "Enviar una lección", "t.preset": "Lección", "t.none_cfg": "— ninguna (configuración abajo) —", "t.title_ph": "título",
     "t.text_ph": "consignas para los estudiantes",
     "t.cfg_ph": 'configuración en JSON, p. ej. {"dataset": {"name": "spiral"}, "model": {"hidden": [16]}}',
@@ -380,7 +384,7 @@ export function fieldDescription(path, english) {
 }
 
 // pydantic's error types (the 422 detail's `type`, with its `ctx`) as our keys: the message in the
-// page's language. Other types (a cross-field rule's value_error) keep the server's English wording.
+// page's language. The server's own rules have their codes in CONFIG_ERRORS below.
 const ERROR_TYPES = {
   greater_than: ["err.gt", "gt"], greater_than_equal: ["err.ge", "ge"], less_than: ["err.lt", "lt"],
   less_than_equal: ["err.le", "le"], int_type: ["err.whole"], int_parsing: ["err.whole"], int_from_float: ["err.whole"],
@@ -390,9 +394,118 @@ const ERROR_TYPES = {
   too_long: ["err.max_items", "max_length"], string_too_long: ["err.strlong", "max_length"],
 };
 
+// The server's own rules (a cross-field ConfigError, the admission limits, a weight edit): the 422
+// detail's `type` is the rule's code, `ctx` its values; `cfg.<code>` words it. `cfgv.<ctx key>.<value>`
+// translates a value that is a word (a task, the part of an epoch's cost). English pages keep the
+// server's message, which these English texts follow.
+const CONFIG_ERRORS = {
+  en: {
+    "cfg.classes_distinct": "classes must be distinct", "cfg.features_distinct": "features must be distinct",
+    "cfg.points_only_custom": "points are only for the custom data set (dataset.name = 'custom')",
+    "cfg.unknown_lesson": "unknown lesson '{lesson}'; known: {known}",
+    "cfg.knockout_layer": "no hidden layer {layer} (known: {known})", "cfg.knockout_unit": "{layer} has units 0 to {max}, got {unit}",
+    "cfg.inputs_width": "expected {width} values per input, got {n}",
+    "cfg.task_mismatch": "{name} is a {task} data set", "cfg.points_missing": "a custom data set needs rows of [features..., label]",
+    "cfg.points_too_many": "at most {max} rows, got {n}", "cfg.points_width": "each row needs 1 to {max} features and a label",
+    "cfg.points_ragged": "row {row} has {n} values, row 0 has {width}",
+    "cfg.points_not_finite": "row {row} has a value that is not a finite number within +-3.4e38",
+    "cfg.points_label": "row {row} label {label} is not a class number 0-9",
+    "cfg.points_regression_rows": "a regression data set needs at least {min} rows", "cfg.points_two_classes": "need at least two classes",
+    "cfg.points_class_samples": "every class needs at least {min} samples",
+    "cfg.per_layer_length": "needs one entry per hidden layer ({n}), got {got}",
+    "cfg.cnn_needs_images": "a CNN needs image data (dataset.name = 'digits')",
+    "cfg.builtin_source_digits": "the built-in source was trained on digits; use dataset 'digits'",
+    "cfg.features_need_plane": "input features are for 2-D data (points of the plane); {name} is not: keep {features}",
+    "cfg.batch_norm_batch": "batch normalization needs at least {min} samples per batch",
+    "cfg.batch_norm_split": "batch normalization needs at least 2 training samples, but this split leaves {n_train} of {n} for training",
+    "cfg.transfer_input_shape": "the source learned inputs of shape {source}, this data set has {target}",
+    "cfg.transfer_outputs": "'continue' keeps the source's output layer of {source} outputs, this data set needs {target}; use another strategy",
+    "cfg.source_layers_length": "needs one entry per hidden layer of the transfer source ({n}), got {got}",
+    "cfg.weight_layer": "no fully connected layer {layer} (known: {known})",
+    "cfg.weight_index": "[unit, input] with unit < {units} and input < {inputs} (a weight), or [unit] (the bias); got {index}",
+    "cfg.weight_value": "a finite number within +-{max}, got {value}", "cfg.unknown_field": "unknown field {path}",
+    "cfg.whole_section": "names a whole section; vary one of its fields", "cfg.sweep_mode": "must be one of {expected}",
+    "cfg.vary_empty": "name at least one field to vary", "cfg.vary_values": "needs a non-empty list of values",
+    "cfg.zip_lengths": "zip mode needs lists of one length, got lengths {lengths}",
+    "cfg.too_many_variants": "{n} variants; at most {max} are allowed", "cfg.speed_min": "0 (no throttle) or at least {min} epochs per second",
+    "cfg.epoch_cost": "one epoch would cost about {total} multiply-adds (most of it {part}: {part_cost}); at most {budget} on this server: {advice}",
+    "cfg.max_epochs": "at most {max} epochs on this server", "cfg.max_samples": "at most {max} samples on this server",
+    "cfg.max_rows": "at most {max} rows on this server", "cfg.device_unavailable": "'{device}' was asked for but no such device is available",
+    "cfg.unknown_builtin": "unknown built-in source {source}", "cfg.no_run": "no run with id {source}",
+    "cfg.source_no_model": "run {source} is {status} and has no final model to start from",
+    "cfg.source_unreadable": "the configuration of run {source} cannot be read",
+    "cfg.source_incompatible": "the architecture of {source} does not fit this run",
+    "cfg.max_params": "the model has {n} parameters; at most {max} here",
+    "cfgv.task.classification": "classification", "cfgv.task.regression": "regression",
+    "cfgv.part.training": "training", "cfgv.part.steps": "steps", "cfgv.part.evaluation": "evaluation",
+    "cfgv.part.probe": "probe", "cfgv.part.view": "view",
+    "cfgv.advice.training": "raise training.batch_size, or use fewer samples or a smaller model",
+    "cfgv.advice.steps": "raise training.batch_size (one optimizer step per batch)",
+    "cfgv.advice.evaluation": "use fewer samples or a smaller model", "cfgv.advice.probe": "lower telemetry.probe_size",
+    "cfgv.advice.view": "lower telemetry.surface_resolution or telemetry.mc_samples, or set telemetry.surface_every to 0",
+  },
+  es: {
+    "cfg.classes_distinct": "las clases no pueden repetirse", "cfg.features_distinct": "los atributos no pueden repetirse",
+    "cfg.points_only_custom": "los puntos son solo para el conjunto propio (conjunto de datos 'custom')",
+    "cfg.unknown_lesson": "lección desconocida '{lesson}'; las que hay: {known}",
+    "cfg.knockout_layer": "no hay una capa oculta {layer} (las que hay: {known})", "cfg.knockout_unit": "{layer} tiene unidades de 0 a {max}; se recibió {unit}",
+    "cfg.inputs_width": "se esperaban {width} valores por entrada; hay {n}",
+    "cfg.task_mismatch": "{name} es un conjunto de datos de {task}", "cfg.points_missing": "un conjunto propio necesita filas de [atributos..., clase]",
+    "cfg.points_too_many": "como máximo {max} filas; hay {n}", "cfg.points_width": "cada fila necesita de 1 a {max} atributos y una clase",
+    "cfg.points_ragged": "la fila {row} tiene {n} valores y la fila 0 tiene {width}",
+    "cfg.points_not_finite": "la fila {row} tiene un valor que no es un número finito dentro de ±3,4e38",
+    "cfg.points_label": "la clase {label} de la fila {row} no es un número de clase de 0 a 9",
+    "cfg.points_regression_rows": "un conjunto de regresión necesita al menos {min} filas", "cfg.points_two_classes": "se necesitan al menos dos clases",
+    "cfg.points_class_samples": "cada clase necesita al menos {min} muestras",
+    "cfg.per_layer_length": "se necesita un valor por capa oculta ({n}); hay {got}",
+    "cfg.cnn_needs_images": "una CNN necesita imágenes (conjunto de datos 'digits')",
+    "cfg.builtin_source_digits": "el modelo de origen incluido se entrenó con dígitos: usá el conjunto 'digits'",
+    "cfg.features_need_plane": "los atributos de entrada son para datos 2-D (puntos del plano) y {name} no lo es: dejá {features}",
+    "cfg.batch_norm_batch": "batch normalization necesita al menos {min} muestras por lote",
+    "cfg.batch_norm_split": "batch normalization necesita al menos 2 muestras de entrenamiento, pero esta partición deja {n_train} de {n}: bajá la fracción de validación, subí las muestras o apagá batch norm",
+    "cfg.transfer_input_shape": "el origen aprendió entradas de forma {source} y este conjunto tiene {target}",
+    "cfg.transfer_outputs": "'continue' conserva la capa de salida del origen, de {source} salidas, y este conjunto necesita {target}: usá otra estrategia",
+    "cfg.source_layers_length": "se necesita un valor por capa oculta del modelo de origen ({n}); hay {got}",
+    "cfg.weight_layer": "no hay una capa densa {layer} (las que hay: {known})",
+    "cfg.weight_index": "[unidad, entrada] con unidad < {units} y entrada < {inputs} (un peso), o [unidad] (el sesgo); se recibió {index}",
+    "cfg.weight_value": "un número finito dentro de ±{max}; se recibió {value}", "cfg.unknown_field": "campo desconocido {path}",
+    "cfg.whole_section": "nombra una sección entera: variá uno de sus campos", "cfg.sweep_mode": "tiene que ser uno de {expected}",
+    "cfg.vary_empty": "nombrá al menos un campo para variar", "cfg.vary_values": "se necesita una lista de valores no vacía",
+    "cfg.zip_lengths": "el modo zip necesita listas de un mismo largo; los largos son {lengths}",
+    "cfg.too_many_variants": "{n} variantes; se permiten como máximo {max}", "cfg.speed_min": "0 (sin límite) o al menos {min} épocas por segundo",
+    "cfg.epoch_cost": "una época costaría unas {total} multiplicaciones-sumas (la mayor parte en {part}: {part_cost}); este servidor admite como máximo {budget}: {advice}",
+    "cfg.max_epochs": "como máximo {max} épocas en este servidor", "cfg.max_samples": "como máximo {max} muestras en este servidor",
+    "cfg.max_rows": "como máximo {max} filas en este servidor", "cfg.device_unavailable": "se pidió '{device}' pero no hay un dispositivo así disponible",
+    "cfg.unknown_builtin": "no hay un modelo de origen incluido {source}", "cfg.no_run": "no hay una corrida {source}",
+    "cfg.source_no_model": "la corrida {source} está {status} y no tiene un modelo final del cual partir",
+    "cfg.source_unreadable": "no se puede leer la configuración de la corrida {source}",
+    "cfg.source_incompatible": "la arquitectura de {source} no encaja con esta corrida",
+    "cfg.max_params": "el modelo tiene {n} parámetros; aquí se admiten como máximo {max}",
+    "cfgv.task.classification": "clasificación", "cfgv.task.regression": "regresión",
+    "cfgv.part.training": "el entrenamiento", "cfgv.part.steps": "los pasos del optimizador", "cfgv.part.evaluation": "la evaluación",
+    "cfgv.part.probe": "las sondas", "cfgv.part.view": "las vistas",
+    "cfgv.advice.training": "subí el tamaño de lote, o usá menos muestras o un modelo más chico",
+    "cfgv.advice.steps": "subí el tamaño de lote (un paso del optimizador por lote)",
+    "cfgv.advice.evaluation": "usá menos muestras o un modelo más chico", "cfgv.advice.probe": "bajá el tamaño del lote de sondeo",
+    "cfgv.advice.view": "bajá la resolución de la superficie o las pasadas de MC dropout, o poné cada cuántas épocas la superficie en 0",
+  },
+};
+
+// A rule's code as the page's language words it (null: not one of ours).
+function configMessage(d) {
+  const table = CONFIG_ERRORS[lang()] ?? CONFIG_ERRORS.en;
+  const template = table[`cfg.${d.type}`];
+  if (template === undefined) return null;
+  const ctx = d.ctx || {};
+  return template.replace(/\{(\w+)\}/g, (_, k) => String(table[`cfgv.${k}.${ctx[k]}`] ?? ctx[k] ?? ""));
+}
+
 // One 422 detail entry {field, message, type, ctx} as the page's language words it.
 export function fieldMessage(d) {
-  const known = lang() !== "en" && d.type && ERROR_TYPES[d.type];
+  if (lang() === "en") return d.message;
+  const own = d.type && configMessage(d);
+  if (own) return own;
+  const known = d.type && ERROR_TYPES[d.type];
   if (!known) return d.message;
   const [key, ctxKey, name = "n"] = known;
   const ctx = d.ctx || {};

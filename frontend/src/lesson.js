@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { $, el, ONE_COLUMN, smallButton } from "./dom.js";
 import { lang, t } from "./i18n.js";
-import { mergeDeep } from "./state.js";
+import { ConfigState, mergeDeep } from "./state.js";
 
 // Which view each lesson's "look at" sentence names: it is brought into view and highlighted when the
 // lesson's run starts. A preset may name its own target (look.target: an element id) instead.
@@ -22,6 +22,28 @@ export const HIDEABLE = {
   training: "details:has(#controls-training)", early_stopping: "details:has(#controls-early_stopping)",
   transfer: "details:has(#controls-transfer)", telemetry: "details.tel", charts: ".charts", runs: ".runs",
 };
+
+// The sections a lesson's link hides: those that neither its configuration nor its "now try" sets
+// apart from the defaults (the data, the network, the charts always stay). These keys are also the
+// configuration's section names.
+export function lessonHidden(preset, defaults) {
+  const differs = (cfg, k) => cfg && cfg[k] !== undefined && JSON.stringify(cfg[k]) !== JSON.stringify(defaults[k]);
+  const used = new Set(Object.keys(defaults).filter((k) => differs(preset.config, k) || differs(preset.try && preset.try.config, k)));
+  return ["init", "optimizer", "schedule", "early_stopping", "transfer", "telemetry"].filter((k) => !used.has(k));
+}
+
+// The hash of a lesson link ("#c=<config>&lesson=<name>&hide=<sections>"), the playground's own
+// format (main.js shareHash), made from the preset alone: the link the teacher's dashboard hands out.
+export function lessonHash(preset, defaults) {
+  const state = new ConfigState(defaults);
+  state.replace(preset.config);
+  const h = state.toHash();
+  let out = h === "#c=e30" ? "" : h;
+  out += `${out ? "&" : "#"}lesson=${encodeURIComponent(preset.name)}`;
+  const hidden = lessonHidden(preset, defaults);
+  if (hidden.length) out += `&hide=${hidden.join(",")}`;
+  return out;
+}
 
 export class Lessons {
   // After ▶: on one column the stage (output, loss) is scrolled into view; with a lesson, the view
@@ -107,12 +129,7 @@ export class Lessons {
   // A link to this lesson that shows only the sections its configuration and its "now try" touch
   // (the data, the network, the charts always stay): the link a teacher hands out.
   async shareLesson() {
-    const p = this.preset;
-    // a section is the lesson's when its configuration or its "now try" sets it apart from the defaults
-    const differs = (cfg, k) => cfg && cfg[k] !== undefined && JSON.stringify(cfg[k]) !== JSON.stringify(this.state.defaults[k]);
-    const used = new Set(Object.keys(this.state.defaults).filter((k) => differs(p.config, k) || differs(p.try && p.try.config, k)));
-    // these section keys are also the configuration's section names
-    this.hidden = ["init", "optimizer", "schedule", "early_stopping", "transfer", "telemetry"].filter((k) => !used.has(k));
+    this.hidden = lessonHidden(this.preset, this.state.defaults);
     this.applyHidden();
     const url = location.origin + location.pathname + this.shareHash();
     history.replaceState(null, "", this.shareHash());

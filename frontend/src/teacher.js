@@ -6,6 +6,7 @@
 import { api, loadVocabulary, roomSocket } from "./api.js";
 import { $, el, fmt, pct, smallButton } from "./dom.js";
 import { applyI18n, lang, setLang, t } from "./i18n.js";
+import { lessonHash } from "./lesson.js";
 import { toast } from "./toast.js";
 
 function toggleText(k) {
@@ -239,6 +240,23 @@ class Teacher {
     } catch (e) { toast(e.message); }
   }
 
+  // A link to the chosen preset that opens it with only the controls it needs (the playground's own
+  // "Share this lesson" link), shown to copy or hand out.
+  async lessonLink() {
+    const name = $("lesson-preset").value;
+    if (!name) return toast(t("t.pick_preset"));
+    try {
+      const [preset, catalog] = await Promise.all([api(`/api/presets/${name}`), api("/api/catalog")]);
+      $("lesson-link").value = `${location.origin}/${lessonHash(preset, catalog.defaults)}`;
+      $("lesson-link").hidden = $("btn-copy-lesson-link").hidden = false;
+    } catch (e) { toast(e.message); }
+  }
+
+  async copyLessonLink() {
+    try { await navigator.clipboard.writeText($("lesson-link").value); toast(t("t.link_copied"), "info"); }
+    catch { $("lesson-link").select(); } // no clipboard (plain http): selected, for Ctrl+C
+  }
+
   async push() {
     if (!this.code) return toast(t("t.create_first"));
     const body = { preset: $("lesson-preset").value || null, title: $("lesson-title").value || null,
@@ -270,6 +288,10 @@ class Teacher {
     $("btn-broadcast").onclick = () => $("bc-run").value.trim() && this.show("broadcast", $("bc-run").value.trim());
     $("btn-unbroadcast").onclick = () => this.show("broadcast", null);
     $("btn-push").onclick = () => this.push();
+    $("btn-lesson-link").onclick = () => this.lessonLink();
+    $("btn-copy-lesson-link").onclick = () => this.copyLessonLink();
+    // another preset: the old link no longer matches it
+    $("lesson-preset").addEventListener("change", () => { $("lesson-link").hidden = $("btn-copy-lesson-link").hidden = true; });
     $("btn-lang").onclick = () => {
       setLang(lang() === "en" ? "es" : "en");
       this.relabel();

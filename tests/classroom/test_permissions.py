@@ -136,10 +136,16 @@ def test_rooms_and_names(boot):
     assert boot.get(f"/api/rooms/{code}/students", headers=bearer(t)).status_code == 403
     students = boot.get(f"/api/rooms/{code}/students", headers=TEACHER).json()["students"]
     assert [s["name"] for s in students] == ["Ana"]
-    assert (
-        boot.post(f"/api/rooms/{code}/lesson", json={"config": {"model": {"hidden": [0]}}}, headers=TEACHER).status_code
-        == 422
-    )
+    r = boot.post(f"/api/rooms/{code}/lesson", json={"config": {"model": {"hidden": [0]}}}, headers=TEACHER)
+    assert r.status_code == 422
+    (d,) = r.json()["detail"]
+    assert (d["field"], d["type"], d["ctx"]) == ("config.model.hidden.0", "greater_than_equal", {"ge": 1})
+    # a cross-field rule of the pushed configuration: placed at its field, with its code (issue 12 §6)
+    bad = {"config": {"model": {"hidden": [4], "activations": ["relu", "tanh"]}}}
+    r = boot.post(f"/api/rooms/{code}/lesson", json=bad, headers=TEACHER)
+    assert r.status_code == 422
+    (d,) = r.json()["detail"]
+    assert (d["field"], d["type"], d["ctx"]) == ("config.model.activations", "per_layer_length", {"n": 1, "got": 2})
     assert boot.post(f"/api/rooms/{code}/close", headers=TEACHER).status_code == 200
     late = bearer(new_token(boot))
     assert boot.post(f"/api/rooms/{code}/join", json={"name": "Late"}, headers=late).status_code == 409

@@ -5,6 +5,8 @@ the lesson (the teacher's own title in Spanish too)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from service_helpers import classroom_server
@@ -12,6 +14,7 @@ from service_helpers import classroom_server
 pytestmark = pytest.mark.slow
 
 SECRET = "flows-test-teacher-secret"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "classroom"
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +52,9 @@ def test_projector_broadcast_own_settings_and_lesson_titles(server, browser, tmp
     assert code in projector.text_content("#room-label")
     assert f"room={code}" in projector.url  # still there after the page rewrote its hash
 
-    # two students with settings of their own; Eva reads in Spanish
+    # three students with settings of their own; Eva and Leo read in Spanish
     students = {}
-    for name, own, spanish in (("Ana", "moons", False), ("Eva", "xor", True)):
+    for name, own, spanish in (("Ana", "moons", False), ("Eva", "xor", True), ("Leo", "spiral", True)):
         ctx, page = context()
         page.goto(server.base + "/")
         page.wait_for_selector("body[data-ready='1']", timeout=20000)
@@ -80,7 +83,7 @@ def test_projector_broadcast_own_settings_and_lesson_titles(server, browser, tmp
     for name, (page, _) in students.items():
         page.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=run_id)
         banner = page.text_content("#classroom-showing")
-        title = lesson["title_es"] if name == "Eva" else lesson["title"]
+        title = lesson["title_es"] if name in ("Eva", "Leo") else lesson["title"]
         assert title in banner and run_id not in banner  # the lesson, not a run id
         assert page.evaluate("() => window.playground.state.get('dataset.name')") == "circle"  # the lesson's data
     teacher.screenshot(path=str(tmp_path / "teacher-broadcast.png"))
@@ -94,6 +97,17 @@ def test_projector_broadcast_own_settings_and_lesson_titles(server, browser, tmp
     cfg = httpx.get(f"{server.base}/api/runs/{own_run}").json()["submitted_config"]
     assert cfg["dataset"]["name"] == ana_own and cfg["model"]["hidden"] == [5, 7]
     assert not ana.is_visible("#toast.error") and "permission" not in (ana.text_content("#toast") or "")
+    # the same in the Spanish page (issue 12 §5: it answered with an English-only permission error)
+    leo, leo_own = students["Leo"]
+    assert leo.evaluate("() => document.documentElement.lang") == "es"
+    leo.click("#btn-play")
+    leo.wait_for_function("(id) => window.playground.run && window.playground.run.id !== id", arg=run_id)
+    leo_run = leo.evaluate("() => window.playground.run.id")
+    cfg = httpx.get(f"{server.base}/api/runs/{leo_run}").json()["submitted_config"]
+    assert cfg["dataset"]["name"] == leo_own and cfg["model"]["hidden"] == [5, 7]
+    toast = (leo.text_content("#toast") or "").lower()
+    assert not leo.is_visible("#toast.error") and "permission" not in toast and "permiso" not in toast
+    leo.screenshot(path=str(tmp_path / "student-es-own-run.png"))
 
     # the broadcast ends: Eva's own settings are back
     teacher.click("#btn-unbroadcast")
@@ -122,4 +136,74 @@ def test_projector_broadcast_own_settings_and_lesson_titles(server, browser, tmp
     teacher.locator("#students tbody tr", has_text="Ana").locator("button").first.click()
     projector.wait_for_function("(id) => window.playground.run && window.playground.run.id === id", arg=own_run)
     assert "Ana" in projector.text_content("#classroom-showing")
+    assert not errors
+
+
+# the lesson.js HIDEABLE sections a lesson link can hide that are configuration sections
+CONFIG_SECTIONS = {
+    "init": "details:has(#controls-init)",
+    "optimizer": "details:has(#controls-optimizer)",
+    "schedule": "details:has(#controls-schedule)",
+    "early_stopping": "details:has(#controls-early_stopping)",
+    "transfer": "details:has(#controls-transfer)",
+    "telemetry": "details.tel",
+}
+
+
+def test_teacher_makes_a_lesson_link_that_shows_only_the_lessons_sections(server, browser):
+    """Issue 12 §4: the dashboard makes the playground's lesson link (#c=...&lesson=...&hide=...) for a
+    preset, with a copy button; the link opens the lesson with the sections it does not use hidden."""
+    errors: list[str] = []
+    name = "lr-schedule"
+    preset = httpx.get(f"{server.base}/api/presets/{name}").json()
+    defaults = httpx.get(f"{server.base}/api/catalog").json()["defaults"]
+
+    def differs(cfg, key):
+        return cfg is not None and key in cfg and cfg[key] != defaults[key]
+
+    try_cfg = (preset.get("try") or {}).get("config")
+    expected_hidden = {k for k in CONFIG_SECTIONS if not differs(preset["config"], k) and not differs(try_cfg, k)}
+    assert expected_hidden and set(CONFIG_SECTIONS) - expected_hidden  # the lesson hides some, keeps some
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 720), (390, 844)):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)
+        teacher = ctx.new_page()
+        teacher.on("pageerror", lambda e: errors.append(str(e)))
+        teacher.goto(f"{server.base}/teacher#key={SECRET}")
+        teacher.wait_for_selector("body[data-ready='1']", timeout=20000)
+        assert teacher.is_hidden("#lesson-link")
+        teacher.select_option("#lesson-preset", name)
+        teacher.click("#btn-lesson-link")
+        teacher.wait_for_selector("#lesson-link", state="visible")
+        link = teacher.input_value("#lesson-link")
+        assert link.startswith(server.base + "/#c=") and f"lesson={name}" in link
+        teacher.click("#btn-copy-lesson-link")
+        teacher.wait_for_function("(l) => navigator.clipboard.readText().then((t) => t === l)", arg=link)
+        wide = teacher.evaluate(
+            "(w) => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 1)"
+            ".map((e) => e.tagName + '#' + e.id + '.' + e.className)",
+            width,
+        )
+        assert teacher.evaluate("() => document.documentElement.scrollWidth") <= width, wide
+        teacher.screenshot(path=str(SHOTS / f"teacher-lesson-link-{width}.png"))
+
+        student = ctx.new_page()
+        student.on("pageerror", lambda e: errors.append(str(e)))
+        student.goto(link)
+        student.wait_for_selector("body[data-ready='1']", timeout=20000)
+        student.wait_for_selector("#lesson:not([hidden])")
+        assert preset["title"] in student.text_content("#lesson")
+        for key, sel in CONFIG_SECTIONS.items():
+            hidden = student.evaluate("(s) => [...document.querySelectorAll(s)].every((e) => e.hidden)", sel)
+            assert hidden == (key in expected_hidden), key
+        assert not student.is_hidden("#hidden-note")
+        # the lesson's own configuration, as the preset gives it
+        assert (
+            student.evaluate("() => window.playground.state.get('schedule.name')")
+            == preset["config"]["schedule"]["name"]
+        )
+        student.screenshot(path=str(SHOTS / f"teacher-lesson-link-opened-{width}.png"))
+        ctx.close()
     assert not errors

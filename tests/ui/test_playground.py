@@ -5,6 +5,7 @@ import base64
 import json
 
 import httpx
+import pytest
 
 FAST = {
     "dataset": {"name": "circle", "n_samples": 200},
@@ -111,6 +112,42 @@ def test_bad_input_is_named_and_nothing_is_lost(open_page, server):
     assert "one entry per hidden layer" in field.inner_text()  # shown next to the field it names
     assert httpx.get(server.base + "/api/runs").json()["total"] == before
     p.shot("bad-input")
+
+
+@pytest.mark.parametrize(
+    "path,bad,message,good",
+    [
+        ("training.epochs", "0", "at least 1", "25"),  # a whole number below its bound (Training)
+        ("dataset.n_samples", "5", "at least 10", "200"),  # another section (Data)
+        ("model.dropouts", "0.2, abc", "item 2: a number is needed", ""),  # a list field
+    ],
+)
+def test_play_refuses_while_any_kind_of_field_is_invalid(open_page, server, path, bad, message, good):
+    """Issue 12 §4: ▶ never trains on a value other than the one shown, for every kind of field; the
+    refusal names the field (its label) and what is wrong."""
+    p = open_page(config_hash(FAST))
+    box = f"[data-path='{path}']"
+    p.js("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    label = p.js(f"async () => (await import('/app/i18n.js')).fieldLabel('{path}')")
+    shown = p.js(f"() => window.playground.state.get('{path}')")
+    p.page.fill(box, bad)
+    p.page.press(box, "Tab")
+    assert message in p.page.locator(f"label.ctl.invalid:has({box})").inner_text()
+    assert p.js(f"() => window.playground.state.get('{path}')") == shown  # the last good value stays
+    before = httpx.get(server.base + "/api/runs").json()["total"]
+    p.page.click("#btn-play")
+    p.page.wait_for_selector("#toast:not([hidden])")
+    assert f"{label}: {message}" in p.page.inner_text("#toast")
+    p.page.wait_for_timeout(300)
+    assert p.js("() => window.playground.run") is None
+    assert httpx.get(server.base + "/api/runs").json()["total"] == before
+    assert p.page.input_value(box) == bad
+    # fixed, the box is accepted and the refusal is gone
+    p.page.fill(box, good)
+    p.page.press(box, "Tab")
+    assert p.page.locator("label.ctl.invalid").count() == 0
+    assert not p.js("() => window.playground.controls.invalidFields().length")
+    assert not p.errors
 
 
 def test_shared_link_round_trips(open_page):

@@ -7,12 +7,14 @@ words. Names (ReLU, SGD, Adam, Xavier, He, MC dropout...), numbers and units are
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from service_helpers import classroom_server
 from test_playground import config_hash
 
 SECRET = "spanish-walk-secret"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 
 # Words that are English and not Spanish, as the pages would use them.
 ENGLISH = set(
@@ -126,6 +128,24 @@ def test_every_page_in_spanish_has_no_english(browser, room_server, tmp_path):
     assert "uno de 'sgd'" in body
     assert "mayor que 0" in body and "como mínimo 1" in body
     assert page.get_attribute("#btn-play", "aria-label") == "Entrenar"
+    # two of the server's own rules, worded from their code and ctx: a cross-field rule of the
+    # configuration (batch norm needs 2 samples per batch) and an admission limit (the classroom's
+    # 2000 epochs)
+    for body, spanish in (
+        ({"model": {"batch_norm": True}, "training": {"batch_size": 1}},
+         "batch normalization necesita al menos 2 muestras por lote"),
+        ({"training": {"epochs": 3000}}, "como máximo 2000 épocas en este servidor"),
+    ):  # fmt: skip
+        page.evaluate(
+            """async (body) => { const { api } = await import('/app/api.js?v=' + Date.now());
+               try { await api('/api/runs', {method: 'POST', body}); }
+               catch (e) { window.playground.showError(e); } }""",
+            body,
+        )
+        assert spanish in page.inner_text("body")
+        found[f"server rule {spanish}"] = english(page.evaluate(COLLECT))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "spanish-server-rule.png"))
     assert not errors
     ctx.close()
     # the optimizer lab after a race

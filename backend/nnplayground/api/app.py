@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..engine.config import error_location
+from ..engine.config import error_kind, error_location
 from ..service.artifacts import Models
 from ..service.classroom import Classroom
 from ..service.errors import ServiceError
@@ -39,8 +39,8 @@ def _loc(loc) -> str:
 def validation_detail(errors) -> list[dict]:
     """422 detail entries: `field`, the English `message`, and pydantic's error `type` with the plain
     values of its `ctx` (limits such as `ge`, `expected` choices), so that a page in another language
-    words the message itself. A cross-field rule's error (a ConfigError, type `value_error`) has no
-    ctx: its message is the only wording."""
+    words the message itself. A cross-field rule's error (a ConfigError) carries the rule's own code
+    as its `type` (e.g. `points_two_classes`) and its values as `ctx` (i18n.js: key `cfg.<code>`)."""
     out = []
     for e in errors:
         loc, msg = error_location(e)
@@ -49,9 +49,9 @@ def validation_detail(errors) -> list[dict]:
         field = _loc(loc[1:] if where in ("body", "query", "path") else loc)
         if where in ("query", "path"):
             field = f"{where}.{field}"
-        entry = {"field": field, "message": msg, "type": e.get("type", "value_error")}
-        ctx = {k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, str | int | float | bool)}
-        if ctx and entry["type"] != "value_error":
+        kind, ctx = error_kind(e)
+        entry = {"field": field, "message": msg, "type": kind}
+        if ctx:
             entry["ctx"] = ctx
         out.append(entry)
     return out

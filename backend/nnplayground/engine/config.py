@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .choices import (
     ACTIVATIONS,
@@ -48,11 +49,14 @@ LESSON_NAMES: set[str] = set()
 
 class ConfigError(ValueError):
     """A configuration that validates field by field but cannot be trained as a whole (for instance a
-    split that leaves batch normalization one training sample). `field` is the dotted path to change."""
+    split that leaves batch normalization one training sample). `field` is the dotted path to change.
+    `code` is the rule's stable name and `ctx` its plain values (str, int, float, bool): the 422 detail
+    carries them as `type` and `ctx`, so that a page in another language words the message itself
+    (frontend/src/i18n.js has the key `cfg.<code>` for each)."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, code: str = "value_error", ctx: dict | None = None):
         super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+        self.field, self.message, self.code, self.ctx = field, message, code, dict(ctx or {})
 
 
 def error_location(error: dict) -> tuple[tuple, str]:
@@ -62,6 +66,16 @@ def error_location(error: dict) -> tuple[tuple, str]:
     if isinstance(cause, ConfigError):
         return (*error.get("loc", ()), *cause.field.split(".")), cause.message
     return tuple(error.get("loc", ())), error.get("msg", "invalid value")
+
+
+def error_kind(error: dict) -> tuple[str, dict]:
+    """(type, ctx) of one pydantic error dict: a cross-field ConfigError's own code and ctx, otherwise
+    pydantic's type and the plain values (str, int, float, bool) of its ctx."""
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigError):
+        return cause.code, cause.ctx
+    ctx = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, str | int | float | bool)}
+    return error.get("type", "value_error"), ctx
 
 
 class _Section(BaseModel):
@@ -121,7 +135,7 @@ class DatasetConfig(_Section):
     @classmethod
     def _distinct(cls, v):
         if v is not None and len(set(v)) != len(v):
-            raise ValueError("classes must be distinct")
+            raise PydanticCustomError("classes_distinct", "classes must be distinct")
         return v
 
     @field_validator("points")
@@ -129,14 +143,21 @@ class DatasetConfig(_Section):
     def _points_only_custom(cls, v, info):
         # stored and re-read with every run: only the custom data set may carry rows
         if v is not None and info.data.get("name", "custom") != "custom":
-            raise ValueError("points are only for the custom data set (dataset.name = 'custom')")
+            raise PydanticCustomError(
+                "points_only_custom", "points are only for the custom data set (dataset.name = 'custom')"
+            )
         return v
 
     @model_validator(mode="after")
     def _custom_points(self):
         if self.name != "custom":
             if self.task is not None and self.task != DATASETS[self.name].task:
-                raise ConfigError("task", f"{self.name} is a {DATASETS[self.name].task} data set")
+                raise ConfigError(
+                    "task",
+                    f"{self.name} is a {DATASETS[self.name].task} data set",
+                    "task_mismatch",
+                    {"name": self.name, "task": DATASETS[self.name].task},
+                )
             return self
         rows = self.points
         width = _custom_width(rows)
@@ -144,7 +165,9 @@ class DatasetConfig(_Section):
         labels = [_custom_label(i, r, width, regression) for i, r in enumerate(rows)]
         if regression:
             if len(rows) < 2:
-                raise ConfigError("points", "a regression data set needs at least 2 rows")
+                raise ConfigError(
+                    "points", "a regression data set needs at least 2 rows", "points_regression_rows", {"min": 2}
+                )
         else:
             _check_custom_classes(labels)
         return self
@@ -154,12 +177,22 @@ def _custom_width(rows: list[list[float]] | None) -> int:
     """The width (features + label) every row of a custom data set must have, that of row 0;
     ConfigError on `points` when there are no rows, too many, or too few/many values in row 0."""
     if not rows:
-        raise ConfigError("points", "a custom data set needs rows of [features..., label]")
+        raise ConfigError("points", "a custom data set needs rows of [features..., label]", "points_missing")
     if len(rows) > MAX_CUSTOM_ROWS:
-        raise ConfigError("points", f"at most {MAX_CUSTOM_ROWS} rows, got {len(rows)}")
+        raise ConfigError(
+            "points",
+            f"at most {MAX_CUSTOM_ROWS} rows, got {len(rows)}",
+            "points_too_many",
+            {"max": MAX_CUSTOM_ROWS, "n": len(rows)},
+        )
     width = len(rows[0])
     if not 2 <= width <= MAX_CUSTOM_FEATURES + 1:
-        raise ConfigError("points", f"each row needs 1 to {MAX_CUSTOM_FEATURES} features and a label")
+        raise ConfigError(
+            "points",
+            f"each row needs 1 to {MAX_CUSTOM_FEATURES} features and a label",
+            "points_width",
+            {"max": MAX_CUSTOM_FEATURES},
+        )
     return width
 
 
@@ -167,14 +200,29 @@ def _custom_label(i: int, row: list[float], width: int, regression: bool) -> int
     """Row `i`'s class label (None for a regression target), after checking its width and values;
     ConfigError on `points` naming the row."""
     if len(row) != width:
-        raise ConfigError("points", f"row {i} has {len(row)} values, row 0 has {width}")
+        raise ConfigError(
+            "points",
+            f"row {i} has {len(row)} values, row 0 has {width}",
+            "points_ragged",
+            {"row": i, "n": len(row), "width": width},
+        )
     if not all(math.isfinite(v) and abs(v) <= MAX_ABS_VALUE for v in row):
-        raise ConfigError("points", f"row {i} has a value that is not a finite number within +-3.4e38")
+        raise ConfigError(
+            "points",
+            f"row {i} has a value that is not a finite number within +-3.4e38",
+            "points_not_finite",
+            {"row": i},
+        )
     if regression:
         return None
     label = row[-1]
     if label != int(label) or not 0 <= label < 10:
-        raise ConfigError("points", f"row {i} label {label} is not a class number 0-9")
+        raise ConfigError(
+            "points",
+            f"row {i} label {label} is not a class number 0-9",
+            "points_label",
+            {"row": i, "label": label},
+        )
     return int(label)
 
 
@@ -182,9 +230,9 @@ def _check_custom_classes(labels: list[int]) -> None:
     """A custom classification set needs two classes or more, each with at least 2 samples."""
     counts = Counter(labels)
     if len(counts) < 2:
-        raise ConfigError("points", "need at least two classes")
+        raise ConfigError("points", "need at least two classes", "points_two_classes")
     if min(counts.values()) < 2:
-        raise ConfigError("points", "every class needs at least 2 samples")
+        raise ConfigError("points", "every class needs at least 2 samples", "points_class_samples", {"min": 2})
 
 
 class PreprocessingConfig(_Section):
@@ -205,7 +253,7 @@ class PreprocessingConfig(_Section):
     @classmethod
     def _distinct_features(cls, v):
         if len(set(v)) != len(v):
-            raise ValueError("features must be distinct")
+            raise PydanticCustomError("features_distinct", "features must be distinct")
         return v
 
 
@@ -273,7 +321,12 @@ class ModelConfig(_Section):
         for name in ("activations", "dropouts"):
             v = getattr(self, name)
             if v is not None and len(v) != len(self.hidden):
-                raise ConfigError(name, f"needs one entry per hidden layer ({len(self.hidden)}), got {len(v)}")
+                raise ConfigError(
+                    name,
+                    f"needs one entry per hidden layer ({len(self.hidden)}), got {len(v)}",
+                    "per_layer_length",
+                    {"n": len(self.hidden), "got": len(v)},
+                )
         return self
 
     def layer_activation(self, i: int) -> str:
@@ -493,23 +546,38 @@ class RunConfig(_Section):
     @classmethod
     def _known_lesson(cls, v):
         if v is not None and v not in LESSON_NAMES:
-            raise ValueError(f"unknown lesson {v!r}; known: {', '.join(sorted(LESSON_NAMES))}")
+            raise PydanticCustomError(
+                "unknown_lesson",
+                "unknown lesson '{lesson}'; known: {known}",
+                {"lesson": v, "known": ", ".join(sorted(LESSON_NAMES))},
+            )
         return v
 
     @model_validator(mode="after")
     def _consistent(self):
         if self.model.arch == "cnn" and self.dataset.name != "digits":
-            raise ConfigError("model.arch", "a CNN needs image data (dataset.name = 'digits')")
+            raise ConfigError("model.arch", "a CNN needs image data (dataset.name = 'digits')", "cnn_needs_images")
         if self.transfer is not None and self.transfer.source.startswith("builtin:") and self.dataset.name != "digits":
-            raise ConfigError("transfer.source", "the built-in source was trained on digits; use dataset 'digits'")
+            raise ConfigError(
+                "transfer.source",
+                "the built-in source was trained on digits; use dataset 'digits'",
+                "builtin_source_digits",
+            )
         if self.preprocessing.features != list(DEFAULT_FEATURES) and not is_plane(self.dataset):
             raise ConfigError(
                 "preprocessing.features",
                 f"input features are for 2-D data (points of the plane); {self.dataset.name} is not: keep "
                 f"{list(DEFAULT_FEATURES)}",
+                "features_need_plane",
+                {"name": self.dataset.name, "features": ", ".join(DEFAULT_FEATURES)},
             )
         if self.model.batch_norm and self.training.batch_size < 2:
-            raise ConfigError("training.batch_size", "batch normalization needs at least 2 samples per batch")
+            raise ConfigError(
+                "training.batch_size",
+                "batch normalization needs at least 2 samples per batch",
+                "batch_norm_batch",
+                {"min": 2},
+            )
         return self
 
     def uses_cnn(self) -> bool:

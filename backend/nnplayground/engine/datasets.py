@@ -369,6 +369,8 @@ def check_trainable(cfg: RunConfig, split: Split | None = None, source_config: d
             f"batch normalization needs at least 2 training samples, but this split leaves {split.n_train} of "
             f"{split.n_train + split.n_val} for training; lower dataset.val_fraction, raise dataset.n_samples "
             "or switch model.batch_norm off",
+            "batch_norm_split",
+            {"n_train": split.n_train, "n": split.n_train + split.n_val},
         )
     if cfg.transfer is not None and source_config is not None and cfg.transfer.strategy != "scratch":
         source = split_sizes(DatasetConfig.model_validate(source_config.get("dataset", {})))
@@ -377,12 +379,16 @@ def check_trainable(cfg: RunConfig, split: Split | None = None, source_config: d
                 "transfer.source",
                 f"the source learned inputs of shape {list(source.input_shape)}, this data set has "
                 f"{list(split.input_shape)}",
+                "transfer_input_shape",
+                {"source": str(list(source.input_shape)), "target": str(list(split.input_shape))},
             )
         if cfg.transfer.strategy == "continue" and source.n_out != split.n_out:
             raise ConfigError(
                 "transfer.strategy",
                 f"'continue' keeps the source's output layer of {source.n_out} outputs, this data set needs "
                 f"{split.n_out}; use another strategy",
+                "transfer_outputs",
+                {"source": source.n_out, "target": split.n_out},
             )
 
 

@@ -166,13 +166,25 @@ def knockout_errors(model: Net, units: list[dict]) -> list[dict]:
         layer, unit = u.get("layer"), u.get("unit")
         if layer not in model.blocks:
             known = ", ".join(model.blocks) or "none: the model has no hidden layer"
-            errors.append({"field": f"knockout.{i}.layer", "message": f"no hidden layer {layer!r} (known: {known})"})
+            errors.append(
+                {
+                    "field": f"knockout.{i}.layer",
+                    "message": f"no hidden layer {layer!r} (known: {known})",
+                    "type": "knockout_layer",
+                    "ctx": {"layer": str(layer), "known": known},
+                }
+            )
             continue
         layer_module = model.blocks[layer].layer
         width = layer_module.out_channels if isinstance(layer_module, nn.Conv2d) else layer_module.out_features
         if not isinstance(unit, int) or isinstance(unit, bool) or not 0 <= unit < width:
             errors.append(
-                {"field": f"knockout.{i}.unit", "message": f"{layer} has units 0 to {width - 1}, got {unit!r}"}
+                {
+                    "field": f"knockout.{i}.unit",
+                    "message": f"{layer} has units 0 to {width - 1}, got {unit!r}",
+                    "type": "knockout_unit",
+                    "ctx": {"layer": layer, "max": width - 1, "unit": repr(unit)},
+                }
             )
     return errors
 
@@ -207,7 +219,14 @@ def weight_edit_errors(model: Net, layer, index, value) -> list[dict]:
     layers = model.weight_layers()
     if layer not in layers or not isinstance(layers[layer], nn.Linear):
         known = ", ".join(n for n, m in layers.items() if isinstance(m, nn.Linear))
-        return [{"field": "layer", "message": f"no fully connected layer {layer!r} (known: {known})"}]
+        return [
+            {
+                "field": "layer",
+                "message": f"no fully connected layer {layer!r} (known: {known})",
+                "type": "weight_layer",
+                "ctx": {"layer": str(layer), "known": known},
+            }
+        ]
     shape = tuple(layers[layer].weight.shape)  # (units, inputs)
     ok = isinstance(index, list | tuple) and len(index) in (1, 2)
     ok = ok and all(
@@ -220,8 +239,17 @@ def weight_edit_errors(model: Net, layer, index, value) -> list[dict]:
                 "field": "index",
                 "message": f"[unit, input] with unit < {shape[0]} and input < {shape[1]} (a weight), or [unit] "
                 f"(the bias); got {index!r}",
+                "type": "weight_index",
+                "ctx": {"units": shape[0], "inputs": shape[1], "index": repr(index)},
             }
         )
     if not isinstance(value, int | float) or isinstance(value, bool) or not abs(value) <= 1e6:
-        errors.append({"field": "value", "message": f"a finite number within +-1e6, got {value!r}"})
+        errors.append(
+            {
+                "field": "value",
+                "message": f"a finite number within +-1e6, got {value!r}",
+                "type": "weight_value",
+                "ctx": {"max": 1e6, "value": repr(value)},
+            }
+        )
     return errors

@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from . import augmentation, telemetry
 from .choices import ACTIVATIONS, OPTIMIZERS
-from .config import ConfigError, RunConfig, error_location
+from .config import ConfigError, RunConfig, error_kind, error_location
 from .trainer import Trainer
 
 MODES = ("grid", "zip")
@@ -73,11 +73,16 @@ def _known_path(path: str) -> None:
     for i, part in enumerate(parts):
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
-            raise ConfigError(path, f"unknown field {'.'.join(parts[: i + 1])!r}")
+            raise ConfigError(
+                path,
+                f"unknown field {'.'.join(parts[: i + 1])!r}",
+                "unknown_field",
+                {"path": ".".join(parts[: i + 1])},
+            )
         ann = fields[part].annotation
         model = next((a for a in getattr(ann, "__args__", ()) if hasattr(a, "model_fields")), ann)
     if hasattr(model, "model_fields"):
-        raise ConfigError(path, "names a whole section; vary one of its fields")
+        raise ConfigError(path, "names a whole section; vary one of its fields", "whole_section")
 
 
 def _set(cfg: dict, path: str, value) -> None:
@@ -97,7 +102,9 @@ def expand(base: dict | RunConfig, vary: dict[str, list], mode: str = "grid", li
     length). Raises ConfigError (field: "vary.<path>", "mode", "base.<path>" or "vary") for an unknown
     path, an empty or mismatched list, a value the run configuration rejects, or more than `limit` variants."""
     if mode not in MODES:
-        raise ConfigError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+        raise ConfigError(
+            "mode", f"must be one of {', '.join(MODES)}, got {mode!r}", "sweep_mode", {"expected": ", ".join(MODES)}
+        )
     base_cfg = base if isinstance(base, RunConfig) else _validated(base, "base")
     _check_axes(vary)
     paths = list(vary)
@@ -107,14 +114,14 @@ def expand(base: dict | RunConfig, vary: dict[str, list], mode: str = "grid", li
 def _check_axes(vary: dict[str, list]) -> None:
     """At least one axis, each a known config path with a non-empty list of values."""
     if not vary:
-        raise ConfigError("vary", "name at least one field to vary")
+        raise ConfigError("vary", "name at least one field to vary", "vary_empty")
     for path, values in vary.items():
         try:
             _known_path(path)
         except ConfigError as e:
-            raise ConfigError(f"vary.{path}", e.message) from None
+            raise ConfigError(f"vary.{path}", e.message, e.code, e.ctx) from None
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"vary.{path}", "needs a non-empty list of values")
+            raise ConfigError(f"vary.{path}", "needs a non-empty list of values", "vary_values")
 
 
 def _combinations(vary: dict[str, list], mode: str, limit: int | None) -> list[tuple]:
@@ -122,15 +129,27 @@ def _combinations(vary: dict[str, list], mode: str, limit: int | None) -> list[t
     if mode == "zip":
         lengths = {len(v) for v in vary.values()}
         if len(lengths) > 1:
-            raise ConfigError("vary", f"zip mode needs lists of one length, got lengths {sorted(lengths)}")
+            raise ConfigError(
+                "vary",
+                f"zip mode needs lists of one length, got lengths {sorted(lengths)}",
+                "zip_lengths",
+                {"lengths": ", ".join(map(str, sorted(lengths)))},
+            )
         combos = list(zip(*vary.values(), strict=True))
     else:
         n = math.prod(len(v) for v in vary.values())
         if limit is not None and n > limit:
-            raise ConfigError("vary", f"{n} variants; at most {limit} are allowed")
+            raise ConfigError(
+                "vary", f"{n} variants; at most {limit} are allowed", "too_many_variants", {"n": n, "max": limit}
+            )
         combos = list(itertools.product(*vary.values()))
     if limit is not None and len(combos) > limit:
-        raise ConfigError("vary", f"{len(combos)} variants; at most {limit} are allowed")
+        raise ConfigError(
+            "vary",
+            f"{len(combos)} variants; at most {limit} are allowed",
+            "too_many_variants",
+            {"n": len(combos), "max": limit},
+        )
     return combos
 
 
@@ -147,7 +166,8 @@ def _variant(base_cfg: RunConfig, paths: list[str], combo: tuple) -> tuple[dict,
         loc, msg = error_location(e.errors()[0])
         where = ".".join(str(p) for p in loc)
         axis = next((p for p in paths if where == p or where.startswith(p + ".")), None)
-        raise ConfigError(f"vary.{axis}" if axis else f"base.{where}", f"{values}: {msg}") from None
+        code, ctx = error_kind(e.errors()[0])
+        raise ConfigError(f"vary.{axis}" if axis else f"base.{where}", f"{values}: {msg}", code, ctx) from None
 
 
 def _validated(cfg: dict, prefix: str) -> RunConfig:
@@ -155,7 +175,8 @@ def _validated(cfg: dict, prefix: str) -> RunConfig:
         return RunConfig.model_validate(cfg)
     except ValidationError as e:
         loc, msg = error_location(e.errors()[0])
-        raise ConfigError(".".join([prefix, *map(str, loc)]), msg) from None
+        code, ctx = error_kind(e.errors()[0])
+        raise ConfigError(".".join([prefix, *map(str, loc)]), msg, code, ctx) from None
 
 
 def group_key(cfg: RunConfig) -> str:

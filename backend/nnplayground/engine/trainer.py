@@ -266,7 +266,7 @@ class Trainer:
         Raises ConfigError naming `layer`, `index` or `value` (models.weight_edit_errors)."""
         errors = models.weight_edit_errors(self.model, layer, index, value)
         if errors:
-            raise ConfigError(errors[0]["field"], errors[0]["message"])
+            raise ConfigError(errors[0]["field"], errors[0]["message"], errors[0]["type"], errors[0]["ctx"])
         module = self.model.weight_layers()[layer]
         param = module.weight if len(index) == 2 else module.bias
         with torch.no_grad():

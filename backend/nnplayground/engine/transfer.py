@@ -66,6 +66,8 @@ def adopt_architecture(target: RunConfig, source_config: dict) -> RunConfig:
             "model.dropouts",
             f"needs one entry per hidden layer of the transfer source ({len(src_model['hidden'])}), "
             f"got {len(dropouts)}",
+            "source_layers_length",
+            {"n": len(src_model["hidden"]), "got": len(dropouts)},
         )
     merged = merge(target.model_dump(mode="json"), {"model": src_model})
     return RunConfig.model_validate(merged)

@@ -110,6 +110,8 @@ class Models:
                             {
                                 "field": f"inputs.{i}",
                                 "message": f"expected {width} values per input, got {len(row)}",
+                                "type": "inputs_width",
+                                "ctx": {"width": width, "n": len(row)},
                             }
                         ],
                     )

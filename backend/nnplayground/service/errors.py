@@ -47,6 +47,10 @@ class Unavailable(ServiceError):
     """The server is busy or shutting down; retry shortly (HTTP 503)."""
 
 
-def field_error(field: str, message: str) -> InvalidInput:
-    """The one shape of a configuration error: names the dotted config path and what to do."""
-    return InvalidInput("invalid configuration", [{"field": field, "message": message}])
+def field_error(field: str, message: str, code: str = "value_error", ctx: dict | None = None) -> InvalidInput:
+    """The one shape of a configuration error: names the dotted config path and what to do. `code` (the
+    detail's `type`) and `ctx` (its plain values) let a page word the message in its own language
+    (the key `cfg.<code>` of frontend/src/i18n.js), like pydantic's own types."""
+    return InvalidInput(
+        "invalid configuration", [{"field": field, "message": message, "type": code, "ctx": dict(ctx or {})}]
+    )

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..engine.choices import DATASETS
-from ..engine.config import ConfigError, RunConfig
+from ..engine.config import ConfigError, RunConfig, error_kind
 from ..engine.status import ACTIONS
 from ..jsonutil import dumps, raw_json
 from .errors import Conflict, InvalidInput, NotFound, ServiceError, TooMany, field_error
@@ -42,10 +42,11 @@ def stored_config(row: dict, effective: bool = False) -> RunConfig:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "(config)"
+        code, ctx = error_kind(first)
         raise Conflict(
             f"run {row['id']} was stored with a configuration this server no longer accepts "
             f"({where}: {first.get('msg', 'invalid')}); start a new run",
-            [{"field": where, "message": first.get("msg", "invalid")}],
+            [{"field": where, "message": first.get("msg", "invalid"), "type": code, "ctx": ctx}],
         ) from None
 
 
@@ -191,7 +192,14 @@ class RunManager:
         if speed and speed < low:
             raise InvalidInput(
                 f"invalid speed: {field} must be 0 (no throttle) or at least {low:g} epochs/s",
-                [{"field": field, "message": f"0 (no throttle) or at least {low:g} epochs per second"}],
+                [
+                    {
+                        "field": field,
+                        "message": f"0 (no throttle) or at least {low:g} epochs per second",
+                        "type": "speed_min",
+                        "ctx": {"min": low},
+                    }
+                ],
             )
 
     def _check_cost(self, cfg: RunConfig, model_cfg: RunConfig) -> None:
@@ -217,6 +225,14 @@ class RunManager:
             advice[0],
             f"one epoch would cost about {total:.3g} multiply-adds (most of it {biggest}: {terms[biggest]:.3g}); "
             f"at most {budget:.3g} on this server: {advice[1]}",
+            "epoch_cost",
+            {
+                "total": f"{total:.3g}",
+                "part": biggest,
+                "part_cost": f"{terms[biggest]:.3g}",
+                "budget": f"{budget:.3g}",
+                "advice": biggest,
+            },
         )
 
     def _check_limits(self, cfg: RunConfig) -> tuple[dict, bytes] | None:
@@ -233,11 +249,14 @@ class RunManager:
         try:  # the same whole-config rules the engine applies, decided before the run is queued
             datasets.check_trainable(model_cfg, source_config=src_config)
         except ConfigError as e:
-            raise field_error(e.field, e.message) from None
+            raise field_error(e.field, e.message, e.code, e.ctx) from None
         n_params = count_params(model_cfg)
         if n_params > self.settings.max_params:
             raise field_error(
-                "model.hidden", f"the model has {n_params} parameters; at most {self.settings.max_params} here"
+                "model.hidden",
+                f"the model has {n_params} parameters; at most {self.settings.max_params} here",
+                "max_params",
+                {"n": n_params, "max": self.settings.max_params},
             )
         self._check_cost(cfg, model_cfg)
         return source
@@ -248,15 +267,29 @@ class RunManager:
 
         s = self.settings
         if cfg.training.epochs > s.max_epochs:
-            raise field_error("training.epochs", f"at most {s.max_epochs} epochs on this server")
+            raise field_error(
+                "training.epochs", f"at most {s.max_epochs} epochs on this server", "max_epochs", {"max": s.max_epochs}
+            )
         if cfg.dataset.n_samples > s.max_dataset_size:
-            raise field_error("dataset.n_samples", f"at most {s.max_dataset_size} samples on this server")
+            raise field_error(
+                "dataset.n_samples",
+                f"at most {s.max_dataset_size} samples on this server",
+                "max_samples",
+                {"max": s.max_dataset_size},
+            )
         if cfg.dataset.points is not None and len(cfg.dataset.points) > s.max_dataset_size:
-            raise field_error("dataset.points", f"at most {s.max_dataset_size} rows on this server")
+            raise field_error(
+                "dataset.points",
+                f"at most {s.max_dataset_size} rows on this server",
+                "max_rows",
+                {"max": s.max_dataset_size},
+            )
         try:
             resolve_device(cfg.training.device)
         except ValueError as e:
-            raise field_error("training.device", str(e).split(": ", 1)[-1]) from None
+            raise field_error(
+                "training.device", str(e).split(": ", 1)[-1], "device_unavailable", {"device": cfg.training.device}
+            ) from None
 
     def _transfer_source(self, cfg: RunConfig) -> tuple[RunConfig, dict, tuple[dict, bytes] | None]:
         """For a transfer run: (the config with the source's architecture adopted, the source's config,
@@ -267,7 +300,9 @@ class RunManager:
         source = None
         if src.startswith("builtin:"):
             if src != transfer.BUILTIN_DIGITS:
-                raise field_error("transfer.source", f"unknown built-in source {src!r}")
+                raise field_error(
+                    "transfer.source", f"unknown built-in source {src!r}", "unknown_builtin", {"source": src}
+                )
             src_config = transfer.BUILTIN_CONFIG
         else:
             source = self._stored_source(src, cfg.transfer.epoch)
@@ -275,9 +310,9 @@ class RunManager:
         try:
             model_cfg = transfer.adopt_architecture(cfg, src_config)
         except ConfigError as e:
-            raise field_error(e.field, e.message) from None
+            raise field_error(e.field, e.message, e.code, e.ctx) from None
         except ValueError as e:
-            raise field_error("transfer.source", str(e)) from None
+            raise field_error("transfer.source", str(e), "source_incompatible", {"source": src}) from None
         return model_cfg, src_config, source
 
     def _stored_source(self, src: str, epoch: int | None) -> tuple[dict, bytes]:
@@ -285,7 +320,7 @@ class RunManager:
         ("continue from this epoch"), or its final model when `epoch` is None."""
         row = self.store.get_run(src)
         if row is None:
-            raise field_error("transfer.source", f"no run with id {src!r}")
+            raise field_error("transfer.source", f"no run with id {src!r}", "no_run", {"source": src})
         if epoch is not None:
             kept = [e for e in self.store.checkpoint_epochs(src) if e <= epoch]
             blob = self.store.checkpoint(src, kept[-1]) if kept else None
@@ -295,11 +330,13 @@ class RunManager:
             raise field_error(
                 "transfer.source",
                 f"run {src!r} is {row['status']} and has no final model to start from",
+                "source_no_model",
+                {"source": src, "status": row["status"]},
             )
         try:
             src_config = stored_config(row, effective=True).model_dump(mode="json")
         except ServiceError as e:
-            raise field_error("transfer.source", e.message) from None
+            raise field_error("transfer.source", e.message, "source_unreadable", {"source": src}) from None
         return src_config, blob
 
     def check_admission(self, client: str, address: str) -> int:

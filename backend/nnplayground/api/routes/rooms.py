@@ -13,7 +13,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...engine import presets as engine_presets
-from ...engine.config import RunConfig
+from ...engine.config import RunConfig, error_kind, error_location
 from ...jsonutil import dumps, loads_strict
 from ...service.errors import Conflict, InvalidInput, NotFound, ServiceError
 from ...service.room_fanout import EVENT, RoomViewer
@@ -167,7 +167,10 @@ def push_lesson(body: LessonRequest, teacher: TeacherDep, room: ClassroomDep, co
             RunConfig.model_validate(body.config)
         except ValueError as e:
             errors = getattr(e, "errors", lambda: [])()
-            detail = [{"field": "config." + ".".join(map(str, x["loc"])), "message": x["msg"]} for x in errors]
+            detail = []
+            for x in errors:
+                (loc, msg), (kind, ctx) = error_location(x), error_kind(x)
+                detail.append({"field": ".".join(["config", *map(str, loc)]), "message": msg, "type": kind, "ctx": ctx})
             raise InvalidInput("invalid lesson", detail or [{"field": "config", "message": str(e)}]) from None
         lesson["config"] = body.config
     if lesson["preset"] is None and lesson["config"] is None:
