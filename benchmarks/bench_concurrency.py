@@ -83,6 +83,7 @@ def main():
             poller.start()
             workers = children(server.proc.pid)
             cpu0 = {p: cpu_seconds(p) for p in [server.proc.pid, *workers]}
+            client0 = time.process_time()  # this process: the pollers' HTTP requests
             t0 = time.time()
             ids = [http.post("/api/runs", json=c).json()["id"] for c in configs]
             while True:
@@ -94,6 +95,7 @@ def main():
             # until the last run finished (its server-side timestamp), not until this loop noticed
             wall = max(r["finished_at"] for r in mine) - t0
             cpu = {p: cpu_seconds(p) - c for p, c in cpu0.items()}
+            client = time.process_time() - client0
             stop.set()
             poller.join()
         statuses = {r["status"] for r in mine}
@@ -118,8 +120,9 @@ def main():
     )
     web, trained = cpu[server.proc.pid], sum(cpu[p] for p in workers)
     print(
-        f"  CPU while training: web tier {web:.1f} s, workers {trained:.1f} s "
-        f"(web tier {100 * web / (web + trained):.0f}% of the service's CPU; load {os.getloadavg()[0]:.1f})"
+        f"  CPU while training: workers {trained:.1f} s, web tier {web:.1f} s, this benchmark's pollers "
+        f"{client:.1f} s (web tier {100 * web / (web + trained):.0f}% of the service's CPU; "
+        f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
 
 
