@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import threading
 import time
 
@@ -17,6 +18,25 @@ from _server import Server, pct
 
 def config(i: int, epochs: int) -> dict:
     return {"dataset": {"seed": i}, "training": {"epochs": epochs, "seed": i}}  # default spiral MLP
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of `pid` (the server's workers)."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(c) for c in f.read().split()]
+    return out
 
 
 def bare(cfg: dict) -> int:
@@ -61,6 +81,9 @@ def main():
         with httpx.Client(base_url=server.base, timeout=30) as http:
             poller = threading.Thread(target=poll)
             poller.start()
+            workers = children(server.proc.pid)
+            cpu0 = {p: cpu_seconds(p) for p in [server.proc.pid, *workers]}
+            client0 = time.process_time()  # this process: the pollers' HTTP requests
             t0 = time.time()
             ids = [http.post("/api/runs", json=c).json()["id"] for c in configs]
             while True:
@@ -71,6 +94,8 @@ def main():
                 time.sleep(0.2)
             # until the last run finished (its server-side timestamp), not until this loop noticed
             wall = max(r["finished_at"] for r in mine) - t0
+            cpu = {p: cpu_seconds(p) - c for p, c in cpu0.items()}
+            client = time.process_time() - client0
             stop.set()
             poller.join()
         statuses = {r["status"] for r in mine}
@@ -92,6 +117,12 @@ def main():
     print(
         f"  throughput: service {served:.0f} epochs/s, bare engine in {server.workers} processes "
         f"{engine:.0f} epochs/s -> {100 * served / engine:.0f}% (target >= 80%)"
+    )
+    web, trained = cpu[server.proc.pid], sum(cpu[p] for p in workers)
+    print(
+        f"  CPU while training: workers {trained:.1f} s, web tier {web:.1f} s, this benchmark's pollers "
+        f"{client:.1f} s (web tier {100 * web / (web + trained):.0f}% of the service's CPU; "
+        f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
 
 

@@ -44,6 +44,34 @@ def units_captured(model: models.Net):
             h.remove()
 
 
+def _feature_major(model: models.Net) -> bool:
+    """Whether `grid_pass` may run `model` feature-major: fully connected, no batch norm, evaluation mode
+    (dropout is then the identity and every activation is elementwise)."""
+    return not model.training and all(
+        isinstance(b.layer, torch.nn.Linear) and b.bn is None and b.pool is None for b in model.blocks.values()
+    )
+
+
+@torch.no_grad()
+def grid_pass(model: models.Net, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(model(x), the activations `units_captured` records) for a batch of many points `x`, (points, inputs).
+    A plain MLP in evaluation mode runs feature-major, W @ x.T: on one CPU thread the BLAS kernels are
+    3-4x faster for (units, points) outputs than for the tall (points, units) ones of nn.Linear (a 64x64
+    grid through a 2-8-8-2 MLP: 60 against 220 us). The numbers agree with model(x) to float32 rounding
+    (the sums run in another order), far below the 3 decimals a surface sends. Other models take model(x)."""
+    if not _feature_major(model):
+        with units_captured(model) as acts:
+            return model(x), acts
+    acts: dict[str, torch.Tensor] = {}
+    h = x.T
+    for name, block in model.blocks.items():
+        h = block.act(torch.addmm(block.layer.bias.unsqueeze(1), block.layer.weight, h))
+        acts[name] = h.T
+    logits = torch.addmm(model.out.bias.unsqueeze(1), model.out.weight, h).T
+    acts["out"] = logits
+    return logits, acts
+
+
 class OutputView:
     """The output view of one run's data. `mc_samples` > 1 adds MC-dropout `uncertainty` (the spread
     over that many dropout passes); the 2-D grid is built once, since the plane does not move."""
@@ -87,8 +115,7 @@ class OutputView:
             bounds, res = d.bounds(), self.tel.surface_resolution
             self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
         bounds, res, x = self._grid
-        with units_captured(model) as acts:
-            logits = model(x)
+        logits, acts = grid_pass(model, x)
         extra = {}
         if self.regression:  # the predicted value over the plane
             values = logits[:, 0]
@@ -102,7 +129,7 @@ class OutputView:
             extra["uncertainty"] = telemetry.round_list(std if self.regression else std.max(1).values, 4)
         if acts:
             step = max(1, res // telemetry.UNIT_RESOLUTION)
-            units = {n: a.view(res, res, -1)[::step, ::step].reshape(-1, a.shape[-1]) for n, a in acts.items()}
+            units = {n: a.reshape(res, res, -1)[::step, ::step].reshape(-1, a.shape[-1]) for n, a in acts.items()}
             if not self.regression:
                 units["out"] = torch.softmax(units["out"], -1)  # each output unit: its class's probability
             extra["network"] = telemetry.network_view(model, units, len(range(0, res, step)), "grid")

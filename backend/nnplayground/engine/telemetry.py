@@ -220,15 +220,17 @@ def network_view(
     or "curve", `resolution` evenly spaced x values (1-D regression; "out" is the fitted curve)."""
     k = NETWORK_MAX_UNITS
     layers = model.weight_layers()
+    rounded = round_lists([m.weight[:k, :k] for m in layers.values()] + [m.bias[:k] for m in layers.values()], 4)
     view = {
-        "weights": {n: round_list(m.weight[:k, :k], 4) for n, m in layers.items()},
-        "biases": {n: round_list(m.bias[:k], 4) for n, m in layers.items()},
+        "weights": dict(zip(layers, rounded[: len(layers)], strict=True)),
+        "biases": dict(zip(layers, rounded[len(layers) :], strict=True)),
         "widths": {n: m.weight.shape[0] for n, m in layers.items()},
     }
     if units:
         view["unit_kind"] = kind
         view["unit_resolution"] = resolution
-        view["units"] = {n: round_list(a[:, :k].T, 2) for n, a in units.items()}  # (units, points)
+        # (units, points) per layer
+        view["units"] = dict(zip(units, round_lists([a[:, :k].T for a in units.values()], 2), strict=True))
     return view
 
 
@@ -250,3 +252,23 @@ def round_list(t: torch.Tensor, digits: int = 4) -> list:
     values = t.numpy().astype(object)
     values[~finite.numpy()] = None
     return values.tolist()
+
+
+def round_lists(tensors: list[torch.Tensor], digits: int = 4) -> list[list]:
+    """`round_list` of each of `tensors` (of up to 2 dimensions), as one rounding and one transfer:
+    for the network view's many small tensors the per-call overhead costs more than the work."""
+    if not tensors or any(t.dim() > 2 for t in tensors):
+        return [round_list(t, digits) for t in tensors]
+    flat = torch.round(torch.cat([t.detach().reshape(-1) for t in tensors]).cpu().double(), decimals=digits)
+    if not math.isfinite(flat.sum().item()):  # NaN/inf: round_list maps them to None tensor by tensor
+        return [round_list(t, digits) for t in tensors]
+    values, out, at = flat.tolist(), [], 0
+    for t in tensors:
+        chunk, at = values[at : at + t.numel()], at + t.numel()
+        if t.dim() == 2:
+            cols = t.shape[1]
+            chunk = [chunk[i : i + cols] for i in range(0, len(chunk), cols)] if cols else [[] for _ in range(len(t))]
+        elif t.dim() == 0:
+            chunk = chunk[0]
+        out.append(chunk)
+    return out

@@ -451,7 +451,8 @@ class Trainer:
         if probed is not None and probed.histograms is not None:
             out.append(events.histograms(epoch, probed.histograms))
         if self.tel.surface_every and epoch % self.tel.surface_every == 0:
-            with self._unobserved():  # MC-dropout passes draw random masks
+            # MC-dropout passes draw random masks; without them the view draws nothing and changes nothing
+            with self._unobserved() if self.output_view.mc > 1 else contextlib.nullcontext():
                 surface = self.output_view(model, epoch)
             if surface is not None:
                 out.append(surface)
