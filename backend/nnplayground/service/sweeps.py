@@ -67,9 +67,11 @@ class Sweeps:
         try:
             variants = expand(base, vary, mode, limit=self.settings.max_sweep_variants)
         except ConfigError as e:
-            raise field_error(e.field, e.message) from None
+            raise field_error(e.field, e.message, e.code, e.ctx) from None
         if variants[0][1].transfer is not None:
-            raise field_error("base.transfer", "a sweep trains its variants from scratch; transfer is not allowed")
+            raise field_error(
+                "base.transfer", "a sweep trains its variants from scratch; transfer is not allowed", "sweep_transfer"
+            )
         axes = list(vary)
         for _, cfg in variants:
             try:
@@ -91,6 +93,8 @@ class Sweeps:
                 "vary",
                 f"one epoch of all {len(cfgs)} variants would cost about {total:.3g} multiply-adds; at most "
                 f"{budget:.3g} on this server: use fewer variants, fewer samples or a smaller model",
+                "sweep_cost",
+                {"n": len(cfgs), "total": f"{total:.3g}", "budget": f"{budget:.3g}"},
             )
 
     def create(
