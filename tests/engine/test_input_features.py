@@ -175,3 +175,14 @@ def test_custom_points_may_declare_a_regression_task():
     assert t.summary()["final_val_r2"] > 0.999  # a linear target, fitted by a linear model
     with pytest.raises(ValidationError):
         RunConfig.model_validate({"dataset": {"name": "spiral", "task": "regression"}})
+
+
+def test_the_features_control_is_shown_only_for_data_on_the_plane():
+    """The catalog's relevance rule for `preprocessing.features`: every 2-D set and custom points (which
+    may have two columns), never the tabular, image or 1-D sets where any other list is a 422."""
+    from nnplayground.engine.config import RunConfig
+
+    schema = RunConfig.model_json_schema()["$defs"]["PreprocessingConfig"]["properties"]["features"]
+    shown = set(schema["relevant_when"]["dataset.name"])
+    assert {"circle", "xor", "gauss", "spiral", "moons", "plane", "multi_gauss", "custom"} <= shown
+    assert not shown & {"wine", "digits", "sine"}

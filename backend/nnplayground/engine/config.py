@@ -34,6 +34,8 @@ FeatureName = Literal[tuple(FEATURES)]
 
 TWO_D = tuple(name for name, d in DATASETS.items() if d.plane and d.task == "classification")
 IMAGE_DATASETS = [name for name, d in DATASETS.items() if d.image]
+# data sets whose inputs are points of the plane (custom may be: two columns), where input features apply
+PLANE_DATASETS = [name for name, d in DATASETS.items() if d.plane or name == "custom"]
 MAX_CUSTOM_ROWS = 5000
 MAX_CUSTOM_FEATURES = 64
 # Python's json reads the tokens Infinity and NaN: every float that comes from outside must be finite.
@@ -247,6 +249,7 @@ class PreprocessingConfig(_Section):
             "2-D data: the model's inputs, computed from the raw coordinates (x1, x2) before standardization "
             "(TensorFlow Playground's feature crosses). The decision surface stays over (x1, x2)."
         ),
+        json_schema_extra={"relevant_when": {"dataset.name": PLANE_DATASETS}},
     )
 
     @field_validator("features")
