@@ -130,7 +130,8 @@ export class Controls {
 
   widget(path, f) {
     const name = el("span", {}, fieldLabel(path));
-    const group = f.kind === "list" && f.items && f.items.kind === "choice"; // checkboxes, each its own label
+    // a set of distinct choices (preprocessing.features): checkboxes; an ordered per-layer list stays a text box
+    const group = f.kind === "list" && f.unique_items && f.items && f.items.kind === "choice";
     const row = el(group ? "div" : "label", { class: "ctl", title: fieldDescription(path, f.description) }, name);
     const err = el("div", { class: "err", hidden: true });
     // client: the browser rejected what the box shows (kept until the box changes); otherwise a

@@ -108,5 +108,10 @@ def test_per_layer_dropouts_that_do_not_fit_the_transfer_source_name_their_field
     r = client.post("/api/runs", json=body)
     assert r.status_code == 422, r.text
     assert r.json()["detail"] == [
-        {"field": "model.dropouts", "message": "needs one entry per hidden layer of the transfer source (1), got 2"}
+        {
+            "field": "model.dropouts",
+            "message": "needs one entry per hidden layer of the transfer source (1), got 2",
+            "type": "source_layers_length",  # the code and values the page words in Spanish
+            "ctx": {"n": 1, "got": 2},
+        }
     ]

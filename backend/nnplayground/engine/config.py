@@ -249,7 +249,7 @@ class PreprocessingConfig(_Section):
             "2-D data: the model's inputs, computed from the raw coordinates (x1, x2) before standardization "
             "(TensorFlow Playground's feature crosses). The decision surface stays over (x1, x2)."
         ),
-        json_schema_extra={"relevant_when": {"dataset.name": PLANE_DATASETS}},
+        json_schema_extra={"uniqueItems": True, "relevant_when": {"dataset.name": PLANE_DATASETS}},
     )
 
     @field_validator("features")

@@ -43,6 +43,7 @@ _BOUNDS = {
     "exclusiveMaximum": "lt",
     "minItems": "min_items",
     "maxItems": "max_items",
+    "uniqueItems": "unique_items",  # a set of choices (drawn as checkboxes), not an ordered list
     "minLength": "min_length",
     "maxLength": "max_length",
 }
