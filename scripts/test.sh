@@ -11,4 +11,14 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 .venv/bin/ruff check backend tests benchmarks
 .venv/bin/ruff format --check backend tests benchmarks
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Real Redis and PostgreSQL for the distributed tests, on loopback in a temporary folder, stopped by
+# process id when the suite ends (scripts/services.sh). NNPLAYGROUND_TEST_SERVICES=0 runs without them
+# (those tests then skip, except under CI where they fail).
+if [ "${NNPLAYGROUND_TEST_SERVICES:-1}" != 0 ]; then
+  svc=$(mktemp -d)
+  trap 'bash scripts/services.sh stop "$svc"; rm -rf "$svc"' EXIT
+  bash scripts/services.sh start "$svc"
+  # shellcheck disable=SC1091
+  . "$svc/env"
+fi
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -56,3 +56,29 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile("ci")  # --hypothesis-profile NAME (the hypothesis pytest plugin) loads another
+
+
+# ---- real Redis and PostgreSQL (issue 15) --------------------------------------------------------
+# scripts/test.sh starts both (scripts/services.sh) and exports their URLs. Without them the tests that
+# need them skip on a developer's machine; under CI they fail, so they can never silently skip there.
+def _service_url(var: str, what: str) -> str:
+    url = os.environ.get(var, "")
+    if not url:
+        msg = f"{what} is needed: run the suite with scripts/test.sh (it starts one) or set {var}"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis server's URL (redis://127.0.0.1:PORT/0)."""
+    return _service_url("NNPLAYGROUND_TEST_REDIS_URL", "Redis")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL server's SQLAlchemy URL (postgresql+psycopg://nnp@127.0.0.1:PORT/nnp); each test that
+    writes should use its own schema or database, see the store tests."""
+    return _service_url("NNPLAYGROUND_TEST_DATABASE_URL", "PostgreSQL")

@@ -9,6 +9,7 @@ neither the environment nor an option sets."""
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NNPLAYGROUND_", extra="forbid", validate_default=True)
 
     db_path: str = Field("nnplayground.db", description="the SQLite database file")
+    # the distributed backend (issue 15, docs/scaling.md); the embedded default needs none of these
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the run store, e.g. postgresql+psycopg://u@h/db (empty = SQLite at db_path)"
+    )
+    redis_url: str = Field("", description="Redis URL for the celery backend: broker, event and control streams")
+    backend: Literal["local", "celery"] = Field(
+        "local", description="who trains runs: local worker processes, or Celery workers (`nnplayground worker`)"
+    )
     workers: int = Field(0, ge=0, description="worker processes (0 = number of cores)")
     slots_per_worker: int = Field(
         2, ge=1, description="runs one worker holds at once, alternating epochs (time slicing)"
