@@ -109,15 +109,20 @@ class SweepView {
   constructor(pg, sweep, { title, field }) {
     this.pg = pg;
     this.id = sweep.id;
-    this.title = title;
+    this.title = title; // a caller's own title, else the swept fields' labels in the page's language
     this.field = field;
     const paths = Object.keys(sweep.variants[0].values || {});
+    this.paths = paths;
     const labelOf = (values) => paths.map((p) => valueText(values[p])).join(" · ");
     const colors = sweepColors(sweep.variants.map((v) => (paths.length === 1 ? v.values[paths[0]] : String(labelOf(v.values)))));
     this.variants = sweep.variants.map((v, k) => ({
       k, run: v.run, values: v.values, label: labelOf(v.values), color: colors[k], status: "queued", records: [], diverged: false,
     }));
     this.build();
+  }
+
+  titleText() {
+    return t("sweep.title", { field: this.paths.length ? this.paths.map(fieldLabel).join(" × ") : this.title });
   }
 
   build() {
@@ -127,17 +132,20 @@ class SweepView {
     this.statusEl = el("span", { class: "sweep-status", id: "sweep-status", "aria-live": "polite" });
     const logBox = el("input", { type: "checkbox", id: "sweep-log", checked: "" });
     logBox.onchange = () => this.chart.setLog(logBox.checked);
+    // data-i18n: a language switch relabels these fixed texts (applyI18n); the title is relabel()'s
+    this.titleEl = el("h2", { text: this.titleText() });
     const head = el("div", { class: "sweep-head" },
-      el("h2", { text: t("sweep.title", { field: this.title }) }), this.statusEl,
-      smallButton(t("sweep.pause"), () => this.control("pause"), { id: "sweep-pause" }),
-      smallButton(t("sweep.resume"), () => this.control("resume"), { id: "sweep-resume" }),
-      smallButton(t("sweep.stop"), () => this.control("stop"), { id: "sweep-stop" }),
+      this.titleEl, this.statusEl,
+      smallButton(t("sweep.pause"), () => this.control("pause"), { id: "sweep-pause", "data-i18n": "sweep.pause" }),
+      smallButton(t("sweep.resume"), () => this.control("resume"), { id: "sweep-resume", "data-i18n": "sweep.resume" }),
+      smallButton(t("sweep.stop"), () => this.control("stop"), { id: "sweep-stop", "data-i18n": "sweep.stop" }),
       el("span", { class: "spacer" }),
-      smallButton("✕", () => this.pg.sweeps.hide(), { id: "sweep-close", title: t("sweep.close"), "aria-label": t("sweep.close") }));
+      smallButton("✕", () => this.pg.sweeps.hide(), { id: "sweep-close", title: t("sweep.close"), "aria-label": t("sweep.close"),
+                                                      "data-i18n-title": "sweep.close", "data-i18n-aria": "sweep.close" }));
     const chartCard = el("div", { class: "chart-card sweep-chart-card" },
-      el("div", { class: "chart-head" }, el("h3", { text: t("sweep.loss") }),
-        el("label", { class: "small" }, logBox, " ", el("span", { text: t("chart.log") }))),
-      this.chartHost, el("p", { class: "hint", text: t("sweep.hint") }));
+      el("div", { class: "chart-head" }, el("h3", { text: t("sweep.loss"), "data-i18n": "sweep.loss" }),
+        el("label", { class: "small" }, logBox, " ", el("span", { text: t("chart.log"), "data-i18n": "chart.log" }))),
+      this.chartHost, el("p", { class: "hint", text: t("sweep.hint"), "data-i18n": "sweep.hint" }));
     root.replaceChildren(head, el("div", { class: "sweep-body" }, this.cells, chartCard));
     for (const v of this.variants) this.cell(v);
     this.chart = new OverlayChart(this.chartHost, {
@@ -474,6 +482,7 @@ export class Sweeps {
     this.root.setAttribute("aria-label", t("sweep.aria"));
     this.back.textContent = t("sweep.back");
     if (this.view) {
+      this.view.titleEl.textContent = this.view.titleText();
       for (const v of this.view.variants) this.view.paintVariant(v);
       this.view.paintStatus();
     }

@@ -123,6 +123,15 @@ def test_a_choice_field_sweeps_every_choice_and_the_sweep_pauses_resumes_and_sto
     runs = p.js(f"() => {PG}.sweeps.view.variants.map(v => v.run)")
     assert {httpx.get(f"{server.base}/api/runs/{r}").json()["status"] for r in runs} == {"stopped"}
     assert str(len(choices)) in p.page.inner_text("#sweep-status")
+    # switching the language relabels the whole view, its header and buttons included
+    english = p.page.inner_text("#sweep .sweep-head h2"), p.page.inner_text("#sweep-stop")
+    p.page.click("#btn-lang")
+    spanish = p.page.inner_text("#sweep .sweep-head h2"), p.page.inner_text("#sweep-stop")
+    want = p.js("() => [document.documentElement.lang, document.querySelector('#sweep .chart-head h3').textContent]")
+    assert want[0] == "es" and "detener" in spanish[1].lower(), (english, spanish)
+    assert "método" in spanish[0].lower() and want[1] == "Pérdida de entrenamiento, cada variante", (spanish, want)
+    p.page.click("#btn-lang")
+    assert (p.page.inner_text("#sweep .sweep-head h2"), p.page.inner_text("#sweep-stop")) == english
     assert not p.errors, p.errors
 
 
