@@ -107,11 +107,12 @@ export class NetworkView {
   // hidden: [{name, units, activation}]; inputs: labels; outputs: count. features (points of the
   // plane): {names: every feature, active: those in use in their input order, bounds};
   // editing: links and biases open the editor (a paused run); knocked: Set of "layer:unit";
-  // zeroFraction: {layer: share of |w| < ZERO} from the epoch record; knockable: units may be knocked out.
+  // zeroFraction: {layer: share of |w| < ZERO} from the epoch record; knockable: units may be knocked out;
+  // regression: the output unit is a fitted value (a diverging scale), not a class probability.
   render(opts) {
     this.last = opts;
     const { inputs, hidden, outputs, network, editable = true, note = "", features = null, editing = false,
-            knocked = new Set(), zeroFraction = null, knockable = false } = opts;
+            knocked = new Set(), zeroFraction = null, knockable = false, regression = false } = opts;
     const inputLabels = features ? features.names.map((n) => FEATURES[n].label) : inputs;
     const cols = [
       { name: "input", units: inputLabels.length, labels: inputLabels },
@@ -203,7 +204,7 @@ export class NetworkView {
       const units = network && network.units && network.units[c.name];
       const scale = units ? Math.max(1e-6, ...units.flat().filter((v) => v != null).map(Math.abs)) : 1;
       const curve = network && network.unit_kind === "curve";
-      const probability = !curve && c.name === "out";
+      const probability = !curve && !regression && c.name === "out";
       pos[i].forEach(([nx, ny], k) => {
         if (i === 0 && features) return this.featureNode(root, features, k, nx, ny);
         root.append(svg("rect", { x: nx, y: ny, width: NODE, height: NODE, rx: 4, fill: "#fff", stroke: "#8b93a1" }));

@@ -51,7 +51,7 @@ export class NetworkPanel {
     const paused = !!(this.run && this.run.status === "paused");
     const note = this.run && this.run.model ? t("net.params", { n: this.run.model.n_params }) : "";
     this.network.render({
-      inputs, hidden, outputs, network: net, note, features,
+      inputs, hidden, outputs, network: net, note, features, regression: !!(d && d.task === "regression"),
       editable: !(layers && layers.some((l) => l.kind === "conv")),
       editing: paused && this.scrubEpoch == null && !!net,
       knockable: !!(net && this.run && this.run.model && hidden.length && (paused || this.scrubEpoch != null

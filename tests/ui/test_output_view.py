@@ -139,9 +139,27 @@ def test_multi_gauss_shows_its_bumps_and_r2(open_page):
     # the bump at (-4, 2.5) is positive (blue), the one at (0, 2.5) negative (orange)
     pos, neg = p.js(PATCH, [-4, 2.5, 5]), p.js(PATCH, [0, 2.5, 5])
     assert pos[2] - pos[0] > 30 and neg[0] - neg[2] > 30, (pos, neg)
+    # the output unit's thumbnail is the fitted value on a diverging scale, like the surface: the flat
+    # plane between the bumps (a value near 0) is pale there, and both bumps keep their colours; read as
+    # a probability it was deep orange wherever the value is below 0
+    thumb = p.js(OUTPUT_THUMB)
+    assert thumb["pale"] > 0.3 and thumb["blue"] > 0.01 and thumb["orange"] > 0.01, thumb
     p.page.locator("#output").scroll_into_view_if_needed()
     p.shot("output-multi-gauss-1280x720", full_page=False)
     assert not p.errors, p.errors
+
+
+# shares of the output unit's thumbnail that are pale (near white), blue and orange
+OUTPUT_THUMB = """async () => {
+  const thumbs = document.querySelectorAll('#network image.unit-thumb');
+  const img = new Image(); img.src = thumbs[thumbs.length - 1].getAttribute('href'); await img.decode();
+  const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+  const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data; let pale = 0, blue = 0, orange = 0; const n = d.length / 4;
+  for (let i = 0; i < d.length; i += 4) { const [r, gr, b] = [d[i], d[i+1], d[i+2]];
+    if (Math.max(r, gr, b) - Math.min(r, gr, b) < 40 && r > 200) pale++;
+    else if (b > r + 30) blue++; else if (r > b + 30) orange++; }
+  return { pale: pale / n, blue: blue / n, orange: orange / n }; }"""
 
 
 # the plot's colours, skipping pixels near a data point, the origin lines and the frame

@@ -216,7 +216,8 @@ def network_view(
 
     `units` maps a layer name ("fc1"…, and "out") to its outputs over the input grid, (points, units),
     captured during the output view's pass. `kind` says what the points are: "grid", resolution ×
-    resolution cells over the plane, row-major (2-D data; "out" holds class probabilities in [0, 1]),
+    resolution cells over the plane, row-major (2-D data; "out" holds class probabilities in [0, 1], or the
+    fitted value for regression on the plane),
     or "curve", `resolution` evenly spaced x values (1-D regression; "out" is the fitted curve)."""
     k = NETWORK_MAX_UNITS
     layers = model.weight_layers()
