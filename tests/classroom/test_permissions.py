@@ -146,6 +146,15 @@ def test_rooms_and_names(boot):
     assert r.status_code == 422
     (d,) = r.json()["detail"]
     assert (d["field"], d["type"], d["ctx"]) == ("config.model.activations", "per_layer_length", {"n": 1, "got": 2})
+    # the route's own rules carry codes too
+    r = boot.post(f"/api/rooms/{code}/lesson", json={"preset": "no-such"}, headers=TEACHER)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "unknown_preset"
+    assert r.json()["detail"][0]["ctx"] == {"preset": "no-such"}
+    r = boot.post(f"/api/rooms/{code}/lesson", json={}, headers=TEACHER)
+    assert r.status_code == 422 and (r.json()["detail"][0]["field"], r.json()["detail"][0]["type"]) == (
+        "preset",
+        "lesson_empty",
+    )
     assert boot.post(f"/api/rooms/{code}/close", headers=TEACHER).status_code == 200
     late = bearer(new_token(boot))
     assert boot.post(f"/api/rooms/{code}/join", json={"name": "Late"}, headers=late).status_code == 409

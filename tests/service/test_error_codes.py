@@ -51,7 +51,7 @@ def _sites():
                 yield where, code, ctx
             elif isinstance(node, ast.Dict):
                 keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
-                if {"field", "message"} <= keys and path.parts[-2] in ("engine", "service"):
+                if {"field", "message"} <= keys:
                     values = {
                         k.value: v for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant)
                     }

@@ -55,11 +55,16 @@ def test_heavy_requests_have_budgets(server):
     run = wait_status(http, http.post("/api/runs", json=tiny(model={"hidden": [4], "dropout": 0.2})).json()["id"])
     r = http.post(f"/api/runs/{run['id']}/predict", json={"inputs": [[0.1, 0.2]] * 10000, "mc_samples": 100})
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "mc_samples"
+    # with a code and its values, so the page words it in the student's language
+    (d,) = r.json()["detail"]
+    assert (d["type"], d["ctx"]) == ("predict_passes", {"n": 10000, "passes": 100, "total": 1_000_000, "max": 100_000})
     ok = http.post(f"/api/runs/{run['id']}/predict", json={"inputs": [[0.1, 0.2]] * 1600, "mc_samples": 20})
     assert ok.status_code == 200 and len(ok.json()["std"]) == 1600  # the page's MC-dropout grid fits
     big = {"steps": 5000, "optimizers": [{"name": "adam", "lr": 0.01}] * 8, "grid": 200}
     r = http.post("/api/landscape", json=big)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "steps"
+    (d,) = r.json()["detail"]
+    assert (d["type"], d["ctx"]) == ("landscape_steps", {"steps": 5000, "optimizers": 8, "total": 40000, "max": 10000})
     lab = {"steps": 2000, "optimizers": [{"name": "sgd", "lr": 0.001}] * 5, "grid": 120}  # the lab's largest
     assert http.post("/api/landscape", json=lab).status_code == 200
 

@@ -49,8 +49,8 @@ def validation_detail(errors) -> list[dict]:
         field = _loc(loc[1:] if where in ("body", "query", "path") else loc)
         if where in ("query", "path"):
             field = f"{where}.{field}"
-        kind, ctx = error_kind(e)
-        entry = {"field": field, "message": msg, "type": kind}
+        code, ctx = error_kind(e)  # pydantic's own type, or a rule's code (tests/service/test_error_codes.py)
+        entry = {"field": field, "message": msg, "type": code}
         if ctx:
             entry["ctx"] = ctx
         out.append(entry)

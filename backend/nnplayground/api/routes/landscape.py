@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ...engine.landscape import LandscapeRequest, solve
-from ...service.errors import InvalidInput
+from ...service.errors import field_error
 from ..deps import CreatorDep, HeavyDep, SettingsDep
 
 router = APIRouter(prefix="/landscape", tags=["landscape"])
@@ -19,14 +19,9 @@ async def landscape(body: LandscapeRequest, who: CreatorDep, settings: SettingsD
     limit = settings.max_landscape_steps
     work = body.steps * len(body.optimizers)
     if limit and work > limit:
-        raise InvalidInput(
-            "invalid configuration",
-            [
-                {
-                    "field": "steps",
-                    "message": f"{body.steps} steps x {len(body.optimizers)} optimizers = {work}; "
-                    f"at most {limit} here: fewer steps or optimizers",
-                }
-            ],
+        n = len(body.optimizers)
+        message = f"{body.steps} steps x {n} optimizers = {work}; at most {limit} here: fewer steps or optimizers"
+        raise field_error(
+            "steps", message, "landscape_steps", {"steps": body.steps, "optimizers": n, "total": work, "max": limit}
         )
     return await heavy.run(solve, body)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...engine import presets as engine_presets
 from ...engine.config import RunConfig, error_kind, error_location
 from ...jsonutil import dumps, loads_strict
-from ...service.errors import Conflict, InvalidInput, NotFound, ServiceError
+from ...service.errors import Conflict, InvalidInput, NotFound, ServiceError, field_error
 from ...service.room_fanout import EVENT, RoomViewer
 from ...service.rooms import clean_name, normalize_code
 from ...service.sweeps import Sweeps
@@ -118,7 +118,9 @@ def _show(mgr, room, code: str, body: ShowRequest, kind: str) -> Response:
     run_id = body.run_id
     if body.sweep_id is not None:
         if run_id is not None:
-            raise InvalidInput("name a run or a sweep", [{"field": "sweep_id", "message": "give run_id or sweep_id"}])
+            raise InvalidInput(
+                "name a run or a sweep", field_error("sweep_id", "give run_id or sweep_id", "show_one").detail
+            )
         sweeps = Sweeps(mgr)
         row = sweeps.get(body.sweep_id)  # 404 when there is no such sweep
         runs = sweeps.runs_of(body.sweep_id)
@@ -158,7 +160,10 @@ def push_lesson(body: LessonRequest, teacher: TeacherDep, room: ClassroomDep, co
     lesson: dict = {"preset": None, "config": None, "title": body.title, "text": body.text}
     if body.preset:
         if body.preset not in engine_presets.PRESETS:
-            raise InvalidInput("invalid lesson", [{"field": "preset", "message": f"no preset {body.preset!r}"}])
+            raise InvalidInput(
+                "invalid lesson",
+                field_error("preset", f"no preset {body.preset!r}", "unknown_preset", {"preset": body.preset}).detail,
+            )
         # title and text stay the teacher's own (null when none): each student's page shows the preset's
         # in the student's language (filling in the English ones here showed them to Spanish students)
         lesson["preset"] = body.preset
@@ -169,12 +174,14 @@ def push_lesson(body: LessonRequest, teacher: TeacherDep, room: ClassroomDep, co
             errors = getattr(e, "errors", lambda: [])()
             detail = []
             for x in errors:
-                (loc, msg), (kind, ctx) = error_location(x), error_kind(x)
-                detail.append({"field": ".".join(["config", *map(str, loc)]), "message": msg, "type": kind, "ctx": ctx})
-            raise InvalidInput("invalid lesson", detail or [{"field": "config", "message": str(e)}]) from None
+                (loc, msg), (code, ctx) = error_location(x), error_kind(x)
+                detail.append({"field": ".".join(["config", *map(str, loc)]), "message": msg, "type": code, "ctx": ctx})
+            raise InvalidInput(
+                "invalid lesson", detail or field_error("config", str(e), "lesson_config", {"message": str(e)}).detail
+            ) from None
         lesson["config"] = body.config
     if lesson["preset"] is None and lesson["config"] is None:
-        raise InvalidInput("invalid lesson", [{"field": "preset", "message": "give a preset or a config"}])
+        raise InvalidInput("invalid lesson", field_error("preset", "give a preset or a config", "lesson_empty").detail)
     return json_response(room.push_lesson(code, lesson))
 
 

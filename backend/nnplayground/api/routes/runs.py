@@ -14,7 +14,7 @@ from ...engine.config import Finite, RunConfig
 from ...engine.status import STATUSES
 from ...jsonutil import dumps_bytes, raw_json
 from ...service.artifacts import EXPORT_FORMATS
-from ...service.errors import InvalidInput, NotFound, ServiceError
+from ...service.errors import InvalidInput, NotFound, ServiceError, field_error
 from ...service.manager import stored_config
 from ..admission import admit
 from ..auth import checked, may_control, may_use_weights
@@ -207,22 +207,18 @@ async def predict(
     run_id: str = RunId,
 ) -> dict:
     if len(body.inputs) > settings.max_predict_rows:
+        limit = settings.max_predict_rows
         raise InvalidInput(
-            "invalid inputs", [{"field": "inputs", "message": f"at most {settings.max_predict_rows} inputs at once"}]
+            "invalid inputs",
+            field_error("inputs", f"at most {limit} inputs at once", "max_inputs", {"max": limit}).detail,
         )
     passes = len(body.inputs) * max(1, body.mc_samples)
     if passes > settings.max_predict_passes:
         field = "mc_samples" if body.mc_samples > 1 else "inputs"
-        raise InvalidInput(
-            "invalid inputs",
-            [
-                {
-                    "field": field,
-                    "message": f"{len(body.inputs)} inputs x {max(1, body.mc_samples)} passes = {passes}; "
-                    f"at most {settings.max_predict_passes} here: fewer inputs or mc_samples",
-                }
-            ],
-        )
+        n, each, limit = len(body.inputs), max(1, body.mc_samples), settings.max_predict_passes
+        message = f"{n} inputs x {each} passes = {passes}; at most {limit} here: fewer inputs or mc_samples"
+        err = field_error(field, message, "predict_passes", {"n": n, "passes": each, "total": passes, "max": limit})
+        raise InvalidInput("invalid inputs", err.detail)
     await run_in_threadpool(_may_predict, request, room, mgr.get(run_id))
     return await heavy.run(
         models.predict, run_id, body.inputs, body.mc_samples, body.epoch, [u.model_dump() for u in body.knockout]
