@@ -296,7 +296,8 @@ def db_upgrade(
     try:
         at = upgrade(url, revision)
     except SQLAlchemyError as e:  # unreachable server, bad credentials, a locked file: say so, no traceback
-        typer.echo(f"nnplayground: cannot upgrade {shown}: {e.__class__.__name__}: {getattr(e, "orig", None) or e}", err=True)
+        why = getattr(e, "orig", None) or e
+        typer.echo(f"nnplayground: cannot upgrade {shown}: {e.__class__.__name__}: {why}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"nnplayground: {shown} is at revision {at}")
 
