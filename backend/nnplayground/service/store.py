@@ -479,13 +479,17 @@ class Store:
     def apply_step(self, run_id: str, step: StepWrite, end: dict | None, info: str | None) -> bool:
         """Persist one step's events in one transaction, committed before this returns (nothing is
         shown before it is stored). False when the run no longer exists."""
+        last_epoch = next((ev.epoch for ev in reversed(step.events) if ev.type == "epoch"), None)
         with self.write() as c:
-            if c.execute(self._exists, {"id": run_id}).fetchone() is None:
-                return False
-            last_epoch = self._write_events(c, run_id, step.events)
-            self._write_checkpoints(c, run_id, step, end)
+            # the run must still exist (it may have been deleted); setting its epochs_run first checks
+            # that in the same statement (and locks its row on PostgreSQL, as FOR UPDATE would)
             if last_epoch is not None:
-                c.execute(SET_EPOCHS_RUN, {"epoch": last_epoch, "id": run_id})
+                if c.execute(SET_EPOCHS_RUN, {"epoch": last_epoch, "id": run_id}).rowcount == 0:
+                    return False
+            elif c.execute(self._exists, {"id": run_id}).fetchone() is None:
+                return False
+            self._write_events(c, run_id, step.events)
+            self._write_checkpoints(c, run_id, step, end)
             if info is not None:
                 brief = dumps(run_brief({}, json.loads(info)))
                 c.execute(SET_INFO, {"info": info, "brief": brief, "id": run_id})
@@ -507,18 +511,15 @@ class Store:
                     self._thin.pop((run_id, kind), None)
         return True
 
-    def _write_events(self, c: Connection, run_id: str, events: list[Packed]) -> int | None:
-        """Insert a step's epoch records, views and markers; the last epoch recorded, if any."""
-        last_epoch = None
+    def _write_events(self, c: Connection, run_id: str, events: list[Packed]) -> None:
+        """Insert a step's epoch records, views and markers."""
         for ev in events:
             if ev.type == "epoch":
                 c.execute(UPSERT_METRIC, {"id": run_id, "epoch": ev.epoch, "record": ev.record})
-                last_epoch = ev.epoch
             elif ev.type in ("histograms", "surface"):
                 self._add_view(c, run_id, ev.type, ev.epoch, ev.text)
             elif ev.type == "marker":
                 c.execute(INSERT_MARKER, {"id": run_id, "epoch": ev.epoch, "data": ev.text})
-        return last_epoch
 
     def _write_checkpoints(self, c: Connection, run_id: str, step: StepWrite, end: dict | None) -> None:
         """Store the step's new checkpoints, delete the thinned ones and keep the run's `stored_bytes`
