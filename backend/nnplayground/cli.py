@@ -225,7 +225,10 @@ def serve(
             name = "NNPLAYGROUND_" + str(err["loc"][0]).upper()
             typer.echo(f"nnplayground: {name} (or its serve option): {err['msg']}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
+    from .service.db import to_url
+
+    shown_db = to_url(settings.database_url).render_as_string(hide_password=True) if settings.database_url else db
+    typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, {settings.workers} workers)")
     if settings.classroom:
         if not settings.teacher_secret:
             settings.teacher_secret = secrets.token_urlsafe(18)
