@@ -82,3 +82,29 @@ def postgres_url() -> str:
     """A real PostgreSQL server's SQLAlchemy URL (postgresql+psycopg://nnp@127.0.0.1:PORT/nnp); each test that
     writes should use its own schema or database, see the store tests."""
     return _service_url("NNPLAYGROUND_TEST_DATABASE_URL", "PostgreSQL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The run database of one test, on each engine: a fresh SQLite file, or a fresh PostgreSQL
+    database (`test_<random>`, created on the `postgres_url` server and dropped after the test, so no
+    test sees another's rows). Skips the PostgreSQL case where no server is given (fails under CI)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = make_url(request.getfixturevalue("postgres_url"))
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:  # WITH (FORCE): connections a failed test left open
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

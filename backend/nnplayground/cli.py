@@ -225,7 +225,10 @@ def serve(
             name = "NNPLAYGROUND_" + str(err["loc"][0]).upper()
             typer.echo(f"nnplayground: {name} (or its serve option): {err['msg']}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
+    from .service.db import to_url
+
+    shown_db = to_url(settings.database_url).render_as_string(hide_password=True) if settings.database_url else db
+    typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, {settings.workers} workers)")
     if settings.classroom:
         if not settings.teacher_secret:
             settings.teacher_secret = secrets.token_urlsafe(18)
@@ -264,6 +267,42 @@ def serve(
         timeout_graceful_shutdown=5,
     )
     Server(config).run()
+
+
+db_app = typer.Typer(no_args_is_help=True, help="The run database: schema migrations.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Path | None = typer.Option(
+        None, "--db", help="SQLite file (default NNPLAYGROUND_DB_PATH, else nnplayground.db)."
+    ),
+    revision: str = typer.Option("head", "--revision", help="Alembic revision to upgrade to."),
+):
+    """Bring the run database (NNPLAYGROUND_DATABASE_URL, else the SQLite file) to the newest schema.
+    `serve` does this at start too; a deployment with several processes runs it once, before them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .service.db import database_url, to_url
+    from .service.migrate import upgrade
+    from .service.settings import Settings
+
+    try:
+        settings = Settings.from_env(db_path=str(db) if db else None)
+    except ValidationError as e:
+        for err in e.errors():
+            typer.echo(f"nnplayground: NNPLAYGROUND_{str(err['loc'][0]).upper()}: {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+    url = database_url(settings)
+    shown = to_url(url).render_as_string(hide_password=True)
+    try:
+        at = upgrade(url, revision)
+    except SQLAlchemyError as e:  # unreachable server, bad credentials, a locked file: say so, no traceback
+        why = getattr(e, "orig", None) or e
+        typer.echo(f"nnplayground: cannot upgrade {shown}: {e.__class__.__name__}: {why}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"nnplayground: {shown} is at revision {at}")
 
 
 def main():

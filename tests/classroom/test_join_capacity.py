@@ -7,10 +7,11 @@ import pytest
 from nnplayground.service.classroom import Classroom
 from nnplayground.service.errors import Conflict, TooMany
 from nnplayground.service.settings import Settings
+from sqlalchemy import text
 
 
-def test_room_capacity_and_rejoin(tmp_path):
-    room = Classroom(Settings(db_path=str(tmp_path / "c.db"), classroom=1, max_room_members=2))
+def test_room_capacity_and_rejoin(db_url):
+    room = Classroom(Settings(database_url=db_url, classroom=1, max_room_members=2))
     try:
         code = room.create_room()["code"]
         assert room.join(code, "tok:a", "Ada")["room"]["members"] == 1
@@ -19,12 +20,14 @@ def test_room_capacity_and_rejoin(tmp_path):
             room.join(code, "tok:c", "Cy")
         assert "full" in e.value.message
         assert not room.is_member(code, "tok:c")
-        joined = "SELECT joined_at FROM room_members WHERE client = 'tok:a'"
-        first = room.db.r().execute(joined).fetchone()[0]
+        joined = text("SELECT joined_at FROM room_members WHERE client = 'tok:a'")
+        with room.db.read() as r:
+            first = r.execute(joined).scalar()
         out = room.join(code, "tok:a", "Ada L.")  # a member rejoins a full room, under a new name
         assert out["name"] == "Ada L." and out["room"]["members"] == 2
         assert room.member_name(code, "tok:a") == "Ada L."
-        assert room.db.r().execute(joined).fetchone()[0] == first  # joined_at is kept
+        with room.db.read() as r:
+            assert r.execute(joined).scalar() == first  # joined_at is kept
         room.close_room(code)
         with pytest.raises(Conflict):  # HTTP 409: the room is closed
             room.join(code, "tok:a", "Ada")

@@ -21,8 +21,8 @@ def _step(epoch: int, end: str | None = None) -> tuple[StepWrite, dict | None]:
     return StepWrite(events), ({"status": end, "summary": summary, "message": ""} if end else None)
 
 
-def test_a_reader_never_sees_a_terminal_status_before_its_records(tmp_path):
-    store = Store(str(tmp_path / "order.db"))
+def test_a_reader_never_sees_a_terminal_status_before_its_records(db_url):
+    store = Store(db_url)
     runs = [f"r{i}" for i in range(20)]
     seen: list[tuple[str, int, int]] = []
     done = threading.Event()
@@ -55,9 +55,9 @@ def test_a_reader_never_sees_a_terminal_status_before_its_records(tmp_path):
     assert all(epochs_run == last == 7 for _, epochs_run, last in seen), seen
 
 
-def test_records_and_final_status_are_one_transaction(tmp_path):
+def test_records_and_final_status_are_one_transaction(db_url):
     """A step whose status update fails leaves none of its records either (and vice versa)."""
-    store = Store(str(tmp_path / "atomic.db"))
+    store = Store(db_url)
     try:
         store.insert_run("r", "{}", "c", 0.0)
         write, _ = _step(3, "diverged")

@@ -10,7 +10,7 @@ def test_background_thread_checkpoints_the_wal(tmp_path):
     path = str(tmp_path / "s.db")
     store = Store(path)
     try:
-        assert store._w.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert store.db._w.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
         store.insert_run("r1", '{"dataset": {"name": "spiral"}, "training": {"epochs": 50}}', "c", 0.0)
         pad = "x" * 40_000
         for e in range(50):

@@ -4,8 +4,8 @@ most `keep_views` per kind and run, the first, the best and the latest kept, the
 from nnplayground.service.store import Packed, StepWrite, Store
 
 
-def test_views_of_a_long_run_are_thinned_evenly(tmp_path):
-    store = Store(str(tmp_path / "s.db"), keep_views=20)
+def test_views_of_a_long_run_are_thinned_evenly(db_url):
+    store = Store(db_url, keep_views=20)
     try:
         store.insert_run("r1", '{"dataset": {"name": "spiral"}, "training": {"epochs": 1000}}', "c", 0.0)
         for e in range(0, 1001, 5):  # surface_every 5

@@ -14,6 +14,7 @@ import time
 
 from ..jsonutil import dumps
 from .connections import Connections
+from .db import database_url
 from .errors import NotFound
 from .room_fanout import RoomHub
 from .rooms import RoomStore, member_ref
@@ -30,8 +31,8 @@ class Classroom:
         self.settings = settings
         self.enabled = bool(settings.classroom)
         self._own_store = store is None
-        self.runs = Store(settings.db_path) if store is None else store
-        self.db = Connections(settings.db_path)
+        self.runs = Store(database_url(settings)) if store is None else store
+        self.db = Connections(database_url(settings))
         self.teacher_secret = settings.teacher_secret
         if self.enabled and not self.teacher_secret:
             self.teacher_secret = secrets.token_urlsafe(18)

@@ -15,6 +15,7 @@ from ..engine.choices import DATASETS
 from ..engine.config import ConfigError, RunConfig, error_kind
 from ..engine.status import ACTIONS
 from ..jsonutil import dumps, raw_json
+from .db import database_url
 from .errors import Conflict, InvalidInput, NotFound, ServiceError, TooMany, field_error
 from .executor import Executor, Failed, Job, QueueChanged, Started, Step
 from .hub import Hub
@@ -60,7 +61,7 @@ class Snapshot:
 class RunManager:
     def __init__(self, settings: Settings, executor: Executor | None = None):
         self.settings = settings
-        self.store = Store(settings.db_path, settings.keep_views, settings.wal_limit_bytes)
+        self.store = Store(database_url(settings), settings.keep_views, settings.wal_limit_bytes)
         if executor is None:
             from .local import LocalExecutor
 

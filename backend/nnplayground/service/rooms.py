@@ -1,5 +1,5 @@
 """The rooms store: rooms (join code, what the room is shown, the pushed lesson, closed or not), their
-members and the members the teacher removed, in SQLite tables next to the runs. It keeps the rows and
+members and the members the teacher removed, in tables next to the runs (SQLite or PostgreSQL). It keeps the rows and
 checks the room rules (open, capacity, removed); telling the connected sockets is the facade's
 (`classroom.py`) business.
 
@@ -12,40 +12,41 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 import time
 import unicodedata
 
+from sqlalchemy import text
+
 from .connections import Connections
 from .errors import Conflict, Forbidden, NotFound, TooMany, Unavailable
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS rooms (
-    code TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    closed_at REAL,
-    showing TEXT,
-    lesson TEXT
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS room_members (
-    code TEXT NOT NULL,
-    client TEXT NOT NULL,
-    name TEXT NOT NULL,
-    joined_at REAL NOT NULL,
-    PRIMARY KEY (code, client)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS room_members_client ON room_members(client, joined_at);
-CREATE TABLE IF NOT EXISTS room_removed (
-    code TEXT NOT NULL,
-    client TEXT NOT NULL,
-    PRIMARY KEY (code, client)
-) WITHOUT ROWID;
-"""
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 6
 NAME_MAX = 32
 CODE_RE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
+
+
+CREATE = text("INSERT INTO rooms (code, created_at) VALUES (:code, :now) ON CONFLICT (code) DO NOTHING")
+ROOM = text("SELECT code, created_at, closed_at, showing, lesson FROM rooms WHERE code = :code")
+MEMBER_COUNT = text("SELECT COUNT(*) FROM room_members WHERE code = :code")
+NEWEST = text("SELECT code FROM rooms ORDER BY created_at DESC LIMIT 100")
+REMOVED = text("SELECT 1 FROM room_removed WHERE code = :code AND client = :client")
+LOCK_ROOM = text("SELECT code FROM rooms WHERE code = :code FOR UPDATE")
+JOIN = text(
+    "INSERT INTO room_members (code, client, name, joined_at) SELECT :code, :client, :name, :now "
+    "WHERE EXISTS (SELECT 1 FROM room_members WHERE code = :code AND client = :client) "
+    "OR (SELECT COUNT(*) FROM room_members WHERE code = :code) < :max "
+    "ON CONFLICT (code, client) DO UPDATE SET name = excluded.name"
+)
+LEAVE = text("DELETE FROM room_members WHERE code = :code AND client = :client")
+KEEP_OUT = text("INSERT INTO room_removed (code, client) VALUES (:code, :client) ON CONFLICT DO NOTHING")
+MEMBERS = text("SELECT client, name, joined_at FROM room_members WHERE code = :code ORDER BY joined_at")
+MEMBER_CLIENTS = text("SELECT client FROM room_members WHERE code = :code")
+MEMBERSHIP = text(
+    "SELECT m.code, m.name FROM room_members m JOIN rooms r ON r.code = m.code "
+    "WHERE m.client = :client AND r.closed_at IS NULL ORDER BY m.joined_at DESC LIMIT 1"
+)
+MEMBER_NAME = text("SELECT name FROM room_members WHERE code = :code AND client = :client")
 
 
 def clean_name(raw: str) -> str:
@@ -76,33 +77,28 @@ class RoomStore:
     def __init__(self, db: Connections, max_members: int):
         self.db = db
         self.max_members = max_members
-        db.script(SCHEMA)
 
     def create(self) -> dict:
         """A new open room with a random free code; its `info`."""
-        with self.db.lock:
-            for _ in range(20):
-                code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-                try:
-                    self.db.w.execute("INSERT INTO rooms (code, created_at) VALUES (?, ?)", (code, time.time()))
+        for _ in range(20):
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            with self.db.write() as w:
+                if w.execute(CREATE, {"code": code, "now": time.time()}).rowcount:
                     break
-                except sqlite3.IntegrityError:
-                    continue
-            else:  # pragma: no cover - 32**6 codes
-                raise Unavailable("could not find a free room code; try again")
+        else:  # pragma: no cover - 32**6 codes
+            raise Unavailable("could not find a free room code; try again")
         return self.room(code)
 
     def row(self, code: str) -> dict:
         """The stored row of a room (any case, surrounding spaces ignored). NotFound otherwise."""
         code = normalize_code(code)
-        row = (
-            self.db.r().execute("SELECT * FROM rooms WHERE code = ?", (code,)).fetchone()
-            if CODE_RE.match(code)
-            else None
-        )
+        row = None
+        if CODE_RE.match(code):
+            with self.db.read() as r:
+                row = r.execute(ROOM, {"code": code}).fetchone()
         if row is None:
             raise NotFound(f"no room with code {code[:12]!r}")
-        return dict(row)
+        return dict(row._mapping)
 
     def open_row(self, code: str) -> dict:
         """As `row`, and Conflict when the room is closed."""
@@ -116,7 +112,8 @@ class RoomStore:
 
     def info(self, row: dict) -> dict:
         """What clients see of a room: code, times, closed, showing, lesson and the member count."""
-        n = self.db.r().execute("SELECT COUNT(*) FROM room_members WHERE code = ?", (row["code"],)).fetchone()[0]
+        with self.db.read() as r:
+            n = r.execute(MEMBER_COUNT, {"code": row["code"]}).scalar()
         return {
             "code": row["code"],
             "created_at": row["created_at"],
@@ -129,14 +126,18 @@ class RoomStore:
 
     def rooms(self) -> list[dict]:
         """The newest 100 rooms, newest first."""
-        codes = [r[0] for r in self.db.r().execute("SELECT code FROM rooms ORDER BY created_at DESC LIMIT 100")]
+        with self.db.read() as r:
+            codes = [x[0] for x in r.execute(NEWEST)]
         return [self.room(c) for c in codes]
 
     def update(self, code: str, **values) -> None:
         """Set columns (`showing`, `lesson`, `closed_at`) of a room by its normalized code."""
-        cols = ", ".join(f"{k} = ?" for k in values)
-        with self.db.lock:
-            self.db.w.execute(f"UPDATE rooms SET {cols} WHERE code = ?", (*values.values(), code))
+        cols = ", ".join(f"{k} = :v_{k}" for k in values)  # names from our code, never from a request
+        with self.db.write() as w:
+            w.execute(
+                text(f"UPDATE rooms SET {cols} WHERE code = :code"),
+                {f"v_{k}": v for k, v in values.items()} | {"code": code},
+            )
 
     # ---- members ------------------------------------------------------------------------------
     def join(self, code: str, client: str, name: str) -> dict:
@@ -144,63 +145,51 @@ class RoomStore:
         name). `{"room": info, "name", "member": member_ref}`."""
         row = self.open_row(code)
         code = row["code"]
-        r = self.db.r()
-        if r.execute("SELECT 1 FROM room_removed WHERE code = ? AND client = ?", (code, client)).fetchone():
-            raise Forbidden(f"the teacher removed you from room {code}")
+        key = {"code": code, "client": client}
+        with self.db.read() as r:
+            if r.execute(REMOVED, key).fetchone():
+                raise Forbidden(f"the teacher removed you from room {code}")
         # One statement under the lock: the capacity check and the upsert together. A burst of joins
         # (a whole class at once) queues on this lock, and every SQLite call releases and retakes the
         # GIL, which a busy event loop may hold for a switch interval: fewer calls, shorter waits.
-        with self.db.lock:
-            added = self.db.w.execute(
-                "INSERT INTO room_members (code, client, name, joined_at) SELECT ?, ?, ?, ? "
-                "WHERE EXISTS (SELECT 1 FROM room_members WHERE code = ? AND client = ?) "
-                "OR (SELECT COUNT(*) FROM room_members WHERE code = ?) < ? "
-                "ON CONFLICT (code, client) DO UPDATE SET name = excluded.name",
-                (code, client, name, time.time(), code, client, code, self.max_members),
-            ).rowcount
+        # On PostgreSQL the room's row is locked first: joins through other processes wait their turn.
+        with self.db.write() as w:
+            if not self.db.sqlite:
+                w.execute(LOCK_ROOM, {"code": code})
+            added = w.execute(JOIN, {**key, "name": name, "now": time.time(), "max": self.max_members}).rowcount
         if not added:
             raise TooMany(f"room {code} is full ({self.max_members} students)")
         return {"room": self.info(row), "name": name, "member": member_ref(client)}
 
     def leave(self, code: str, client: str) -> None:
         row = self.row(code)
-        with self.db.lock:
-            self.db.w.execute("DELETE FROM room_members WHERE code = ? AND client = ?", (row["code"], client))
+        with self.db.write() as w:
+            w.execute(LEAVE, {"code": row["code"], "client": client})
 
     def remove(self, code: str, client: str) -> str:
         """Out of the room, and kept out (a rejoin is Forbidden). The room's normalized code."""
         code = self.row(code)["code"]
-        with self.db.lock:
-            self.db.w.execute("DELETE FROM room_members WHERE code = ? AND client = ?", (code, client))
-            self.db.w.execute("INSERT OR IGNORE INTO room_removed VALUES (?, ?)", (code, client))
+        with self.db.write() as w:
+            w.execute(LEAVE, {"code": code, "client": client})
+            w.execute(KEEP_OUT, {"code": code, "client": client})
         return code
 
     def members(self, code: str) -> list[dict]:
         """`{client, name, joined_at}` of each member of a room (normalized code), first joined first."""
-        rows = self.db.r().execute(
-            "SELECT client, name, joined_at FROM room_members WHERE code = ? ORDER BY joined_at", (code,)
-        )
-        return [dict(m) for m in rows]
+        with self.db.read() as r:
+            return [dict(m._mapping) for m in r.execute(MEMBERS, {"code": code})]
 
     def client_of_member(self, code: str, member: str) -> str | None:
         """The client behind a member id of the students table (member_ref), else None."""
         row = self.row(code)
-        for (client,) in self.db.r().execute("SELECT client FROM room_members WHERE code = ?", (row["code"],)):
-            if member_ref(client) == member:
-                return client
-        return None
+        with self.db.read() as r:
+            clients = [c for (c,) in r.execute(MEMBER_CLIENTS, {"code": row["code"]})]
+        return next((c for c in clients if member_ref(c) == member), None)
 
     def membership(self, client: str) -> dict | None:
         """The open room this client joined last, with its name there."""
-        row = (
-            self.db.r()
-            .execute(
-                "SELECT m.code, m.name FROM room_members m JOIN rooms r ON r.code = m.code "
-                "WHERE m.client = ? AND r.closed_at IS NULL ORDER BY m.joined_at DESC LIMIT 1",
-                (client,),
-            )
-            .fetchone()
-        )
+        with self.db.read() as r:
+            row = r.execute(MEMBERSHIP, {"client": client}).fetchone()
         return {"code": row[0], "name": row[1]} if row else None
 
     def is_member(self, code: str, client: str) -> bool:
@@ -208,9 +197,6 @@ class RoomStore:
 
     def member_name(self, code: str, client: str) -> str | None:
         """The client's name in the room (normalized code), None when not a member."""
-        row = (
-            self.db.r()
-            .execute("SELECT name FROM room_members WHERE code = ? AND client = ?", (code, client))
-            .fetchone()
-        )
+        with self.db.read() as r:
+            row = r.execute(MEMBER_NAME, {"code": code, "client": client}).fetchone()
         return row[0] if row else None

@@ -1,6 +1,6 @@
-"""SQLite persistence (WAL mode): runs, per-epoch metrics, histogram and surface views (thinned),
-markers and checkpoints. One writer connection guarded by a lock; every reading thread has its own
-connection, so readers never wait for the writer (WAL).
+"""The run store on SQLAlchemy 2 Core (SQLite by default, or PostgreSQL): runs, per-epoch metrics,
+histogram and surface views (thinned), markers, checkpoints and sweeps. Connections are `db.py`'s (on
+SQLite one writer under a lock and a reader per thread, WAL); the schema is `migrate.py`'s (Alembic).
 
 Event payloads are stored as the compact JSON text the worker produced, so that serving them again
 (REST, websocket snapshots) needs no re-encoding."""
@@ -17,75 +17,122 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection, TextClause, bindparam, text
+
 from ..engine.checkpoints import thin
 from ..engine.status import ACTIVE, STATUSES, TERMINAL, RunStatus  # noqa: F401  (re-exported for the service)
 from ..jsonutil import dumps
+from . import migrate
+from .db import BUSY_TIMEOUT_MS, Database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    client TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    config TEXT NOT NULL,
-    info TEXT,
-    summary TEXT,
-    message TEXT NOT NULL DEFAULT '',
-    epochs_run INTEGER NOT NULL DEFAULT 0,
-    best_epoch INTEGER,
-    best_val_loss REAL,
-    speed REAL NOT NULL DEFAULT 0,
-    final_state BLOB
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
-CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
-CREATE INDEX IF NOT EXISTS runs_client ON runs(client, status);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL, epoch INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (run_id, epoch)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS views (
-    run_id TEXT NOT NULL, kind TEXT NOT NULL, epoch INTEGER NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (run_id, kind, epoch)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS markers (
-    run_id TEXT NOT NULL, epoch INTEGER NOT NULL, data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS markers_run ON markers(run_id, epoch);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    run_id TEXT NOT NULL, epoch INTEGER NOT NULL, state BLOB NOT NULL, PRIMARY KEY (run_id, epoch)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sweeps (
-    id TEXT PRIMARY KEY,
-    client TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    spec TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sweeps_client ON sweeps(client, created_at);
-"""
-
-# Columns added after the first release: (name, declaration); an older file gets them at start-up.
-ADDED_COLUMNS = (
-    ("brief", "TEXT"),  # the run's key choices as JSON (run_brief): lists and tables never parse configs
-    ("stored_bytes", "INTEGER NOT NULL DEFAULT 0"),  # bytes of its stored checkpoints and final model
-    ("sweep_id", "TEXT"),  # the sweep this run is a variant of (sweeps.id), else NULL
-)
 VACUUM_PAGES = 1024  # pages given back to the file system per step (4 MiB at the default page size)
 # Free pages below this are left for the next inserts to reuse: thinned views and checkpoints free a few
 # pages all the time, and giving them back only to grow the file again would be churn under the lock.
 VACUUM_MIN_FREE = 256
 log = logging.getLogger("nnplayground.store")
 
+# has_final as 0/1 on both engines (PostgreSQL's IS NOT NULL is a boolean)
+_HAS_FINAL = "CASE WHEN final_state IS NULL THEN 0 ELSE 1 END AS has_final"
 RUN_COLUMNS = (
     "id, status, client, created_at, started_at, finished_at, config, info, summary, message, epochs_run, "
-    "best_epoch, best_val_loss, speed, final_state IS NOT NULL AS has_final, brief"
+    f"best_epoch, best_val_loss, speed, {_HAS_FINAL}, brief"
 )
 # What a list of runs shows: no configuration (a custom data set's can be megabytes), only the brief.
 LIST_COLUMNS = (
     "id, status, client, created_at, started_at, finished_at, summary, message, epochs_run, "
-    "best_epoch, best_val_loss, speed, final_state IS NOT NULL AS has_final, brief"
+    f"best_epoch, best_val_loss, speed, {_HAS_FINAL}, brief"
 )
+
+
+def _sql(q: str, *expanding: str) -> TextClause:
+    """A statement built once (SQLAlchemy caches its compiled form); `expanding`: list parameters (IN)."""
+    t = text(q)
+    return t.bindparams(*(bindparam(name, expanding=True) for name in expanding)) if expanding else t
+
+
+# The statements, in SQL both engines speak (ON CONFLICT ... excluded is SQLite's and PostgreSQL's).
+INSERT_RUN = _sql(
+    "INSERT INTO runs (id, status, client, created_at, config, speed, brief, sweep_id) "
+    "VALUES (:id, :status, :client, :created_at, :config, :speed, :brief, :sweep_id)"
+)
+INSERT_SWEEP = _sql("INSERT INTO sweeps (id, client, created_at, spec) VALUES (:id, :client, :created_at, :spec)")
+GET_SWEEP = _sql("SELECT id, client, created_at, spec FROM sweeps WHERE id = :id")
+SWEEP_RUNS = _sql(f"SELECT {LIST_COLUMNS} FROM runs WHERE sweep_id = :id")
+SWEEP_OF = _sql("SELECT sweep_id FROM runs WHERE id = :id")
+DELETE_SWEEP = _sql("DELETE FROM sweeps WHERE id = :id")
+GET_RUN = _sql(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = :id")
+CLAIM_RUN = _sql(
+    "UPDATE runs SET status = :running, started_at = :now, worker = :worker, worker_pid = :pid "
+    "WHERE id = :id AND status = :queued"
+)
+COUNT_ACTIVE = _sql(
+    "SELECT COUNT(DISTINCT COALESCE(sweep_id, id)) FROM runs WHERE client = :client AND status IN :active", "active"
+)
+ACTIVE_COUNTS = _sql(
+    "SELECT status, COUNT(DISTINCT COALESCE(sweep_id, id)) FROM runs "
+    "WHERE client = :client AND status IN :active GROUP BY status",
+    "active",
+)
+STARTED_BEFORE = _sql("SELECT id FROM runs WHERE status IN :live AND started_at < :cutoff", "live")
+RUNS_OF_CLIENTS = _sql(
+    "SELECT id, client, status, created_at, brief, summary, epochs_run, best_val_loss "
+    "FROM runs WHERE client IN :clients ORDER BY created_at",
+    "clients",
+)
+LAST_METRIC = _sql("SELECT record FROM metrics WHERE run_id = :id ORDER BY epoch DESC LIMIT 1")
+CLIENT_STORAGE = _sql("SELECT COALESCE(SUM(stored_bytes), 0) FROM runs WHERE client = :client")
+COUNTS = _sql("SELECT status, COUNT(*) FROM runs GROUP BY status")
+ACTIVE_IDS = _sql("SELECT id FROM runs WHERE status IN :active", "active")
+MARK_INTERRUPTED = _sql(
+    "UPDATE runs SET status = :interrupted, finished_at = :now, "
+    "message = 'the server stopped while this run was active' WHERE status IN :active",
+    "active",
+)
+DELETE_RUN = _sql("DELETE FROM runs WHERE id = :id")
+DELETE_RUN_ROWS = tuple(
+    _sql(f"DELETE FROM {t} WHERE run_id = :id") for t in ("metrics", "views", "markers", "checkpoints")
+)
+RUN_EXISTS = _sql("SELECT 1 FROM runs WHERE id = :id")
+# PostgreSQL: the run's row stays locked until the step commits, so a delete_run in another process
+# waits for it (and then deletes the step's rows too) instead of leaving rows of a deleted run.
+RUN_EXISTS_LOCKED = _sql("SELECT 1 FROM runs WHERE id = :id FOR UPDATE")
+SET_EPOCHS_RUN = _sql("UPDATE runs SET epochs_run = :epoch WHERE id = :id")
+SET_INFO = _sql("UPDATE runs SET info = :info, brief = :brief WHERE id = :id")
+SET_FINAL_STATE = _sql("UPDATE runs SET final_state = :state WHERE id = :id")
+SET_END = _sql(
+    "UPDATE runs SET status = :status, summary = :summary, message = :message, finished_at = :now WHERE id = :id"
+)
+SET_BEST = _sql("UPDATE runs SET best_epoch = :epoch, best_val_loss = :val_loss WHERE id = :id")
+SET_STORED_BYTES = _sql("UPDATE runs SET stored_bytes = :n WHERE id = :id")
+UPSERT_METRIC = _sql(
+    "INSERT INTO metrics (run_id, epoch, record) VALUES (:id, :epoch, :record) "
+    "ON CONFLICT (run_id, epoch) DO UPDATE SET record = excluded.record"
+)
+UPSERT_VIEW = _sql(
+    "INSERT INTO views (run_id, kind, epoch, data) VALUES (:id, :kind, :epoch, :data) "
+    "ON CONFLICT (run_id, kind, epoch) DO UPDATE SET data = excluded.data"
+)
+DELETE_VIEW = _sql("DELETE FROM views WHERE run_id = :id AND kind = :kind AND epoch = :epoch")
+INSERT_MARKER = _sql("INSERT INTO markers (run_id, epoch, data) VALUES (:id, :epoch, :data)")
+UPSERT_CHECKPOINT = _sql(
+    "INSERT INTO checkpoints (run_id, epoch, state) VALUES (:id, :epoch, :state) "
+    "ON CONFLICT (run_id, epoch) DO UPDATE SET state = excluded.state"
+)
+DELETE_CHECKPOINT = _sql("DELETE FROM checkpoints WHERE run_id = :id AND epoch = :epoch")
+METRICS = _sql("SELECT epoch, record FROM metrics WHERE run_id = :id AND epoch > :since ORDER BY epoch")
+VIEW_LATEST = _sql("SELECT data FROM views WHERE run_id = :id AND kind = :kind ORDER BY epoch DESC LIMIT 1")
+VIEW_AT = _sql(
+    "SELECT data FROM views WHERE run_id = :id AND kind = :kind AND epoch <= :epoch ORDER BY epoch DESC LIMIT 1"
+)
+VIEWS_SINCE = _sql(
+    "SELECT epoch, data FROM views WHERE run_id = :id AND kind = :kind AND epoch > :since ORDER BY epoch"
+)
+MARKERS = _sql("SELECT data FROM markers WHERE run_id = :id AND epoch > :since ORDER BY id")
+CHECKPOINT_EPOCHS = _sql("SELECT epoch FROM checkpoints WHERE run_id = :id ORDER BY epoch")
+CHECKPOINT = _sql("SELECT state FROM checkpoints WHERE run_id = :id AND epoch = :epoch")
+FINAL_STATE = _sql("SELECT final_state FROM runs WHERE id = :id")
+NO_BRIEF = _sql("SELECT id, config, info FROM runs WHERE brief IS NULL")
+SET_BRIEF = _sql("UPDATE runs SET brief = :brief WHERE id = :id")
 
 
 def run_brief(config: dict, info: dict | None = None) -> dict:
@@ -142,95 +189,81 @@ class StepWrite:
     final_state: bytes | None = None
 
 
-def _connect(path: str, wal_limit: int = 16 << 20) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    # the log is cut back to this size whenever it restarts after a checkpoint (it never shrinks otherwise)
-    conn.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
-    return conn
-
-
 class Store:
-    def __init__(self, path: str, keep_views: int = 200, wal_limit: int = 16 << 20):
-        self.path = path
+    """The run store. `path_or_url`: a SQLite file path (the embedded default) or a SQLAlchemy URL
+    (`sqlite:///file.db`, `postgresql+psycopg://user@host/db`); the schema is brought to the newest
+    revision first (`migrate.upgrade`). `keep_views`: views kept per kind and run; `wal_limit`: bytes
+    the SQLite write-ahead log is cut back to.
+
+    Several processes may use one database at once (web processes, Celery workers): every check that
+    decides something (a run's status, whether it still exists) is made in SQL inside the write. The
+    only state kept in memory is per run *written by this process* (`_thin`: the epochs of its stored
+    views; `_sizes`: its checkpoints' sizes): a run's steps are written by the one process that
+    claimed it, so no other process's writes can make them stale. They are dropped when the run ends
+    or is deleted."""
+
+    def __init__(self, path_or_url: str, keep_views: int = 200, wal_limit: int = 16 << 20):
         self.keep_views = max(4, keep_views)
         self.wal_limit = wal_limit
-        self._w = _connect(path, wal_limit)
-        if self._w.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-            # Incremental auto-vacuum lets a deleted run's pages go back to the file system. It can only
-            # be switched on by rebuilding the file: instant for a new one, once for a file written by
-            # an earlier version (which keeps working either way).
-            log.info("switching %s to incremental auto-vacuum (a one-time rebuild)", path)
-            self._w.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            self._w.execute("VACUUM")
-        self._w.executescript(SCHEMA)
-        self._migrate()
-        # WAL checkpoints (copying the log into the database file, with an fsync) run in a thread of
-        # their own instead of inside whichever commit crosses 1000 pages: a run's events are published
-        # right after their commit, and an inline checkpoint held a live epoch back (README, Performance).
-        self._w.execute("PRAGMA wal_autocheckpoint=0")
+        migrate.upgrade(path_or_url)
+        self.db = Database(path_or_url, wal_limit)
+        self.path = self.db.path  # the SQLite file, None on PostgreSQL
+        self._exists = RUN_EXISTS if self.db.sqlite else RUN_EXISTS_LOCKED
+        self._backfill_briefs()
         self._closing = threading.Event()
-        self._wlock = threading.RLock()
-        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="nnplayground-wal", daemon=True)
-        self._checkpointer.start()
-        self._local = threading.local()
+        self._checkpointer: threading.Thread | None = None
+        if self.db.sqlite:
+            # WAL checkpoints (copying the log into the database file, with an fsync) run in a thread of
+            # their own instead of inside whichever commit crosses 1000 pages: a run's events are published
+            # right after their commit, and an inline checkpoint held a live epoch back (README, Performance).
+            with self.db.write() as w:
+                w.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="nnplayground-wal", daemon=True)
+            self._checkpointer.start()
         self._thin: dict[tuple[str, str], _Thinning] = {}
         # checkpoint sizes of the runs being written, by epoch: summing length(state) in SQL reads every
         # blob on every step (README, Performance), so the total is kept here
         self._sizes: dict[str, dict[int, int]] = {}
 
-    def _migrate(self) -> None:
-        have = {r[1] for r in self._w.execute("PRAGMA table_info(runs)")}
-        for name, decl in ADDED_COLUMNS:
-            if name not in have:
-                self._w.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
-        self._w.execute("CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id)")
-        if "stored_bytes" not in have:  # once: this reads every blob
-            self._w.execute(
-                "UPDATE runs SET stored_bytes = COALESCE(length(final_state), 0) + "
-                "(SELECT COALESCE(SUM(length(state)), 0) FROM checkpoints WHERE run_id = runs.id)"
-            )
-        # Runs written before the brief existed: computed once here, never again per request.
-        rows = self._w.execute("SELECT id, config, info FROM runs WHERE brief IS NULL").fetchall()
-        self._w.execute("BEGIN IMMEDIATE")
-        for r in rows:
-            brief = run_brief(json.loads(r["config"]), json.loads(r["info"]) if r["info"] else None)
-            self._w.execute("UPDATE runs SET brief = ? WHERE id = ?", (dumps(brief), r["id"]))
-        self._w.execute("COMMIT")
+    def _backfill_briefs(self) -> None:
+        """Runs written before the brief existed: computed once here, never again per request."""
+        with self.db.read() as r:
+            rows = r.execute(NO_BRIEF).fetchall()
+        if rows:
+            with self.db.write() as c:
+                c.execute(
+                    SET_BRIEF,
+                    [
+                        {"id": i, "brief": dumps(run_brief(json.loads(cfg), json.loads(info) if info else None))}
+                        for i, cfg, info in rows
+                    ],
+                )
 
     # ---- connections ------------------------------------------------------------------------
-    def _r(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = _connect(self.path, self.wal_limit)
-        return conn
-
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        with self._wlock:
-            self._w.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._w
-            except BaseException:
-                self._w.execute("ROLLBACK")
-                raise
-            self._w.execute("COMMIT")
-
-    @contextmanager
-    def read_tx(self) -> Iterator[sqlite3.Connection]:
-        """A consistent view across several reads (one WAL snapshot)."""
-        c = self._r()
-        c.execute("BEGIN")
-        try:
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (this process's writes one at a time)."""
+        with self.db.write() as c:
             yield c
-        finally:
-            c.execute("COMMIT")
+
+    @contextmanager
+    def read_tx(self) -> Iterator[Connection]:
+        """A consistent view across several reads (one snapshot); the store's reads in this thread
+        read in it until the block ends."""
+        with self.db.read_tx() as c:
+            yield c
+
+    def _one(self, stmt, **params):
+        with self.db.read() as r:
+            return r.execute(stmt, params).fetchone()
+
+    def _all(self, stmt, **params) -> list:
+        with self.db.read() as r:
+            return r.execute(stmt, params).fetchall()
 
     def _checkpoint_loop(self, every: float = 0.5) -> None:
-        conn = _connect(self.path, self.wal_limit)
+        raw = self.db.engine.raw_connection()  # the driver's own connection: pragmas step as they should
+        conn = raw.dbapi_connection
         try:
             while not self._closing.wait(every):
                 try:
@@ -241,7 +274,7 @@ class Store:
                 except sqlite3.Error:
                     pass  # busy or closing: the next round tries again
         finally:
-            conn.close()
+            raw.close()
 
     def _wal_size(self) -> int:
         try:
@@ -253,12 +286,12 @@ class Store:
         """Everything in the log is in the database: cut the file to zero. journal_size_limit does this
         only when a writer restarts the log, so a log left large by a burst of writes would otherwise
         stay so while the server is idle. It waits for readers at most 50 ms (then the next round tries)."""
-        with self._wlock:
+        with self.db.lock:
             conn.execute("PRAGMA busy_timeout=50")
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
-                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def _vacuum_step(self, conn: sqlite3.Connection) -> int:
         """Give up to VACUUM_PAGES free pages (a deleted run's) back to the file system: short steps
@@ -267,24 +300,22 @@ class Store:
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         if free < VACUUM_MIN_FREE:
             return free
-        with self._wlock:
+        with self.db.lock:
             # executescript steps the pragma to the end; execute() frees a single page per call
             conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
         return conn.execute("PRAGMA freelist_count").fetchone()[0]
 
     def close(self) -> None:
         self._closing.set()
-        self._checkpointer.join(timeout=5)
-        with self._wlock:
-            self._w.close()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+        self.db.close()
 
     # ---- runs -------------------------------------------------------------------------------
     def insert_run(self, run_id: str, config: str, client: str, speed: float, brief: str | None = None) -> None:
+        row = {"id": run_id, "status": RunStatus.QUEUED, "client": client, "created_at": time.time()}
         with self.write() as c:
-            c.execute(
-                "INSERT INTO runs (id, status, client, created_at, config, speed, brief) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, RunStatus.QUEUED, client, time.time(), config, speed, brief),
-            )
+            c.execute(INSERT_RUN, {**row, "config": config, "speed": speed, "brief": brief, "sweep_id": None})
 
     # ---- sweeps -------------------------------------------------------------------------------
     def insert_sweep(
@@ -294,152 +325,151 @@ class Store:
         brief JSON) each, queued, in one transaction."""
         now = time.time()
         with self.write() as c:
+            c.execute(INSERT_SWEEP, {"id": sweep_id, "client": client, "created_at": now, "spec": spec})
             c.execute(
-                "INSERT INTO sweeps (id, client, created_at, spec) VALUES (?, ?, ?, ?)", (sweep_id, client, now, spec)
-            )
-            c.executemany(
-                "INSERT INTO runs (id, status, client, created_at, config, speed, brief, sweep_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r, RunStatus.QUEUED, client, now, config, speed, brief, sweep_id) for r, config, brief in runs],
+                INSERT_RUN,
+                [
+                    {
+                        "id": r,
+                        "status": RunStatus.QUEUED,
+                        "client": client,
+                        "created_at": now,
+                        "config": config,
+                        "speed": speed,
+                        "brief": brief,
+                        "sweep_id": sweep_id,
+                    }
+                    for r, config, brief in runs
+                ],
             )
 
     def get_sweep(self, sweep_id: str) -> dict | None:
-        row = self._r().execute("SELECT id, client, created_at, spec FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
-        return dict(row) if row else None
+        row = self._one(GET_SWEEP, id=sweep_id)
+        return dict(row._mapping) if row else None
 
     def list_sweeps(self, client: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
         """Sweeps newest first (a client's own with `client`), and how many there are."""
-        where, args = ("WHERE client = ?", [client]) if client is not None else ("", [])
-        r = self._r()
-        total = r.execute(f"SELECT COUNT(*) FROM sweeps {where}", args).fetchone()[0]
-        rows = r.execute(
-            f"SELECT id, client, created_at, spec FROM sweeps {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        ).fetchall()
-        return [dict(x) for x in rows], total
+        where, args = ("WHERE client = :client", {"client": client}) if client is not None else ("", {})
+        with self.db.read() as r:
+            total = r.execute(text(f"SELECT COUNT(*) FROM sweeps {where}"), args).scalar()
+            rows = r.execute(
+                text(
+                    f"SELECT id, client, created_at, spec FROM sweeps {where} "
+                    "ORDER BY created_at DESC, id LIMIT :limit OFFSET :offset"
+                ),
+                {**args, "limit": limit, "offset": offset},
+            ).fetchall()
+        return [dict(x._mapping) for x in rows], total
 
     def sweep_runs(self, sweep_id: str) -> list[dict]:
         """The sweep's variants' runs still stored, as lists show them (no configuration)."""
-        rows = self._r().execute(f"SELECT {LIST_COLUMNS} FROM runs WHERE sweep_id = ?", (sweep_id,)).fetchall()
-        return [dict(x) for x in rows]
+        return [dict(x._mapping) for x in self._all(SWEEP_RUNS, id=sweep_id)]
 
     def sweep_of(self, run_id: str) -> str | None:
-        row = self._r().execute("SELECT sweep_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self._one(SWEEP_OF, id=run_id)
         return row[0] if row else None
 
     def delete_sweep(self, sweep_id: str) -> bool:
         """The sweep's record (its runs are deleted one by one with delete_run)."""
         with self.write() as c:
-            return c.execute("DELETE FROM sweeps WHERE id = ?", (sweep_id,)).rowcount > 0
+            return c.execute(DELETE_SWEEP, {"id": sweep_id}).rowcount > 0
 
     def update_run(self, run_id: str, only_if: tuple[str, ...] | None = None, **values) -> bool:
-        """Set columns of a run; with `only_if`, only while its status is one of those."""
-        cols = ", ".join(f"{k} = ?" for k in values)
-        sql = f"UPDATE runs SET {cols} WHERE id = ?"
-        args = [*values.values(), run_id]
+        """Set columns of a run; with `only_if`, only while its status is one of those. The check and
+        the update are one statement, so of several processes racing for the same change one wins."""
+        params = {f"v_{k}": v for k, v in values.items()}
+        params["id"] = run_id
         if only_if:
-            sql += f" AND status IN ({','.join('?' * len(only_if))})"
-            args += list(only_if)
+            params["only_if"] = list(only_if)
         with self.write() as c:
-            return c.execute(sql, args).rowcount > 0
+            return c.execute(_update_stmt(tuple(values), bool(only_if)), params).rowcount > 0
+
+    def claim_run(self, run_id: str, worker: str, pid: int) -> bool:
+        """Start a queued run in this worker: status `running`, started now, `worker` (its host name or
+        Celery node) and `pid` noted. True only for the one caller that moved it from `queued` (a
+        redelivered task, or a run stopped or deleted meanwhile, gets False and must not train it)."""
+        params = {"id": run_id, "worker": worker, "pid": pid, "now": time.time()}
+        with self.write() as c:
+            return (
+                c.execute(CLAIM_RUN, {**params, "running": RunStatus.RUNNING, "queued": RunStatus.QUEUED}).rowcount == 1
+            )
 
     def get_run(self, run_id: str) -> dict | None:
-        row = self._r().execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return dict(row) if row else None
+        row = self._one(GET_RUN, id=run_id)
+        return dict(row._mapping) if row else None
 
     def list_runs(
         self, status: str | None, limit: int, offset: int, client: str | None = None
     ) -> tuple[list[dict], int]:
-        conds, args = [], []
+        conds, args = [], {}
         if status:
-            conds.append("status = ?")
-            args.append(status)
+            conds.append("status = :status")
+            args["status"] = status
         if client is not None:
-            conds.append("client = ?")
-            args.append(client)
+            conds.append("client = :client")
+            args["client"] = client
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        r = self._r()
-        total = r.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
-        rows = r.execute(
-            f"SELECT {LIST_COLUMNS} FROM runs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        ).fetchall()
-        return [dict(x) for x in rows], total
+        with self.db.read() as r:
+            total = r.execute(text(f"SELECT COUNT(*) FROM runs {where}"), args).scalar()
+            rows = r.execute(
+                text(
+                    f"SELECT {LIST_COLUMNS} FROM runs {where} ORDER BY created_at DESC, id LIMIT :limit OFFSET :offset"
+                ),
+                {**args, "limit": limit, "offset": offset},
+            ).fetchall()
+        return [dict(x._mapping) for x in rows], total
 
     def count_active(self, client: str) -> int:
         """A client's active runs; a sweep's variants count once (one job, one worker slot)."""
-        q = (
-            "SELECT COUNT(DISTINCT COALESCE(sweep_id, id)) FROM runs "
-            f"WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))})"
-        )
-        return self._r().execute(q, (client, *ACTIVE)).fetchone()[0]
+        return self._one(COUNT_ACTIVE, client=client, active=list(ACTIVE))[0]
 
     def active_counts(self, client: str) -> dict[str, int]:
         """How many runs of a client are in each active status (statuses with none are left out); a
         sweep's variants count once."""
-        q = (
-            "SELECT status, COUNT(DISTINCT COALESCE(sweep_id, id)) FROM runs "
-            f"WHERE client = ? AND status IN ({','.join('?' * len(ACTIVE))}) GROUP BY status"
-        )
-        return {s: n for s, n in self._r().execute(q, (client, *ACTIVE)).fetchall()}
+        return {s: n for s, n in self._all(ACTIVE_COUNTS, client=client, active=list(ACTIVE))}
 
     def started_before(self, cutoff: float) -> list[str]:
         """Ids of the runs training or paused that started before `cutoff` (epoch seconds)."""
-        q = "SELECT id FROM runs WHERE status IN (?, ?) AND started_at < ?"
-        return [r[0] for r in self._r().execute(q, (RunStatus.RUNNING, RunStatus.PAUSED, cutoff)).fetchall()]
+        return [r[0] for r in self._all(STARTED_BEFORE, live=[RunStatus.RUNNING, RunStatus.PAUSED], cutoff=cutoff)]
 
     def runs_of_clients(self, clients: list[str]) -> list[dict]:
         """The runs of these clients, oldest first per client, with the columns of the teacher's table
         (id, client, status, created_at, brief, summary, epochs_run, best_val_loss; never the
         configuration, which a custom data set makes megabytes long)."""
         out: list[dict] = []
-        r = self._r()
-        for i in range(0, len(clients), 400):  # below SQLite's bound on a statement's parameters
-            chunk = clients[i : i + 400]
-            q = (
-                "SELECT id, client, status, created_at, brief, summary, epochs_run, best_val_loss "
-                f"FROM runs WHERE client IN ({','.join('?' * len(chunk))}) ORDER BY created_at"
-            )
-            out += [dict(x) for x in r.execute(q, chunk)]
+        with self.db.read() as r:
+            for i in range(0, len(clients), 400):  # below SQLite's bound on a statement's parameters
+                out += [dict(x._mapping) for x in r.execute(RUNS_OF_CLIENTS, {"clients": clients[i : i + 400]})]
         return out
 
     def last_metric(self, run_id: str) -> str | None:
         """The epoch record (JSON text) of the run's latest epoch, None before its first."""
-        row = (
-            self._r()
-            .execute("SELECT record FROM metrics WHERE run_id = ? ORDER BY epoch DESC LIMIT 1", (run_id,))
-            .fetchone()
-        )
+        row = self._one(LAST_METRIC, id=run_id)
         return row[0] if row else None
 
     def client_storage(self, client: str) -> int:
         """Bytes of the checkpoints and final models of a client's stored runs."""
-        q = "SELECT COALESCE(SUM(stored_bytes), 0) FROM runs WHERE client = ?"
-        return self._r().execute(q, (client,)).fetchone()[0]
+        return int(self._one(CLIENT_STORAGE, client=client)[0])  # PostgreSQL's SUM is a numeric
 
     def counts(self) -> dict[str, int]:
-        rows = self._r().execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
-        return {s: n for s, n in rows}
+        return {s: n for s, n in self._all(COUNTS)}
 
     def mark_interrupted(self) -> list[str]:
         """At start-up: runs that were active when the server stopped cannot continue."""
         with self.write() as c:
-            ids = [
-                r[0] for r in c.execute(f"SELECT id FROM runs WHERE status IN ({','.join('?' * len(ACTIVE))})", ACTIVE)
-            ]
+            ids = [r[0] for r in c.execute(ACTIVE_IDS, {"active": list(ACTIVE)})]
             c.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, "
-                "message = 'the server stopped while this run was active' "
-                f"WHERE status IN ({','.join('?' * len(ACTIVE))})",
-                (RunStatus.INTERRUPTED, time.time(), *ACTIVE),
+                MARK_INTERRUPTED, {"interrupted": RunStatus.INTERRUPTED, "now": time.time(), "active": list(ACTIVE)}
             )
         return ids
 
     def delete_run(self, run_id: str) -> bool:
         with self.write() as c:
-            for table in ("metrics", "views", "markers", "checkpoints"):
-                c.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
-            gone = c.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
+            # the run's row first: on PostgreSQL this waits for a step another process is writing
+            # (apply_step locks the row), whose rows the deletes below then see
+            gone = c.execute(DELETE_RUN, {"id": run_id}).rowcount > 0
+            for stmt in DELETE_RUN_ROWS:
+                c.execute(stmt, {"id": run_id})
         for key in [k for k in self._thin if k[0] == run_id]:
             del self._thin[key]
         self._sizes.pop(run_id, None)
@@ -447,139 +477,126 @@ class Store:
 
     # ---- events -------------------------------------------------------------------------------
     def apply_step(self, run_id: str, step: StepWrite, end: dict | None, info: str | None) -> bool:
-        """Persist one step's events in one transaction. False when the run no longer exists."""
+        """Persist one step's events in one transaction, committed before this returns (nothing is
+        shown before it is stored). False when the run no longer exists."""
+        last_epoch = next((ev.epoch for ev in reversed(step.events) if ev.type == "epoch"), None)
         with self.write() as c:
-            if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-                return False
-            last_epoch = self._write_events(c, run_id, step.events)
-            self._write_checkpoints(c, run_id, step, end)
+            # the run must still exist (it may have been deleted); setting its epochs_run first checks
+            # that in the same statement (and locks its row on PostgreSQL, as FOR UPDATE would)
             if last_epoch is not None:
-                c.execute("UPDATE runs SET epochs_run = ? WHERE id = ?", (last_epoch, run_id))
+                if c.execute(SET_EPOCHS_RUN, {"epoch": last_epoch, "id": run_id}).rowcount == 0:
+                    return False
+            elif c.execute(self._exists, {"id": run_id}).fetchone() is None:
+                return False
+            self._write_events(c, run_id, step.events)
+            self._write_checkpoints(c, run_id, step, end)
             if info is not None:
                 brief = dumps(run_brief({}, json.loads(info)))
-                c.execute("UPDATE runs SET info = ?, brief = ? WHERE id = ?", (info, brief, run_id))
+                c.execute(SET_INFO, {"info": info, "brief": brief, "id": run_id})
             self._write_best(c, run_id, step.events)
             if step.final_state is not None:
-                c.execute("UPDATE runs SET final_state = ? WHERE id = ?", (step.final_state, run_id))
+                c.execute(SET_FINAL_STATE, {"state": step.final_state, "id": run_id})
             if end is not None:
                 c.execute(
-                    "UPDATE runs SET status = ?, summary = ?, message = ?, finished_at = ? WHERE id = ?",
-                    (end["status"], end["summary"], end["message"], time.time(), run_id),
+                    SET_END,
+                    {
+                        "status": end["status"],
+                        "summary": end["summary"],
+                        "message": end["message"],
+                        "now": time.time(),
+                        "id": run_id,
+                    },
                 )
                 for kind in ("histograms", "surface"):  # a finished run gets no more views
                     self._thin.pop((run_id, kind), None)
         return True
 
-    def _write_events(self, c: sqlite3.Connection, run_id: str, events: list[Packed]) -> int | None:
-        """Insert a step's epoch records, views and markers; the last epoch recorded, if any."""
-        last_epoch = None
+    def _write_events(self, c: Connection, run_id: str, events: list[Packed]) -> None:
+        """Insert a step's epoch records, views and markers."""
         for ev in events:
             if ev.type == "epoch":
-                c.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, ev.epoch, ev.record))
-                last_epoch = ev.epoch
+                c.execute(UPSERT_METRIC, {"id": run_id, "epoch": ev.epoch, "record": ev.record})
             elif ev.type in ("histograms", "surface"):
                 self._add_view(c, run_id, ev.type, ev.epoch, ev.text)
             elif ev.type == "marker":
-                c.execute("INSERT INTO markers VALUES (?, ?, ?)", (run_id, ev.epoch, ev.text))
-        return last_epoch
+                c.execute(INSERT_MARKER, {"id": run_id, "epoch": ev.epoch, "data": ev.text})
 
-    def _write_checkpoints(self, c: sqlite3.Connection, run_id: str, step: StepWrite, end: dict | None) -> None:
+    def _write_checkpoints(self, c: Connection, run_id: str, step: StepWrite, end: dict | None) -> None:
         """Store the step's new checkpoints, delete the thinned ones and keep the run's `stored_bytes`
         (checkpoints + final model) current."""
-        for epoch, blob in step.checkpoints.items():
-            c.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (run_id, epoch, blob))
-        for epoch in step.dropped:
-            c.execute("DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?", (run_id, epoch))
+        if step.checkpoints:
+            c.execute(
+                UPSERT_CHECKPOINT, [{"id": run_id, "epoch": e, "state": blob} for e, blob in step.checkpoints.items()]
+            )
+        if step.dropped:
+            c.execute(DELETE_CHECKPOINT, [{"id": run_id, "epoch": e} for e in step.dropped])
         sizes = self._sizes.setdefault(run_id, {})
         sizes.update((epoch, len(blob)) for epoch, blob in step.checkpoints.items())
         for epoch in step.dropped:
             sizes.pop(epoch, None)
         final = len(step.final_state) if step.final_state is not None else 0
         if step.checkpoints or step.dropped or final:
-            c.execute("UPDATE runs SET stored_bytes = ? WHERE id = ?", (sum(sizes.values()) + final, run_id))
+            c.execute(SET_STORED_BYTES, {"n": sum(sizes.values()) + final, "id": run_id})
         if end is not None or final:
             self._sizes.pop(run_id, None)
 
-    def _write_best(self, c: sqlite3.Connection, run_id: str, events: list[Packed]) -> None:
+    def _write_best(self, c: Connection, run_id: str, events: list[Packed]) -> None:
         """A `best` marker moves the run's best epoch (and the view thinning's pinned epoch) to it."""
         for ev in events:
             if ev.type == "marker" and '"kind":"best"' in ev.text:
                 m = json.loads(ev.text)
                 for kind in ("histograms", "surface"):
                     self._thin.setdefault((run_id, kind), _Thinning()).best = m["epoch"]
-                c.execute(
-                    "UPDATE runs SET best_epoch = ?, best_val_loss = ? WHERE id = ?",
-                    (m["epoch"], m.get("val_loss"), run_id),
-                )
+                c.execute(SET_BEST, {"epoch": m["epoch"], "val_loss": m.get("val_loss"), "id": run_id})
 
-    def _add_view(self, c: sqlite3.Connection, run_id: str, kind: str, epoch: int, text: str) -> None:
+    def _add_view(self, c: Connection, run_id: str, kind: str, epoch: int, text: str) -> None:
         """Keep at most `keep_views` views of a kind per run, thinned by the checkpoints' rule
         (`checkpoints.thin`): the first, the best and the latest, and every stride-th epoch."""
         t = self._thin.setdefault((run_id, kind), _Thinning())
-        c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)", (run_id, kind, epoch, text))
+        c.execute(UPSERT_VIEW, {"id": run_id, "kind": kind, "epoch": epoch, "data": text})
         t.epochs.add(epoch)
         t.stride, dropped = thin(t.epochs, self.keep_views, t.stride, (min(t.epochs), t.best, epoch))
         if dropped:
-            c.executemany(
-                "DELETE FROM views WHERE run_id = ? AND kind = ? AND epoch = ?", [(run_id, kind, e) for e in dropped]
-            )
+            c.execute(DELETE_VIEW, [{"id": run_id, "kind": kind, "epoch": e} for e in dropped])
             t.epochs -= dropped
 
     def metrics(self, run_id: str, since: int | None = None) -> list[tuple[int, str]]:
-        rows = (
-            self._r()
-            .execute(
-                "SELECT epoch, record FROM metrics WHERE run_id = ? AND epoch > ? ORDER BY epoch",
-                (run_id, -1 if since is None else since),
-            )
-            .fetchall()
-        )
-        return [(e, t) for e, t in rows]
+        return [(e, t) for e, t in self._all(METRICS, id=run_id, since=-1 if since is None else since)]
 
     def view(self, run_id: str, kind: str, epoch: int | None) -> str | None:
         """The stored view at `epoch` or the nearest one before it (latest when epoch is None)."""
-        q = "SELECT data FROM views WHERE run_id = ? AND kind = ?"
-        args: list = [run_id, kind]
-        if epoch is not None:
-            q += " AND epoch <= ?"
-            args.append(epoch)
-        row = self._r().execute(q + " ORDER BY epoch DESC LIMIT 1", args).fetchone()
+        if epoch is None:
+            row = self._one(VIEW_LATEST, id=run_id, kind=kind)
+        else:
+            row = self._one(VIEW_AT, id=run_id, kind=kind, epoch=epoch)
         return row[0] if row else None
 
     def views_since(self, run_id: str, kind: str, since: int) -> list[tuple[int, str]]:
-        rows = (
-            self._r()
-            .execute(
-                "SELECT epoch, data FROM views WHERE run_id = ? AND kind = ? AND epoch > ? ORDER BY epoch",
-                (run_id, kind, since),
-            )
-            .fetchall()
-        )
-        return [(e, t) for e, t in rows]
+        return [(e, t) for e, t in self._all(VIEWS_SINCE, id=run_id, kind=kind, since=since)]
 
     def markers(self, run_id: str, since: int | None = None) -> list[str]:
-        rows = (
-            self._r()
-            .execute(
-                "SELECT data FROM markers WHERE run_id = ? AND epoch > ? ORDER BY rowid",
-                (run_id, -1 if since is None else since),
-            )
-            .fetchall()
-        )
-        return [r[0] for r in rows]
+        return [r[0] for r in self._all(MARKERS, id=run_id, since=-1 if since is None else since)]
 
     def checkpoint_epochs(self, run_id: str) -> list[int]:
-        rows = self._r().execute("SELECT epoch FROM checkpoints WHERE run_id = ? ORDER BY epoch", (run_id,)).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in self._all(CHECKPOINT_EPOCHS, id=run_id)]
 
     def checkpoint(self, run_id: str, epoch: int) -> bytes | None:
-        row = (
-            self._r()
-            .execute("SELECT state FROM checkpoints WHERE run_id = ? AND epoch = ?", (run_id, epoch))
-            .fetchone()
-        )
-        return row[0] if row else None
+        row = self._one(CHECKPOINT, id=run_id, epoch=epoch)
+        return bytes(row[0]) if row else None
 
     def final_state(self, run_id: str) -> bytes | None:
-        row = self._r().execute("SELECT final_state FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return row[0] if row else None
+        row = self._one(FINAL_STATE, id=run_id)
+        return bytes(row[0]) if row and row[0] is not None else None
+
+
+_UPDATES: dict[tuple[tuple[str, ...], bool], TextClause] = {}
+
+
+def _update_stmt(columns: tuple[str, ...], guarded: bool) -> TextClause:
+    """`UPDATE runs SET <columns> WHERE id = :id [AND status IN :only_if]`, built once per shape (the
+    column names come from our code, never from a request)."""
+    stmt = _UPDATES.get((columns, guarded))
+    if stmt is None:
+        q = "UPDATE runs SET " + ", ".join(f"{k} = :v_{k}" for k in columns) + " WHERE id = :id"
+        stmt = _UPDATES[(columns, guarded)] = _sql(q + " AND status IN :only_if", "only_if") if guarded else _sql(q)
+    return stmt

@@ -6,7 +6,7 @@ Tokens of the earlier home-made format (a truncated HMAC of "client:<id>") are s
 student's cookie outlives the upgrade. A run's owner is stored as `tok:<client id>`.
 
 The teacher proves the role with the teacher secret (as a Bearer token) or with a session cookie from
-`POST /api/teacher/login`: a random token whose hash is kept in SQLite (`teacher_sessions`) with its
+`POST /api/teacher/login`: a random token whose hash is kept in the run database (`teacher_sessions`) with its
 expiry and a tag of the secret it was opened under, so logout ends it and a new secret ends them all.
 Secrets are compared in constant time."""
 
@@ -20,18 +20,18 @@ import secrets
 import time
 
 from itsdangerous import Signer
+from sqlalchemy import text
 
 from .connections import Connections
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS classroom_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS teacher_sessions (
-    digest TEXT PRIMARY KEY,   -- sha256 of the cookie's token (the token itself is never stored)
-    secret_tag TEXT NOT NULL,  -- which teacher secret opened it
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL
-) WITHOUT ROWID;
-"""
+PURGE = text("DELETE FROM teacher_sessions WHERE secret_tag != :tag OR expires_at < :now")
+STORED_KEY = text("SELECT value FROM classroom_meta WHERE key = 'token_key'")
+NEW_KEY = text("INSERT INTO classroom_meta (key, value) VALUES ('token_key', :value) ON CONFLICT DO NOTHING")
+NEW_SESSION = text(
+    "INSERT INTO teacher_sessions (digest, secret_tag, created_at, expires_at) VALUES (:digest, :tag, :now, :until)"
+)
+SESSION = text("SELECT secret_tag, expires_at FROM teacher_sessions WHERE digest = :digest")
+END_SESSION = text("DELETE FROM teacher_sessions WHERE digest = :digest")
 TEACHER_SESSION_SECONDS = 7 * 24 * 3600
 TOKEN_MAX = 200  # longer cookies or tokens are refused unread
 
@@ -85,34 +85,32 @@ class Tokens:
 
     def __init__(self, db: Connections, secret_key: str, teacher_secret: str):
         self.db = db
-        db.script(SCHEMA)
         key = secret_key.encode() if secret_key else self._stored_key()
         self.identity = Identity(key, teacher_secret)
-        with db.lock:  # sessions of another secret (it changed) or past their expiry end now
-            db.w.execute(
-                "DELETE FROM teacher_sessions WHERE secret_tag != ? OR expires_at < ?",
-                (self.identity.secret_tag or "", time.time()),
-            )
+        with db.write() as w:  # sessions of another secret (it changed) or past their expiry end now
+            w.execute(PURGE, {"tag": self.identity.secret_tag or "", "now": time.time()})
 
     def _stored_key(self) -> bytes:
         """The random key kept in the database (made on first use), when the server has no `secret_key`."""
-        with self.db.lock:
-            w = self.db.w
-            row = w.execute("SELECT value FROM classroom_meta WHERE key = 'token_key'").fetchone()
-            if row is None:
-                w.execute("INSERT OR IGNORE INTO classroom_meta VALUES ('token_key', ?)", (secrets.token_hex(32),))
-                row = w.execute("SELECT value FROM classroom_meta WHERE key = 'token_key'").fetchone()
-        return bytes.fromhex(row[0])
+        with self.db.write() as w:  # the first of several processes makes it, the others read it
+            w.execute(NEW_KEY, {"value": secrets.token_hex(32)})
+            value = w.execute(STORED_KEY).scalar()
+        return bytes.fromhex(value)
 
     def new_session(self) -> str:
         """A fresh session token for the teacher's cookie (after the secret was shown); valid for
         TEACHER_SESSION_SECONDS."""
         token = secrets.token_urlsafe(32)
         now = time.time()
-        with self.db.lock:
-            self.db.w.execute(
-                "INSERT INTO teacher_sessions VALUES (?, ?, ?, ?)",
-                (_digest(token).hex(), self.identity.secret_tag or "", now, now + TEACHER_SESSION_SECONDS),
+        with self.db.write() as w:
+            w.execute(
+                NEW_SESSION,
+                {
+                    "digest": _digest(token).hex(),
+                    "tag": self.identity.secret_tag or "",
+                    "now": now,
+                    "until": now + TEACHER_SESSION_SECONDS,
+                },
             )
         return token
 
@@ -121,14 +119,11 @@ class Tokens:
         tag = self.identity.secret_tag
         if tag is None or not token or len(token) > TOKEN_MAX:
             return False
-        row = (
-            self.db.r()
-            .execute("SELECT secret_tag, expires_at FROM teacher_sessions WHERE digest = ?", (_digest(token).hex(),))
-            .fetchone()
-        )
+        with self.db.read() as r:
+            row = r.execute(SESSION, {"digest": _digest(token).hex()}).fetchone()
         return row is not None and row[1] > time.time() and hmac.compare_digest(row[0].encode(), tag.encode())
 
     def end_session(self, token: str | None) -> None:
         if token and len(token) <= TOKEN_MAX:
-            with self.db.lock:
-                self.db.w.execute("DELETE FROM teacher_sessions WHERE digest = ?", (_digest(token).hex(),))
+            with self.db.write() as w:
+                w.execute(END_SESSION, {"digest": _digest(token).hex()})
