@@ -343,6 +343,13 @@ class Store:
         with self.write() as c:
             return c.execute(sql, args).rowcount > 0
 
+    def claim_run(self, run_id: str, worker: str = "", pid: int = 0, status: str = "running") -> bool:
+        """A worker takes a queued run (the distributed backend): it becomes `status` (running, or paused
+        when it starts paused) only while still queued, so a task delivered twice, or a run stopped or
+        deleted while queued, is claimed by nobody. `worker` and `pid` name the claimant (for the logs).
+        True when this call claimed it."""
+        return self.update_run(run_id, only_if=("queued",), status=status, started_at=time.time())
+
     def get_run(self, run_id: str) -> dict | None:
         row = self._r().execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return dict(row) if row else None
