@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -25,17 +24,35 @@ REDIS_DB = 7  # a database of its own on the shared test Redis, flushed when the
 
 
 def _store_takes_urls() -> bool:
+    """Whether the run store runs on SQLAlchemy (any database URL), not only on a SQLite file."""
     import inspect
 
-    from nnplayground.service.store import Store
+    from nnplayground.service import store
 
-    return "url" in inspect.signature(Store.__init__).parameters.__repr__()
+    return "sqlalchemy" in inspect.getsource(store)
 
 
-@pytest.fixture(scope="module")
-def store_url(tmp_path_factory) -> dict:
-    """The environment naming the run store every process shares (the one place that decides it)."""
-    return {"NNPLAYGROUND_DB_PATH": str(tmp_path_factory.mktemp("dist") / "runs.db")}
+# PostgreSQL joins as soon as the store takes URLs (NNPLAYGROUND_DATABASE_URL); until then SQLite only
+STORES = ["sqlite", *(["postgresql"] if _store_takes_urls() else [])]
+
+
+@pytest.fixture(scope="module", params=STORES)
+def store_url(request, tmp_path_factory) -> dict:
+    """The environment naming the run store every process of the stack shares: the one place that decides
+    it. SQLite: a file of this module's; PostgreSQL: a fresh database on the `postgres_url` server."""
+    folder = tmp_path_factory.mktemp("dist")
+    env = {"NNPLAYGROUND_DB_PATH": str(folder / "runs.db")}
+    if request.param == "postgresql":
+        import secrets
+
+        import psycopg
+
+        base = request.getfixturevalue("postgres_url")
+        name = "nnp_dist_" + secrets.token_hex(4)
+        with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        env["NNPLAYGROUND_DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + name
+    return env
 
 
 class Proc:
@@ -74,8 +91,6 @@ class Proc:
 
 
 class Worker(Proc):
-    ready_count = 0
-
     def start(self, timeout: float = 90) -> Worker:
         before = self.text().count(" ready (pid ") if self.log_path.exists() else 0
         super().start()

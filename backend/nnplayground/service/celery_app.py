@@ -38,6 +38,7 @@ TIME_LIMIT_MARGIN = 120  # seconds past max_run_seconds before the hard time lim
 NO_LIMIT_SECONDS = 24 * 3600  # the hard limit when max_run_seconds is 0 (no wall-time cap)
 VISIBILITY_MARGIN = 600  # seconds the broker's visibility timeout adds to the time limit
 MEMORY_PER_CHILD_KB = 1_500_000  # ~1.5 GB resident: a child past it is replaced after its run
+PROC_ALIVE_TIMEOUT = 60.0  # seconds a new pool child may take to warm up
 TASK_NAME = "nnplayground.train"
 QUEUE = "nnplayground"
 
@@ -59,6 +60,9 @@ def make_app(settings: Settings | None = None) -> Celery:
         task_time_limit=limit,
         broker_transport_options={"visibility_timeout": limit + VISIBILITY_MARGIN},
         worker_max_memory_per_child=MEMORY_PER_CHILD_KB,
+        # a child sends its "up" only after worker_process_init (torch's import and warm-up: seconds on a
+        # busy host); Celery's 4 s default killed and replaced warming children in a loop
+        worker_proc_alive_timeout=PROC_ALIVE_TIMEOUT,
         task_ignore_result=True,
         task_store_errors_even_if_ignored=False,
         task_default_queue=QUEUE,

@@ -46,6 +46,7 @@ class CeleryExecutor(Executor):
         self._checked = 0.0
         self._positions: tuple[float, dict[str, int]] = (0.0, {})
         self.last_id = "0-0"
+        self._published: dict[str, int] = {}  # run -> the last epoch handed to the sink
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self, sink: Sink) -> None:
@@ -160,7 +161,11 @@ class CeleryExecutor(Executor):
         kind, run_id = f.get("k"), f.get("run", "")
         if kind == "step":
             events = [Packed(t, e, text, rec) for t, e, text, rec in json.loads(f["events"])]
-            self._emit(Step(run_id, StepWrite(events), time.time(), bool(int(f.get("done", 0))), stored=True))
+            done = bool(int(f.get("done", 0)))
+            self._fill_gap(run_id, events)
+            self._emit(Step(run_id, StepWrite(events), time.time(), done, stored=True))
+            if done:
+                self._published.pop(run_id, None)
         elif kind == "start":
             self._positions = (0.0, {})
             self._emit(Started(run_id, 0, bool(int(f.get("paused", 0))), int(f.get("pid", 0)), stored=True))
@@ -168,10 +173,26 @@ class CeleryExecutor(Executor):
         elif kind == "status":
             self._emit(StatusChanged(run_id, f["status"]))
         elif kind == "failed":  # the worker marked it already
+            self._published.pop(run_id, None)
             self._emit(Failed(run_id, f.get("message", ""), stored=True))
         elif kind == "lost":  # the worker's main process saw its child die: the first web process marks it
             mark_failed(self.store, run_id, f.get("message", "the worker was lost"))
             self._emit(Failed(run_id, f.get("message", ""), stored=True))
+
+    def _fill_gap(self, run_id: str, events: list[Packed]) -> None:
+        """Epochs the stream lost (Redis restarted while the worker wrote them to the store) go to this
+        process's viewers from the store before the step that follows them: no viewer's curve has a hole."""
+        epochs = [e.epoch for e in events if e.type == "epoch"]
+        if not epochs:
+            return
+        prev = self._published.get(run_id)
+        self._published[run_id] = max(epochs)
+        if prev is None or min(epochs) <= prev + 1:
+            return
+        missed = [(e, rec) for e, rec in self.store.metrics(run_id, prev) if e < min(epochs)]
+        if missed:  # the record is the epoch event without its "type" (worker.pack)
+            packed = [Packed("epoch", e, '{"type":"epoch",' + rec[1:], rec) for e, rec in missed]
+            self._emit(Step(run_id, StepWrite(packed), time.time(), False, stored=True))
 
     def _check_leases(self) -> None:
         """Fail the active runs whose lease stayed missing for LEASE_GRACE seconds (their worker or host is
