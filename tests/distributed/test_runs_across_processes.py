@@ -235,3 +235,43 @@ def _pings(url: str) -> bool:
         return redis.Redis.from_url(url).ping()
     except redis.ConnectionError:
         return False
+
+
+def test_a_task_delivered_twice_trains_its_run_once(stack, stack_redis):
+    """The claim: a second delivery of a run's task (a redelivery after the visibility timeout) finds the
+    run no longer queued and trains nothing."""
+    from nnplayground.service.celery_app import TASK_NAME, make_app
+    from nnplayground.service.settings import Settings
+
+    run = stack.a.http.post("/api/runs", json=tiny(training={"epochs": 6})).json()
+    done = wait_status(stack.a.http, run["id"], timeout=30)
+    before = stack.a.http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
+    job = {"run_id": run["id"], "config": tiny(training={"epochs": 6}), "speed": 0.0, "paused": False}
+    job |= {"checkpoint_bytes": 0, "variants": None}
+    app = make_app(Settings(redis_url=stack_redis))
+    app.send_task(TASK_NAME, args=[job])
+    logs = lambda: sum(w.text().count(f"job {run['id']}: nothing to claim") for w in stack.workers)  # noqa: E731
+    wait_for(logs, 20)
+    again = stack.b.http.get(f"/api/runs/{run['id']}").json()
+    assert again["status"] == done["status"] == "completed" and again["finished_at"] == done["finished_at"]
+    assert stack.b.http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"] == before
+
+
+def test_a_sweep_trains_on_a_worker_and_streams_through_the_other_process(stack):
+    base = tiny(training={"epochs": 8})
+    made = stack.a.http.post("/api/sweeps", json={"base": base, "vary": {"optimizer.lr": [0.05, 0.5]}}).json()
+    first, second = made["runs"]
+    frames = watch(stack.b, first)
+    assert frames[-1]["type"] == "run_end" and frames[-1]["status"] == "completed"
+    assert [r["epoch"] for r in stream_records(frames)] == list(range(9))
+    assert wait_status(stack.b.http, second, timeout=30)["status"] == "completed"
+
+
+def test_a_transfer_run_reads_its_source_weights_from_the_store(stack):
+    src = stack.a.http.post("/api/runs", json=tiny(training={"epochs": 3})).json()
+    wait_status(stack.a.http, src["id"], timeout=30)
+    cfg = tiny(training={"epochs": 3}, transfer={"source": src["id"]})
+    run = stack.b.http.post("/api/runs", json=cfg)
+    assert run.status_code == 201, run.text
+    done = wait_status(stack.a.http, run.json()["id"], timeout=30)
+    assert done["status"] == "completed", done["message"]

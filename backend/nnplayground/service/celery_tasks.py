@@ -4,7 +4,7 @@ append it to the event stream. Runs in a Celery pool child (torch is imported th
 celery_app's main process); `fail_job` runs in the worker's main process and touches only Redis.
 
 A job is the JSON form of executor.Job; a transfer run's source weights are read here from the store
-(manager.stored_source), not carried through the broker."""
+(stored.stored_source), not carried through the broker."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def claim(store, job: dict, worker: str) -> list[str]:
 def train_job(job: dict, hostname: str) -> None:
     """The task: claim, announce, train to the end with worker.Worker, release the leases."""
     from .executor import Job
-    from .manager import stored_source
+    from .stored import stored_source
     from .worker import Worker
 
     settings, store = _open()
