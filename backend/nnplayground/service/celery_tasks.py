@@ -178,7 +178,7 @@ def claim(store, job: dict, worker: str) -> list[str]:
 
 def train_job(job: dict, hostname: str) -> None:
     """The task: claim, announce, train to the end with worker.Worker, release the leases."""
-    from .executor import Job
+    from .executor import Failed, Job
     from .stored import stored_source
     from .worker import Worker
 
@@ -195,23 +195,28 @@ def train_job(job: dict, hostname: str) -> None:
     source = None
     transfer = (job["config"] or {}).get("transfer") if variants is None else None
     conn = StreamConn(store, r, origin)
-    for run_id in runs:
-        conn.xadd({"k": "start", "run": run_id, "paused": int(bool(job.get("paused"))), "pid": os.getpid()})
-    if transfer and not str(transfer.get("source", "")).startswith("builtin:"):
-        try:
-            source = stored_source(store, transfer["source"], transfer.get("epoch"))
-        except Exception as e:  # noqa: BLE001 - the source went away after admission: this run fails
-            from .executor import Failed
-
-            conn.send(Failed(job["run_id"], getattr(e, "message", str(e))))
-            return
-    worker = Worker(0, conn)
-    conn.worker = worker
-    worker.start_job(
-        Job(job["run_id"], job["config"], source, job["speed"], job["paused"], job["checkpoint_bytes"], variants)
-    )
-    conn.refresh_leases(force=True)
+    try:  # the leases start with the claim: building the trainer (loading data) may take a while
+        with r.pipeline(transaction=False) as p:
+            for run_id in runs:
+                p.set(streams.lease_key(run_id), origin, ex=streams.LEASE_TTL)
+            p.execute()
+    except Exception:  # noqa: BLE001 - Redis away: refreshed with the first epoch
+        pass
     try:
+        for run_id in runs:
+            conn.xadd({"k": "start", "run": run_id, "paused": int(bool(job.get("paused"))), "pid": os.getpid()})
+        if transfer and not str(transfer.get("source", "")).startswith("builtin:"):
+            try:
+                source = stored_source(store, transfer["source"], transfer.get("epoch"))
+            except Exception as e:  # noqa: BLE001 - the source went away after admission: this run fails
+                conn.send(Failed(job["run_id"], getattr(e, "message", str(e))))
+                return
+        worker = Worker(0, conn)
+        conn.worker = worker
+        worker.start_job(
+            Job(job["run_id"], job["config"], source, job["speed"], job["paused"], job["checkpoint_bytes"], variants)
+        )
+        conn.refresh_leases(force=True)
         worker.loop()
     finally:
         try:
