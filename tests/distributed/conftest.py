@@ -84,11 +84,6 @@ class Proc:
         if self.proc is not None:
             self.log.close()
 
-    def children(self) -> list[int]:
-        """The pids of this process's children (a Celery worker's pool children)."""
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
-
 
 class Worker(Proc):
     def start(self, timeout: float = 90) -> Worker:
