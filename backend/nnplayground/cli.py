@@ -200,6 +200,12 @@ def serve(
     classroom: bool = typer.Option(
         False, "--classroom", help="Classroom mode: teacher role, rooms, per-student limits (prints the teacher link)."
     ),
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        help="Who trains runs: local (worker processes of this server, the default) or celery "
+        "(`nnplayground worker` processes; needs NNPLAYGROUND_REDIS_URL). Env NNPLAYGROUND_BACKEND.",
+    ),
 ):
     """Start the web server: REST API, websockets, and the UI at /."""
     import os
@@ -219,16 +225,18 @@ def serve(
             queue_bound=queue,
             classroom=True if classroom else None,
             bind_host=host,
+            backend=backend,
         )
     except ValidationError as e:  # a bad NNPLAYGROUND_* value or option: say which, no traceback
-        for err in e.errors():
-            name = "NNPLAYGROUND_" + str(err["loc"][0]).upper()
-            typer.echo(f"nnplayground: {name} (or its serve option): {err['msg']}", err=True)
-        raise typer.Exit(2) from None
+        _settings_errors(e, "serve")
     from .service.db import to_url
 
     shown_db = to_url(settings.database_url).render_as_string(hide_password=True) if settings.database_url else db
-    typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, {settings.workers} workers)")
+    if settings.backend == "celery":
+        _need_redis(settings)
+        typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, Celery workers via {settings.redis_url})")
+    else:
+        typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, {settings.workers} workers)")
     if settings.classroom:
         if not settings.teacher_secret:
             settings.teacher_secret = secrets.token_urlsafe(18)
@@ -269,6 +277,56 @@ def serve(
     Server(config).run()
 
 
+def _settings_errors(e: ValidationError, command: str):
+    """A bad NNPLAYGROUND_* value or option: say which, no traceback (exit 2)."""
+    for err in e.errors():
+        name = "NNPLAYGROUND_" + str(err["loc"][0]).upper()
+        typer.echo(f"nnplayground: {name} (or its {command} option): {err['msg']}", err=True)
+    raise typer.Exit(2) from None
+
+
+def _need_redis(settings) -> None:
+    if not settings.redis_url:
+        typer.echo(
+            "nnplayground: the celery backend needs Redis: set NNPLAYGROUND_REDIS_URL (e.g. redis://127.0.0.1:6379/0)",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(0, "--concurrency", "-c", help="Runs trained at once (0 = number of cores)."),
+    hostname: str | None = typer.Option(None, "--hostname", "-n", help="This worker's name (default: celery@host)."),
+    db: Path | None = typer.Option(
+        None, "--db", help="SQLite file of the run store (when NNPLAYGROUND_DATABASE_URL is not set)."
+    ),
+    log_level: str = typer.Option("warning", "--log-level", help="Celery log level."),
+):
+    """A Celery worker of the distributed backend (`serve --backend celery`): it trains the runs the web
+    processes queue, with the settings of docs/distributed.md (late acks, no prefetch, one torch thread
+    per child). Needs NNPLAYGROUND_REDIS_URL, and the web processes' store (NNPLAYGROUND_DATABASE_URL or --db)."""
+    import os
+
+    from .service.settings import Settings
+
+    if db is not None:  # the pool children read their settings from the environment
+        os.environ["NNPLAYGROUND_DB_PATH"] = str(db)
+    try:
+        settings = Settings.from_env()
+    except ValidationError as e:
+        _settings_errors(e, "worker")
+    _need_redis(settings)
+    from .service.celery_app import QUEUE
+    from .service.celery_app import app as celery
+
+    argv = ["worker", "-P", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    argv += ["-c", str(concurrency or settings.workers), "-Q", QUEUE, "--loglevel", log_level.upper()]
+    if hostname:
+        argv += ["-n", hostname]
+    celery.worker_main(argv)
+
+
 db_app = typer.Typer(no_args_is_help=True, help="The run database: schema migrations.")
 app.add_typer(db_app, name="db")
 
@@ -291,9 +349,7 @@ def db_upgrade(
     try:
         settings = Settings.from_env(db_path=str(db) if db else None)
     except ValidationError as e:
-        for err in e.errors():
-            typer.echo(f"nnplayground: NNPLAYGROUND_{str(err['loc'][0]).upper()}: {err['msg']}", err=True)
-        raise typer.Exit(2) from None
+        _settings_errors(e, "db upgrade")
     url = database_url(settings)
     shown = to_url(url).render_as_string(hide_password=True)
     try:

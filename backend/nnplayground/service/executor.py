@@ -6,11 +6,14 @@ The sink is called from the executor's own thread, in order per run."""
 
 from __future__ import annotations
 
+import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .store import StepWrite
+from ..jsonutil import dumps
+from .store import ACTIVE, StepWrite
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Started:
     worker: int
     paused: bool
     pid: int = 0
+    stored: bool = False  # the worker already claimed the run in the store (distributed backend)
 
 
 @dataclass
@@ -46,12 +50,23 @@ class Step:
     write: StepWrite
     emitted_at: float = 0.0  # time.time() when the worker sent it
     done: bool = False
+    stored: bool = False  # the worker already wrote it to the store: publish only (distributed backend)
 
 
 @dataclass
 class Failed:
     run_id: str
     message: str
+    stored: bool = False  # the run is already marked failed in the store: publish only
+
+
+@dataclass
+class StatusChanged:
+    """A run's status changed in another process (a worker acting on a pause or resume sent through
+    another web process); the store already holds it."""
+
+    run_id: str
+    status: str
 
 
 @dataclass
@@ -59,11 +74,54 @@ class QueueChanged:
     positions: dict[str, int] = field(default_factory=dict)  # run id -> 1-based place in the queue
 
 
-Message = Started | Step | Failed | QueueChanged
+Message = Started | Step | Failed | StatusChanged | QueueChanged
 Sink = Callable[[Message], None]
 
 
+def step_parts(write: StepWrite) -> tuple[dict | None, str | None, int | None]:
+    """What a step changes besides its records, as Store.apply_step takes it: (the run's end as
+    {status, summary, message} or None, the run_start event's text or None, the step's last epoch)."""
+    end = info = last = None
+    for ev in write.events:
+        if ev.type == "run_start":
+            info = ev.text
+        elif ev.type == "run_end":
+            e = json.loads(ev.text)
+            end = {"status": e["status"], "summary": dumps(e["summary"]), "message": e["message"]}
+        if ev.epoch is not None:
+            last = ev.epoch if last is None else max(last, ev.epoch)
+    return end, info, last
+
+
+def failed_summary(row: dict, message: str) -> dict:
+    """The summary of a run that failed outside the engine (its worker was lost), from its stored row."""
+    return {
+        "status": "failed",
+        "epochs_run": row["epochs_run"],
+        "best_epoch": row["best_epoch"],
+        "best_val_loss": row["best_val_loss"],
+        "message": message,
+    }
+
+
+def mark_failed(store, run_id: str, message: str) -> dict | None:
+    """Mark an active run failed with `message` (only while it is active: whoever comes first wins);
+    its summary when this call changed it, else None."""
+    row = store.get_run(run_id)
+    if row is None:
+        return None
+    summary = failed_summary(row, message)
+    changed = store.update_run(
+        run_id, only_if=ACTIVE, status="failed", message=message, summary=dumps(summary), finished_at=time.time()
+    )
+    return summary if changed else None
+
+
 class Executor(ABC):
+    owns_runs = True
+    """Whether the runs this executor trains live and die with this web process (local workers): then
+    start-up and shut-down mark active runs interrupted. A distributed executor's runs outlive it."""
+
     @abstractmethod
     def start(self, sink: Sink) -> None:
         """Start the workers; every message from now on goes to `sink`."""

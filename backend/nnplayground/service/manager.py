@@ -12,43 +12,18 @@ import time
 from dataclasses import dataclass
 
 from ..engine.choices import DATASETS
-from ..engine.config import ConfigError, RunConfig, error_kind
+from ..engine.config import ConfigError, RunConfig
 from ..engine.status import ACTIONS
 from ..jsonutil import dumps, raw_json
 from .db import database_url
-from .errors import Conflict, InvalidInput, NotFound, ServiceError, TooMany, field_error
-from .executor import Executor, Failed, Job, QueueChanged, Started, Step
+from .errors import Conflict, InvalidInput, NotFound, TooMany, field_error
+from .executor import Executor, Failed, Job, QueueChanged, Started, StatusChanged, Step, mark_failed, step_parts
 from .hub import Hub
 from .settings import Settings
 from .store import ACTIVE, TERMINAL, Store, run_brief
+from .stored import stored_config, stored_source  # noqa: F401  (stored_config: re-exported)
 
 ALLOWED = ACTIONS
-
-
-def stored_config(row: dict, effective: bool = False) -> RunConfig:
-    """A run's stored configuration, validated again as if it had just been submitted: the submitted
-    one, or with `effective` the one its run_start event reported (a transfer run's adopted layers).
-    A database written before a check existed (e.g. non-finite custom points) may hold one that no
-    longer passes: 409 naming the field, never a 500 from deep inside the engine."""
-    from pydantic import ValidationError
-
-    if effective:
-        if not row["info"]:
-            raise Conflict(f"run {row['id']} has no model yet (it is {row['status']})")
-        raw = json.loads(row["info"])["config"]
-    else:
-        raw = json.loads(row["config"])
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "(config)"
-        code, ctx = error_kind(first)
-        raise Conflict(
-            f"run {row['id']} was stored with a configuration this server no longer accepts "
-            f"({where}: {first.get('msg', 'invalid')}); start a new run",
-            [{"field": where, "message": first.get("msg", "invalid"), "type": code, "ctx": ctx}],
-        ) from None
 
 
 @dataclass
@@ -62,6 +37,10 @@ class RunManager:
     def __init__(self, settings: Settings, executor: Executor | None = None):
         self.settings = settings
         self.store = Store(database_url(settings), settings.keep_views, settings.wal_limit_bytes)
+        if executor is None and settings.backend == "celery":
+            from .celery_executor import CeleryExecutor
+
+            executor = CeleryExecutor(settings, self.store)
         if executor is None:
             from .local import LocalExecutor
 
@@ -83,7 +62,8 @@ class RunManager:
     def start(self, loop=None) -> None:
         if loop is not None:
             self.hub.bind(loop)
-        self.interrupted = self.store.mark_interrupted()
+        if self.executor.owns_runs:  # a distributed executor's runs belong to no web process
+            self.interrupted = self.store.mark_interrupted()
         self.executor.start(self._on_message)
 
     def stop_workers(self) -> None:
@@ -95,6 +75,8 @@ class RunManager:
         """At shut-down: stop the workers, mark every active run `interrupted` and tell its viewers and
         the lobby with a final `status` frame (the sockets are closed with 1012 right after)."""
         self.stop_workers()
+        if not self.executor.owns_runs:  # they go on in the workers; viewers reconnect to another process
+            return []
         ids = self.store.mark_interrupted()
         message = "the server stopped while this run was active"
         for run_id in ids:
@@ -317,28 +299,7 @@ class RunManager:
         return model_cfg, src_config, source
 
     def _stored_source(self, src: str, epoch: int | None) -> tuple[dict, bytes]:
-        """Run `src`'s effective config and its weights: the latest checkpoint at or before `epoch`
-        ("continue from this epoch"), or its final model when `epoch` is None."""
-        row = self.store.get_run(src)
-        if row is None:
-            raise field_error("transfer.source", f"no run with id {src!r}", "no_run", {"source": src})
-        if epoch is not None:
-            kept = [e for e in self.store.checkpoint_epochs(src) if e <= epoch]
-            blob = self.store.checkpoint(src, kept[-1]) if kept else None
-        else:
-            blob = self.store.final_state(src)
-        if blob is None or not row["info"]:
-            raise field_error(
-                "transfer.source",
-                f"run {src!r} is {row['status']} and has no final model to start from",
-                "source_no_model",
-                {"source": src, "status": row["status"]},
-            )
-        try:
-            src_config = stored_config(row, effective=True).model_dump(mode="json")
-        except ServiceError as e:
-            raise field_error("transfer.source", e.message, "source_unreadable", {"source": src}) from None
-        return src_config, blob
+        return stored_source(self.store, src, epoch)
 
     def check_admission(self, client: str, address: str) -> int:
         """The per-client, queue, storage and per-address bounds a new job must pass (TooMany naming the
@@ -570,6 +531,8 @@ class RunManager:
             self._on_step(msg)
         elif isinstance(msg, Failed):
             self._on_failed(msg)
+        elif isinstance(msg, StatusChanged):
+            self._status(msg.run_id, msg.status)
         elif isinstance(msg, QueueChanged):
             for run_id, pos in msg.positions.items():
                 self._status(run_id, "queued", pos)
@@ -580,24 +543,17 @@ class RunManager:
         status = "paused" if msg.paused or msg.run_id in self.start_paused else "running"
         self.start_paused.discard(msg.run_id)
         self.pids[msg.run_id] = msg.pid
-        if self.store.update_run(msg.run_id, only_if=("queued",), status=status, started_at=time.time()):
+        if msg.stored:  # the worker claimed it: the store holds its status already
+            self._status(msg.run_id, "paused" if msg.paused else "running")
+        elif self.store.update_run(msg.run_id, only_if=("queued",), status=status, started_at=time.time()):
             self._status(msg.run_id, status)
 
     def _on_step(self, msg: Step) -> None:
         run_id = msg.run_id
         if run_id in self.gone:
             return
-        end = info = None
-        last = None
-        for ev in msg.write.events:
-            if ev.type == "run_start":
-                info = ev.text
-            elif ev.type == "run_end":
-                e = json.loads(ev.text)
-                end = {"status": e["status"], "summary": dumps(e["summary"]), "message": e["message"]}
-            if ev.epoch is not None:
-                last = ev.epoch if last is None else max(last, ev.epoch)
-        if not self.store.apply_step(run_id, msg.write, end, info):
+        end, info, last = step_parts(msg.write)
+        if not msg.stored and not self.store.apply_step(run_id, msg.write, end, info):
             return
         if self._trace is not None:
             for ev in msg.write.events:
@@ -627,29 +583,22 @@ class RunManager:
             return
         self.pids.pop(run_id, None)
         self._forget(run_id)
-        row = self.store.get_run(run_id)
-        if row is None:
-            return
-        summary = {
-            "status": "failed",
-            "epochs_run": row["epochs_run"],
-            "best_epoch": row["best_epoch"],
-            "best_val_loss": row["best_val_loss"],
-            "message": msg.message,
-        }
-        if self.store.update_run(
-            run_id,
-            only_if=ACTIVE,
-            status="failed",
-            message=msg.message,
-            summary=dumps(summary),
-            finished_at=time.time(),
-        ):
-            end = dumps({"type": "run_end", "status": "failed", "summary": summary, "message": msg.message})
-            self.hub.publish(run_id, [("run_end", end, None, None)])
-            self.hub.announce(
-                dumps({"type": "status", "id": run_id, "status": "failed", "position": None}), status_of=run_id
-            )
+        if msg.stored:  # marked failed in the store by whoever noticed first: every process tells its viewers
+            row = self.store.get_run(run_id)
+            if row is None or row["status"] != "failed":
+                return
+            message = row["message"] or msg.message
+            summary = json.loads(row["summary"]) if row["summary"] else {"status": "failed", "message": message}
+        else:
+            message = msg.message
+            summary = mark_failed(self.store, run_id, message)
+            if summary is None:
+                return
+        end = dumps({"type": "run_end", "status": "failed", "summary": summary, "message": message})
+        self.hub.publish(run_id, [("run_end", end, None, None)])
+        self.hub.announce(
+            dumps({"type": "status", "id": run_id, "status": "failed", "position": None}), status_of=run_id
+        )
 
 
 STEP_COST = 2_000_000

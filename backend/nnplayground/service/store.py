@@ -384,15 +384,14 @@ class Store:
         with self.write() as c:
             return c.execute(_update_stmt(tuple(values), bool(only_if)), params).rowcount > 0
 
-    def claim_run(self, run_id: str, worker: str, pid: int) -> bool:
-        """Start a queued run in this worker: status `running`, started now, `worker` (its host name or
-        Celery node) and `pid` noted. True only for the one caller that moved it from `queued` (a
-        redelivered task, or a run stopped or deleted meanwhile, gets False and must not train it)."""
+    def claim_run(self, run_id: str, worker: str = "", pid: int = 0, status: str = RunStatus.RUNNING) -> bool:
+        """A worker takes a queued run (the distributed backend): it becomes `status` (running, or paused
+        when it starts paused), started now, with `worker` (its host name or Celery node) and `pid` noted,
+        only while still queued: a task delivered twice, or a run stopped or deleted while queued, is
+        claimed by nobody. True only for the one caller that moved it from `queued`."""
         params = {"id": run_id, "worker": worker, "pid": pid, "now": time.time()}
         with self.write() as c:
-            return (
-                c.execute(CLAIM_RUN, {**params, "running": RunStatus.RUNNING, "queued": RunStatus.QUEUED}).rowcount == 1
-            )
+            return c.execute(CLAIM_RUN, {**params, "running": status, "queued": RunStatus.QUEUED}).rowcount == 1
 
     def get_run(self, run_id: str) -> dict | None:
         row = self._one(GET_RUN, id=run_id)

@@ -1,6 +1,8 @@
 """The worker process: holds up to `slots` runs, trains them one epoch at a time in round-robin order,
 and sends every epoch's events to the web tier over its pipe. Control messages (pause, resume, step,
-stop, speed, cancel) are read between epochs. Started with the `spawn` method; one torch thread."""
+stop, speed, cancel) are read between epochs. A Celery task drives the same `Worker` through
+celery_tasks.StreamConn: Redis streams and the store in place of the pipe. Started with the `spawn`
+method; one torch thread."""
 
 from __future__ import annotations
 
@@ -427,12 +429,9 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}{where}"
 
 
-def worker_main(index: int, conn, nice: int = 0) -> None:
-    if nice:
-        try:
-            os.nice(nice)
-        except OSError:
-            pass
+def prepare_torch() -> None:
+    """Once per worker process (local or Celery child), before its first run: one torch thread (the
+    processes are the parallelism) and torch's first-call costs paid."""
     import torch
 
     torch.set_num_threads(1)
@@ -444,6 +443,15 @@ def worker_main(index: int, conn, nice: int = 0) -> None:
         _warm_up()
     except Exception:
         pass
+
+
+def worker_main(index: int, conn, nice: int = 0) -> None:
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    prepare_torch()
     conn.send(("ready", index, os.getpid()))
     try:
         Worker(index, conn).loop()
