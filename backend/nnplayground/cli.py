@@ -226,6 +226,12 @@ def serve(
             typer.echo(f"nnplayground: {name} (or its serve option): {err['msg']}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"nnplayground: http://{host}:{port}/  (db {db}, {settings.workers} workers)")
+    from .service.shared_state import missing_shared_secret
+
+    refused = missing_shared_secret(settings)
+    if refused:  # several web processes: a random teacher secret would differ in each
+        typer.echo(f"nnplayground: {refused}", err=True)
+        raise typer.Exit(2)
     if settings.classroom:
         if not settings.teacher_secret:
             settings.teacher_secret = secrets.token_urlsafe(18)

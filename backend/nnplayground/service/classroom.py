@@ -18,30 +18,43 @@ from .errors import NotFound
 from .room_fanout import RoomHub
 from .rooms import RoomStore, member_ref
 from .settings import Settings
+from .shared_state import SharedState, missing_shared_secret
 from .store import Store
 from .tokens import Tokens
 
 
 class Classroom:
     """Rooms and identities, on the run database. `store`: the run store the manager writes (a
-    Classroom made without one opens its own and closes it with itself)."""
+    Classroom made without one opens its own and closes it with itself). `shared`: the shared state of
+    several web processes (shared_state.SharedState), through which room events reach every process's
+    sockets; None in the embedded default. Raises ValueError naming NNPLAYGROUND_TEACHER_SECRET when
+    several processes would each draw their own random teacher secret."""
 
-    def __init__(self, settings: Settings, store: Store | None = None):
+    def __init__(self, settings: Settings, store: Store | None = None, shared: SharedState | None = None):
         self.settings = settings
         self.enabled = bool(settings.classroom)
         self._own_store = store is None
         self.runs = Store(settings.db_path) if store is None else store
         self.db = Connections(settings.db_path)
         self.teacher_secret = settings.teacher_secret
+        refused = missing_shared_secret(settings)
+        if refused:
+            raise ValueError(refused)
         if self.enabled and not self.teacher_secret:
             self.teacher_secret = secrets.token_urlsafe(18)
         self.tokens = Tokens(self.db, settings.secret_key, self.teacher_secret if self.enabled else "")
         self.identity = self.tokens.identity
         self.room_store = RoomStore(self.db, settings.max_room_members)
         self.hub = RoomHub()
+        self._events = None
+        if shared is not None:
+            self._events = self.hub.relay = shared.room_events(self.hub.deliver)
+            self._events.start()
         self._boards: dict[str, str] = {}  # the last leaderboard frame sent to each room
 
     def close(self) -> None:
+        if self._events is not None:
+            self._events.stop()
         self.db.close()
         if self._own_store:
             self.runs.close()
