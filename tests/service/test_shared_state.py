@@ -21,7 +21,7 @@ pytest.importorskip("redis")
 @pytest.fixture
 def url(redis_url):
     """A logical database of its own, emptied: these tests own every key in it."""
-    own = redis_url.rsplit("/", 1)[0] + "/7"
+    own = redis_url.rsplit("/", 1)[0] + "/9"
     s = SharedState(own)
     s.redis.flushdb()
     s.close()
