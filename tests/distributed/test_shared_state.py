@@ -129,6 +129,15 @@ def test_room_events_sent_through_a_reach_students_on_b(pair):
     ):
         for ws in (ws_b, ws_a, ws_gone):
             assert json.loads(ws.recv(timeout=10))["type"] == "room"
+        with connect(f"{a.ws_base}/ws/rooms/{code}", additional_headers=TEACHER) as teacher:
+            # the teacher's table, computed on A, shows the students connected to B online
+            for _ in range(20):
+                frame = json.loads(teacher.recv(timeout=10))
+                online = {x["name"] for x in frame.get("students", ()) if x["online"]}
+                if online == {"Ana", "Bo", "Cy"}:
+                    break
+            else:
+                raise AssertionError(f"the students on B never showed online on A: {frame}")
         # the teacher, on A, removes a member whose socket is on B
         r = a.http.delete(f"/api/rooms/{code}/members/{joined['member']}", headers=TEACHER)
         assert r.status_code == 200, r.text

@@ -46,6 +46,7 @@ class Classroom:
         self.identity = self.tokens.identity
         self.room_store = RoomStore(self.db, settings.max_room_members)
         self.hub = RoomHub()
+        self.shared = shared
         self._events = None
         if shared is not None:
             self._events = self.hub.relay = shared.room_events(self.hub.deliver)
@@ -160,6 +161,8 @@ class Classroom:
         if not members:
             return []
         online = self.hub.online(code)
+        if self.shared is not None:  # students connected to the other web processes too
+            online |= self.shared.online(code)
         runs: dict[str, list[dict]] = {}
         for run in self.runs.runs_of_clients([m["client"] for m in members]):
             runs.setdefault(run["client"], []).append(run)
@@ -212,6 +215,15 @@ class Classroom:
             "val_acc": val_acc,
             "toggles": brief,
         }
+
+    def presence(self) -> dict[str, set[str]]:
+        """The students connected to this process, per room (read on the event loop's thread)."""
+        return {code: self.hub.online(code) for code in list(self.hub.rooms)}
+
+    def share_presence(self, rooms: dict[str, set[str]]) -> None:
+        """With several web processes: tell the others which students are connected here."""
+        if self.shared is not None and rooms:
+            self.shared.mark_online(rooms)
 
     def board_if_changed(self, code: str) -> str | None:
         """The room's leaderboard frame when it differs from the one last sent, else None."""

@@ -82,7 +82,8 @@ class RunManager:
         self._workers_stopped = False
         # queued run -> the address that created it
         self.addresses = shared.queued_addresses() if shared is not None else QueuedAddresses()
-        self.paused_since: dict[str, float] = {}  # paused run -> when it was paused
+        # paused run -> when it was paused
+        self.paused_since = shared.paused_since() if shared is not None else {}
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self, loop=None) -> None:

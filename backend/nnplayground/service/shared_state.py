@@ -13,7 +13,10 @@ hub's in-process fan-out). With it, one `SharedState` per web process holds one 
 - `limits_storage()`: a `limits.storage.RedisStorage` for the per-address windows (`AddressLimits`).
 - `admission_lock()`: a context manager around a `redis.lock.Lock` (with a timeout, so a process that
   dies holding it frees it) under which the admission bounds are checked and the run row inserted.
-- `queued_addresses()`: which address each waiting run came from (the per-address queue bound).
+- `queued_addresses()`: which address each waiting run came from (the per-address queue bound);
+  `paused_since()`: when each paused run was paused (the pause cap), whichever process paused it.
+- `mark_online(rooms)` / `online(code)`: which students are connected to a room on any process (the
+  teacher's table).
 - `room_events(deliver)`: the room frames (broadcast, spotlight, lesson, closed, removed) through one
   Redis stream that every process reads and delivers to its own room sockets (`RoomEvents`).
 
@@ -25,7 +28,9 @@ Keys (all under `nnp:`):
     nnp:limits/...               the limits library's windows (per address)   TTL: the window
     nnp:lock:admission           the admission lock's token   TTL: LOCK_TIMEOUT s (deleted on release)
     nnp:queued-address:<run id>  the address a queued run came from   TTL: 1 day (deleted when it starts)
+    nnp:paused-since             hash run id -> when it was paused (unix s)   entries deleted on resume/end
     nnp:room-events              stream {code, text, close, only}   capped at about ROOM_STREAM_MAXLEN
+    nnp:room-online:<code>       sorted set client -> last seen (unix s)   TTL: 60 s, entries PRESENCE_TTL
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from .errors import Unavailable
@@ -44,6 +50,7 @@ LOCK_TIMEOUT = 10.0  # s: the lock frees itself this long after a holder died (a
 LOCK_WAIT = 5.0  # s: an admission waits at most this long for the lock, then 503
 ADDRESS_TTL = 24 * 3600  # s: a queued run's address is forgotten after a day whatever happened to it
 ROOM_STREAM_MAXLEN = 10_000  # room frames kept (approximate trim): far more than a reader lags behind
+PRESENCE_TTL = 5.0  # s: a student not seen on any process for this long is offline (refreshed every 1 s)
 READ_BLOCK_MS = 2000  # XREAD BLOCK: below redis-py's default socket_timeout of 5 s
 
 # One request from `key`'s bucket, atomically: refill at ARGV[1] tokens/s up to ARGV[2] since the last
@@ -118,6 +125,25 @@ class SharedAddresses:
         if not ids:
             return 0
         return sum(1 for a in self.r.mget([self._key(r) for r in ids]) if a is not None and a.decode() == address)
+
+
+class SharedTimes:
+    """run id -> a time (unix s) in the Redis hash `key`: when each paused run was paused
+    (`max_pause_seconds`), whichever process paused, resumed or ended it. Entries go when the run is
+    resumed or ends (the manager pops them)."""
+
+    def __init__(self, client, key: str):
+        self.r, self.key = client, key
+
+    def setdefault(self, run_id: str, at: float) -> None:
+        self.r.hsetnx(self.key, run_id, repr(at))
+
+    def pop(self, run_id: str, default=None):
+        self.r.hdel(self.key, run_id)
+        return default
+
+    def items(self) -> list[tuple[str, float]]:
+        return [(k.decode(), float(v)) for k, v in self.r.hgetall(self.key).items()]
 
 
 class SharedLock:
@@ -264,6 +290,9 @@ class SharedState:
     def admission_lock(self) -> SharedLock:
         return SharedLock(self.redis, PREFIX + "lock:admission")
 
+    def paused_since(self) -> SharedTimes:
+        return SharedTimes(self.redis, PREFIX + "paused-since")
+
     def queued_addresses(self) -> SharedAddresses:
         return SharedAddresses(self.redis)
 
@@ -271,6 +300,24 @@ class SharedState:
         """The room stream's publisher and (once started) reader; one per process."""
         self._rooms = RoomEvents(self.redis, deliver)
         return self._rooms
+
+    def mark_online(self, rooms: dict[str, set[str]]) -> None:
+        """This process's connected students per room code, seen now (the web processes' clocks are
+        taken to agree within a second, as NTP keeps them)."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for code, clients in rooms.items():
+            key = f"{PREFIX}room-online:{code}"
+            if clients:
+                pipe.zadd(key, dict.fromkeys(clients, now))
+            pipe.zremrangebyscore(key, "-inf", now - PRESENCE_TTL)
+            pipe.expire(key, 60)
+        pipe.execute()
+
+    def online(self, code: str) -> set[str]:
+        """The students connected to room `code` on any web process (seen within PRESENCE_TTL s)."""
+        seen = self.redis.zrangebyscore(f"{PREFIX}room-online:{code}", time.time() - PRESENCE_TTL, "+inf")
+        return {c.decode() for c in seen}
 
     def close(self) -> None:
         if self._rooms is not None:

@@ -200,3 +200,27 @@ def test_several_processes_need_the_teacher_secret_from_the_environment():
     assert "NNPLAYGROUND_TEACHER_SECRET" in missing_shared_secret(s)
     assert missing_shared_secret(Settings(redis_url="redis://x:1/0", classroom=True, teacher_secret="t")) is None
     assert missing_shared_secret(Settings(classroom=True)) is None  # one process draws its own, as before
+
+
+def test_paused_since_is_one_record_for_every_process(two):
+    """A run paused through A and resumed through B is not stopped by A's pause cap later."""
+    a, b = two
+    on_a, on_b = a.paused_since(), b.paused_since()
+    on_a.setdefault("r1", 100.0)
+    on_b.setdefault("r1", 200.0)  # already paused: the first time stays
+    on_b.setdefault("r2", 150.0)
+    assert sorted(on_b.items()) == [("r1", 100.0), ("r2", 150.0)]
+    on_b.pop("r1", None)  # resumed through B
+    assert on_a.items() == [("r2", 150.0)]
+
+
+def test_students_online_on_any_process(two):
+    a, b = two
+    a.mark_online({"ROOM": {"tok:ana"}})
+    b.mark_online({"ROOM": {"tok:bo"}, "OTHER": set()})
+    assert a.online("ROOM") == {"tok:ana", "tok:bo"} and a.online("OTHER") == set()
+    a.redis.zadd("nnp:room-online:ROOM", {"tok:gone": time.time() - 60})  # last seen a minute ago
+    assert a.online("ROOM") == {"tok:ana", "tok:bo"}
+    b.mark_online({"ROOM": set()})  # the next refresh drops the stale entry
+    assert a.redis.zscore("nnp:room-online:ROOM", "tok:gone") is None
+    assert 0 < a.redis.ttl("nnp:room-online:ROOM") <= 60
