@@ -31,15 +31,15 @@ class Classroom:
     several processes would each draw their own random teacher secret."""
 
     def __init__(self, settings: Settings, store: Store | None = None, shared: SharedState | None = None):
+        refused = missing_shared_secret(settings)
+        if refused:
+            raise ValueError(refused)
         self.settings = settings
         self.enabled = bool(settings.classroom)
         self._own_store = store is None
         self.runs = Store(settings.db_path) if store is None else store
         self.db = Connections(settings.db_path)
         self.teacher_secret = settings.teacher_secret
-        refused = missing_shared_secret(settings)
-        if refused:
-            raise ValueError(refused)
         if self.enabled and not self.teacher_secret:
             self.teacher_secret = secrets.token_urlsafe(18)
         self.tokens = Tokens(self.db, settings.secret_key, self.teacher_secret if self.enabled else "")

@@ -62,7 +62,8 @@ class Snapshot:
 class RunManager:
     def __init__(self, settings: Settings, executor: Executor | None = None, shared: SharedState | None = None):
         """`shared`: the state shared by several web processes (redis_url set): admission then runs under
-        its cross-process lock and the queued runs' addresses are kept there; None = this process's own."""
+        its cross-process lock, and the queued runs' addresses and the paused runs' pause times are kept
+        there; None = this process's own."""
         self.settings = settings
         self.shared = shared
         self.store = Store(settings.db_path, settings.keep_views, settings.wal_limit_bytes)
