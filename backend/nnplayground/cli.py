@@ -237,6 +237,12 @@ def serve(
         typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, Celery workers via {settings.redis_url})")
     else:
         typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, {settings.workers} workers)")
+    from .service.shared_state import missing_shared_secret
+
+    refused = missing_shared_secret(settings)
+    if refused:  # several web processes: a random teacher secret would differ in each
+        typer.echo(f"nnplayground: {refused}", err=True)
+        raise typer.Exit(2)
     if settings.classroom:
         if not settings.teacher_secret:
             settings.teacher_secret = secrets.token_urlsafe(18)

@@ -4,6 +4,8 @@ which so import neither each other."""
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import Request
 
 from ..engine.config import RunConfig
@@ -19,9 +21,10 @@ def admit(request: Request, config: RunConfig, speed: float, paused: bool) -> di
         row = mgr.store.get_run(src)
         if row is not None:  # an unknown id is the manager's 422 on transfer.source
             may_use_weights(request, row)
-    if not p.teacher:
-        _fair(request, p.client)
-    return mgr.create(config, p.client, speed, paused, "" if p.teacher else address(request))
+    # the fairness bounds are checked under the manager's admission lock, with its own bounds, and the
+    # run row inserted before it is released: concurrent requests (on any web process) cannot both pass
+    fair = None if p.teacher else functools.partial(_fair, request, p.client)
+    return mgr.create(config, p.client, speed, paused, "" if p.teacher else address(request), check=fair)
 
 
 def _fair(request: Request, client: str) -> None:

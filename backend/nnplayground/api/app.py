@@ -20,6 +20,7 @@ from ..service.classroom import Classroom
 from ..service.errors import ServiceError
 from ..service.manager import RunManager
 from ..service.settings import Settings
+from ..service.shared_state import connect as connect_shared
 from .auth import AddressLimits, OriginCheck, RateLimit
 from .errors import StrictJSONResponse, error_json, service_error_response
 from .guard import Guard
@@ -112,18 +113,31 @@ def _warm_up(mgr: RunManager) -> None:
         pass
 
 
+async def _reach(shared) -> None:
+    """At start-up: the shared state's Redis answers, or the start fails with Unavailable naming
+    NNPLAYGROUND_REDIS_URL."""
+    if shared is not None:
+        await asyncio.to_thread(shared.ping)
+
+
+def _release(shared) -> None:
+    if shared is not None:
+        shared.close()
+
+
 def create_app(settings: Settings | None = None, manager: RunManager | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        mgr = manager or RunManager(settings)
+        await _reach(shared)
+        mgr = manager or RunManager(settings, shared=shared)
         app.state.manager = mgr
         app.state.models = Models(mgr)
         app.state.settings = settings
         app.state.snapshots = ws.SharedSnapshots()
         mgr.start(asyncio.get_running_loop())
-        room = app.state.classroom = Classroom(settings, mgr.store)
+        room = app.state.classroom = Classroom(settings, mgr.store, shared)
         room.hub.bind(asyncio.get_running_loop())
         board = asyncio.create_task(rooms.board_loop(app))
         # The admission path's lazy imports and its first model build (count_params), and the thread
@@ -145,7 +159,8 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         finally:
             board.cancel()
             await asyncio.to_thread(mgr.stop)
-            room.close()
+            await asyncio.to_thread(room.close)
+            _release(shared)
 
     app = FastAPI(
         title="nnplayground",
@@ -156,7 +171,9 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
         default_response_class=StrictJSONResponse,
     )
     app.state.settings = settings
-    app.state.address_limits = AddressLimits(settings)
+    # several web processes (redis_url set) share their limits, locks and room events in Redis
+    shared = app.state.shared = connect_shared(settings)
+    app.state.address_limits = AddressLimits(settings, shared.limits_storage() if shared is not None else None)
     app.state.heavy = HeavyWork(settings.max_heavy_requests)
 
     @app.exception_handler(ServiceError)
@@ -201,6 +218,7 @@ def create_app(settings: Settings | None = None, manager: RunManager | None = No
             per_minute=settings.rate_limit_per_minute,
             burst=settings.rate_limit_burst,
             per_address=app.state.address_limits,
+            shared=shared,
         )
     app.add_middleware(OriginCheck, allowed=settings.allowed_origins)
     if settings.cors_origins:  # CORS is off unless origins are configured

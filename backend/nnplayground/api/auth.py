@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from limits import RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from starlette.requests import HTTPConnection
 
-from ..service.errors import Forbidden, NotFound, TooMany, Unauthorized
-from .errors import error_json
+from ..service.errors import Forbidden, NotFound, ServiceError, TooMany, Unauthorized, Unavailable
+from .errors import error_json, service_error_response
 
 CLIENT_COOKIE = "nnp_client"
 TEACHER_COOKIE = "nnp_teacher"
@@ -145,11 +146,12 @@ def address(conn: HTTPConnection) -> str:
 class AddressLimits:
     """Limits per network address, whatever tokens it holds: a fresh client token is one request
     away, so what a token bounds (its request bucket, its runs) is bounded per address too. Sized
-    for a class behind one NAT (every student on one address). Kept in memory by the `limits`
-    library (moving windows); 0 switches a limit off."""
+    for a class behind one NAT (every student on one address). Kept by the `limits` library (moving
+    windows) in `storage`: this process's memory by default, Redis when several web processes share
+    the count (shared_state.SharedState.limits_storage); 0 switches a limit off."""
 
-    def __init__(self, settings):
-        self._storage = MemoryStorage()
+    def __init__(self, settings, storage=None):
+        self._storage = storage if storage is not None else MemoryStorage()
         self._moving = MovingWindowRateLimiter(self._storage)
         self._sliding = SlidingWindowCounterRateLimiter(self._storage)
         s = settings
@@ -204,10 +206,13 @@ def take_token(buckets: dict, key: str, rate: float, burst: float, now: float) -
 
 class RateLimit:
     """Token bucket per client (token, else address) on /api, and `rate_limit_per_address` per
-    address (AddressLimits); the teacher is not limited. Beyond: 429 with a message and Retry-After."""
+    address (AddressLimits); the teacher is not limited. Beyond: 429 with a message and Retry-After.
+    The buckets are this process's (a dict) unless `shared` (shared_state.SharedState) keeps them in
+    Redis for several web processes; Redis unreachable is then 503."""
 
-    def __init__(self, app, per_minute: int, burst: int, per_address: AddressLimits | None = None):
+    def __init__(self, app, per_minute: int, burst: int, per_address: AddressLimits | None = None, shared=None):
         self.app = app
+        self.shared = shared
         self.per_address = per_address
         self.rate = per_minute / 60.0
         self.burst = float(burst or max(1, per_minute // 10))
@@ -218,6 +223,8 @@ class RateLimit:
     def take(self, client: str) -> float:
         """Count one request of `client` (what a websocket message costs too): 0.0 when allowed,
         else the seconds until it would be."""
+        if self.shared is not None:
+            return self.shared.take_token(client, self.rate, self.burst)
         return take_token(self.buckets, client, self.rate, self.burst, time.monotonic())
 
     async def __call__(self, scope, receive, send):
@@ -229,29 +236,42 @@ class RateLimit:
         p = principal(conn)
         if p.teacher:
             return await self.app(scope, receive, send)
+        try:
+            refused = self._refusal(p, conn)
+        except ServiceError as e:  # the shared state is unreachable: 503, never a bare 500
+            return await service_error_response(e)(scope, receive, send)
+        except StorageError as e:  # the same, from the `limits` library's Redis storage
+            unreachable = Unavailable(f"the shared state (Redis at NNPLAYGROUND_REDIS_URL) is unreachable: {e}")
+            return await service_error_response(unreachable)(scope, receive, send)
+        if refused is not None:
+            return await refused(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    def _refusal(self, p: Principal, conn: HTTPConnection):
+        """The 429 answer to this request, or None when it may go on."""
         if self.per_address is not None and not self.per_address.take_request(address(conn)):
             limit = self.per_address.requests.amount
             resp = error_json(429, f"too many requests from this address: at most {limit} a minute; retry in 5 s")
             resp.headers["Retry-After"] = "5"
-            return await resp(scope, receive, send)
+            return resp
         if self.rate <= 0:
-            return await self.app(scope, receive, send)
-        now = time.monotonic()
-        delay = take_token(self.buckets, p.client, self.rate, self.burst, now)
+            return None
+        delay = self.take(p.client)
         if delay > 0:
             wait = math.ceil(delay)
             resp = error_json(
                 429, f"too many requests: at most {self.per_minute} a minute per client; retry in {wait} s"
             )
             resp.headers["Retry-After"] = str(wait)
-            return await resp(scope, receive, send)
-        if now - self._swept > 60:
+            return resp
+        now = time.monotonic()
+        if self.shared is None and now - self._swept > 60:  # Redis's buckets expire by themselves
             self._swept = now
             idle = self.burst / self.rate
             for k, (_, t) in list(self.buckets.items()):
                 if now - t > idle:
                     del self.buckets[k]
-        return await self.app(scope, receive, send)
+        return None
 
 
 # ---- websocket Origin ----------------------------------------------------------------------------------

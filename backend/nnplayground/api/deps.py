@@ -1,6 +1,7 @@
 """The objects a route needs, as `Annotated` dependencies (the FastAPI full-stack template's
 `deps.py`): the run manager, the settings, the classroom, the model cache, the bounded heavy-work
-pool, the per-address limits, and who is asking (`ClientDep`, `CreatorDep`, `TeacherDep`).
+pool, the per-address limits, the state shared by several web processes (`SharedStateDep`, None
+in the embedded default), and who is asking (`ClientDep`, `CreatorDep`, `TeacherDep`).
 
 Every dependency is an `async def`: FastAPI runs a plain `def` dependency in the thread pool, and a
 thread hop per request is what the admission path (POST /api/runs, room joins) keeps off on purpose.
@@ -20,6 +21,7 @@ from ..service.artifacts import Models
 from ..service.classroom import Classroom
 from ..service.manager import RunManager
 from ..service.settings import Settings
+from ..service.shared_state import SharedState
 from ..service.sweeps import Sweeps
 from .auth import AddressLimits, Principal, checked, require_client, require_teacher
 from .heavy import HeavyWork
@@ -49,6 +51,11 @@ async def get_address_limits(conn: HTTPConnection) -> AddressLimits:
     return conn.app.state.address_limits
 
 
+async def get_shared_state(conn: HTTPConnection) -> SharedState | None:
+    """Redis-backed state shared by several web processes (settings.redis_url); None without it."""
+    return conn.app.state.shared
+
+
 async def get_sweeps(conn: HTTPConnection) -> Sweeps:
     return Sweeps(conn.app.state.manager)  # stateless over the manager: nothing to keep between requests
 
@@ -74,6 +81,7 @@ ClassroomDep = Annotated[Classroom, Depends(get_classroom)]
 ModelsDep = Annotated[Models, Depends(get_models)]
 HeavyDep = Annotated[HeavyWork, Depends(get_heavy)]
 AddressLimitsDep = Annotated[AddressLimits, Depends(get_address_limits)]
+SharedStateDep = Annotated[SharedState | None, Depends(get_shared_state)]
 SweepsDep = Annotated[Sweeps, Depends(get_sweeps)]
 ClientDep = Annotated[Principal, Depends(get_client)]
 CreatorDep = Annotated[Principal, Depends(get_creator)]

@@ -19,15 +19,22 @@ from .errors import NotFound
 from .room_fanout import RoomHub
 from .rooms import RoomStore, member_ref
 from .settings import Settings
+from .shared_state import SharedState, missing_shared_secret
 from .store import Store
 from .tokens import Tokens
 
 
 class Classroom:
     """Rooms and identities, on the run database. `store`: the run store the manager writes (a
-    Classroom made without one opens its own and closes it with itself)."""
+    Classroom made without one opens its own and closes it with itself). `shared`: the shared state of
+    several web processes (shared_state.SharedState), through which room events reach every process's
+    sockets; None in the embedded default. Raises ValueError naming NNPLAYGROUND_TEACHER_SECRET when
+    several processes would each draw their own random teacher secret."""
 
-    def __init__(self, settings: Settings, store: Store | None = None):
+    def __init__(self, settings: Settings, store: Store | None = None, shared: SharedState | None = None):
+        refused = missing_shared_secret(settings)
+        if refused:
+            raise ValueError(refused)
         self.settings = settings
         self.enabled = bool(settings.classroom)
         self._own_store = store is None
@@ -40,9 +47,16 @@ class Classroom:
         self.identity = self.tokens.identity
         self.room_store = RoomStore(self.db, settings.max_room_members)
         self.hub = RoomHub()
+        self.shared = shared
+        self._events = None
+        if shared is not None:
+            self._events = self.hub.relay = shared.room_events(self.hub.deliver)
+            self._events.start()
         self._boards: dict[str, str] = {}  # the last leaderboard frame sent to each room
 
     def close(self) -> None:
+        if self._events is not None:
+            self._events.stop()
         self.db.close()
         if self._own_store:
             self.runs.close()
@@ -148,6 +162,8 @@ class Classroom:
         if not members:
             return []
         online = self.hub.online(code)
+        if self.shared is not None:  # students connected to the other web processes too
+            online |= self.shared.online(code)
         runs: dict[str, list[dict]] = {}
         for run in self.runs.runs_of_clients([m["client"] for m in members]):
             runs.setdefault(run["client"], []).append(run)
@@ -200,6 +216,15 @@ class Classroom:
             "val_acc": val_acc,
             "toggles": brief,
         }
+
+    def presence(self) -> dict[str, set[str]]:
+        """The students connected to this process, per room (read on the event loop's thread)."""
+        return {code: self.hub.online(code) for code in list(self.hub.rooms)}
+
+    def share_presence(self, rooms: dict[str, set[str]]) -> None:
+        """With several web processes: tell the others which students are connected here."""
+        if self.shared is not None and rooms:
+            self.shared.mark_online(rooms)
 
     def board_if_changed(self, code: str) -> str | None:
         """The room's leaderboard frame when it differs from the one last sent, else None."""

@@ -9,6 +9,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..engine.choices import DATASETS
@@ -20,6 +21,7 @@ from .errors import Conflict, InvalidInput, NotFound, TooMany, field_error
 from .executor import Executor, Failed, Job, QueueChanged, Started, StatusChanged, Step, mark_failed, step_parts
 from .hub import Hub
 from .settings import Settings
+from .shared_state import QueuedAddresses, SharedState
 from .store import ACTIVE, TERMINAL, Store, run_brief
 from .stored import stored_config, stored_source  # noqa: F401  (stored_config: re-exported)
 
@@ -34,8 +36,12 @@ class Snapshot:
 
 
 class RunManager:
-    def __init__(self, settings: Settings, executor: Executor | None = None):
+    def __init__(self, settings: Settings, executor: Executor | None = None, shared: SharedState | None = None):
+        """`shared`: the state shared by several web processes (redis_url set): admission then runs under
+        its cross-process lock, and the queued runs' addresses and the paused runs' pause times are kept
+        there; None = this process's own."""
         self.settings = settings
+        self.shared = shared
         self.store = Store(database_url(settings), settings.keep_views, settings.wal_limit_bytes)
         if executor is None and settings.backend == "celery":
             from .celery_executor import CeleryExecutor
@@ -53,10 +59,12 @@ class RunManager:
         self.started_at = time.time()
         self.interrupted: list[str] = []
         self._trace = open(settings.trace_file, "a") if settings.trace_file else None  # noqa: SIM115
-        self._admit = threading.Lock()
+        self._admit = shared.admission_lock() if shared is not None else threading.Lock()
         self._workers_stopped = False
-        self.addresses: dict[str, str] = {}  # queued run -> the address that created it
-        self.paused_since: dict[str, float] = {}  # paused run -> when it was paused
+        # queued run -> the address that created it
+        self.addresses = shared.queued_addresses() if shared is not None else QueuedAddresses()
+        # paused run -> when it was paused
+        self.paused_since = shared.paused_since() if shared is not None else {}
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self, loop=None) -> None:
@@ -324,7 +332,7 @@ class RunManager:
             )
         per_address = self.settings.max_queued_per_address
         if full and per_address and address:
-            mine = sum(1 for r in positions if self.addresses.get(r) == address)
+            mine = self.addresses.count(positions, address)
             if mine >= per_address:
                 raise TooMany(
                     f"{mine} runs from your network address are already waiting for a worker "
@@ -333,11 +341,22 @@ class RunManager:
         return queued
 
     def create(
-        self, cfg: RunConfig, client: str = "", speed: float = 0.0, paused: bool = False, address: str = ""
+        self,
+        cfg: RunConfig,
+        client: str = "",
+        speed: float = 0.0,
+        paused: bool = False,
+        address: str = "",
+        check: Callable[[], None] | None = None,
     ) -> dict:
+        """Admit and queue a run. `check`: the caller's own bounds (api/admission.py: per-client
+        training and waiting runs), run under the same admission lock as check_admission so that
+        concurrent requests (from any web process, with shared state) cannot both pass them."""
         self.check_speed(speed, "query.speed")
         source = self._check_limits(cfg)
         with self._admit:
+            if check is not None:
+                check()
             self.check_admission(client, address)
             run_id = secrets.token_hex(6)
             if address:
@@ -436,7 +455,10 @@ class RunManager:
 
     def waiting(self, client: str) -> int:
         """A client's runs waiting for a worker. A run keeps `queued` in the store until its worker
-        reports it started; one already handed to a worker is not waiting."""
+        reports it started; one already handed to a worker is not waiting. With shared state (several
+        web processes) the store alone: this process's executor knows only the runs it was handed."""
+        if self.shared is not None:
+            return self.store.active_counts(client).get("queued", 0)
         positions = self.executor.positions()
         return sum(1 for r in self.store.list_runs("queued", 10_000, 0, client)[0] if r["id"] in positions)
 

@@ -54,11 +54,14 @@ class RoomViewer(Subscriber):
 
 class RoomHub:
     """The viewers of each room by code. `publish` may be called from any thread once `bind` gave the
-    event loop."""
+    event loop. With a `relay` (shared_state.RoomEvents, several web processes) a room event goes
+    through it to every process, this one included, which each `deliver` it to their own sockets; the
+    leaderboard stays local (each process computes it for the teacher sockets it holds)."""
 
-    def __init__(self):
+    def __init__(self, relay=None):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.rooms: dict[str, set[RoomViewer]] = {}
+        self.relay = relay
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -92,6 +95,21 @@ class RoomHub:
     ) -> None:
         """A frame to the room's sockets. `board`: a leaderboard frame; `close`: the sockets close once
         it is sent; `only`: to that client's (student) sockets alone, which are then closed."""
+        if self.relay is not None and not board and not teachers_only:
+            self.relay.publish(code, text, close, only)
+            return
+        self.deliver(code, text, close, only, teachers_only, board)
+
+    def deliver(
+        self,
+        code: str,
+        text: str,
+        close: bool = False,
+        only: str | None = None,
+        teachers_only: bool = False,
+        board: bool = False,
+    ) -> None:
+        """A frame to this process's sockets of the room (what `publish` does without a relay)."""
         if self.loop is None or not self.rooms.get(code):
             return
         with contextlib.suppress(RuntimeError):  # loop closed at shutdown

@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL of the run store, e.g. postgresql+psycopg://u@h/db (empty = SQLite at db_path)"
     )
-    redis_url: str = Field("", description="Redis URL for the celery backend: broker, event and control streams")
+    redis_url: str = Field(
+        "",
+        description="Redis URL: the celery backend's broker and streams, and the state several web "
+        "processes share (limits, admission lock, room events; service/shared_state.py)",
+    )
     backend: Literal["local", "celery"] = Field(
         "local", description="who trains runs: local worker processes, or Celery workers (`nnplayground worker`)"
     )

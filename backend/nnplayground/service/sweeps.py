@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 
 from ..engine.config import ConfigError, RunConfig
 from ..engine.status import ACTIONS
@@ -106,13 +107,17 @@ class Sweeps:
         speed: float = 0.0,
         paused: bool = False,
         address: str = "",
+        check: Callable[[], None] | None = None,
     ) -> dict:
         """Admit a sweep: its variants' runs are inserted queued and one job trains them all.
+        `check`: the caller's own bounds, run under the admission lock (as RunManager.create).
         Raises InvalidInput (422 naming `vary.<path>`, `base.<path>`, `mode`), TooMany (429)."""
         self.mgr.check_speed(speed, "query.speed")
         variants = self.expand(base, vary, mode)
         mgr = self.mgr
         with mgr._admit:
+            if check is not None:
+                check()
             mgr.check_admission(client, address)
             sweep_id = secrets.token_hex(6)
             run_ids = [secrets.token_hex(6) for _ in variants]

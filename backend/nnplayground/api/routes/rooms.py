@@ -333,6 +333,8 @@ async def board_loop(app, interval: float = 1.0) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
+            if room.shared is not None:  # which students are connected here, for the other processes' tables
+                await asyncio.to_thread(room.share_presence, room.presence())
             for code in [c for c in list(room.hub.rooms) if room.hub.has_teacher(c)]:
                 text = await asyncio.to_thread(room.board_if_changed, code)
                 if text is not None:

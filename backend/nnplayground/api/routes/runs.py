@@ -61,8 +61,9 @@ async def create_run(
     x_client_id: str | None = Header(None, max_length=100, description="Identifies a browser for the run limit."),
 ) -> Response:
     config = config or RunConfig()
-    if config.transfer is not None or config.dataset.points is not None:
-        # the job carries a model or a data set: sending it may wait for a busy worker's pipe
+    if config.transfer is not None or config.dataset.points is not None or request.app.state.shared is not None:
+        # the job carries a model or a data set: sending it may wait for a busy worker's pipe; with
+        # shared state (several web processes) the admission lock may wait for another process
         return json_response(await run_in_threadpool(admit, request, config, speed, paused), 201)
     # Otherwise admission runs on the event loop: a few short SQLite statements and a cached
     # parameter count. In the thread pool each statement gives the GIL away and waits to get it back

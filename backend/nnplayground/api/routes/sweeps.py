@@ -3,6 +3,7 @@ Each variant is an ordinary run (GET /api/runs/{id}, its metrics, views, exports
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -42,9 +43,10 @@ def create_sweep(
     paused: bool = Query(False, description="Start paused after epoch 0."),
 ) -> Response:
     p = require_client(request)
-    if not p.teacher:
-        _fair(request, p.client)  # the same per-client bounds as a run: a sweep is one job
-    out = sweeps.create(body.base, body.vary, body.mode, p.client, speed, paused, "" if p.teacher else address(request))
+    # the same per-client bounds as a run (a sweep is one job), checked under the admission lock
+    fair = None if p.teacher else functools.partial(_fair, request, p.client)
+    addr = "" if p.teacher else address(request)
+    out = sweeps.create(body.base, body.vary, body.mode, p.client, speed, paused, addr, check=fair)
     return json_response(out, 201)
 
 
