@@ -1,8 +1,9 @@
 """The distributed backend against the embedded one, on the same cores (issue 15, docs/scaling.md):
 
-- throughput: N small runs (the default spiral MLP with full telemetry, bench_concurrency's) submitted at
-  once; epochs/s until the last one finished, and the CPU seconds each tier spent (epochs per second of a
-  worker core: the capacity plan's unit). Local executor with C worker processes, against 1 Celery worker
+- throughput: N small runs (the default spiral MLP with full telemetry, bench_concurrency's, or with
+  --model student bench_classroom's student run) submitted at once; epochs/s until the last one
+  finished, and the CPU seconds each tier spent (epochs per second of a worker core: the capacity
+  plan's unit). Local executor with C worker processes, against 1 Celery worker
   with C children and 2 Celery workers with C/2 children each.
 - first-epoch latency: POST /api/runs -> the first epoch on the run's websocket, warm workers
   (bench_first_epoch's measurement).
@@ -11,7 +12,7 @@
   first. With --backends local it is the single-process reference.
 
     .venv/bin/python benchmarks/bench_distributed.py [--backends local,celery]
-        [--parts throughput,first-epoch,classroom] [--cores 2] [--runs 12] [--epochs 40]
+        [--parts throughput,first-epoch,classroom] [--cores 2] [--runs 12] [--epochs 40] [--model default|student]
         [--trials 10] [--students 100] [--runners 30] [--json out.json]
 
 Redis and PostgreSQL: NNPLAYGROUND_REDIS_URL and NNPLAYGROUND_DATABASE_URL (or the suite's
@@ -275,7 +276,18 @@ class Stack:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def throughput(stack: Stack, runs: int, epochs: int) -> dict:
+def model_config(model: str, i: int, epochs: int) -> dict:
+    """Run i of the throughput load: bench_concurrency's default run (full telemetry every epoch) or
+    bench_classroom's student run (views every 5th epoch), each with its own seeds."""
+    if model == "default":
+        return run_config(i, epochs)
+    cfg = json.loads(json.dumps(bench_classroom.RUN))
+    cfg["dataset"]["seed"] = i
+    cfg["training"] |= {"epochs": epochs, "seed": i}
+    return cfg
+
+
+def throughput(stack: Stack, runs: int, epochs: int, model: str = "default") -> dict:
     workers = [pid for proc in stack.workers for pid in proc.tree()]
     webs = [pid for proc, _, _ in stack.web for pid in proc.tree()]
     if stack.backend == "local":  # the worker processes are the web process's children
@@ -283,7 +295,7 @@ def throughput(stack: Stack, runs: int, epochs: int) -> dict:
     cpu0 = {p: cpu_seconds(p) for p in workers + webs}
     with httpx.Client(base_url=stack.base, timeout=30) as http:
         t0 = time.time()
-        ids = [http.post("/api/runs", json=run_config(i, epochs)).json()["id"] for i in range(runs)]
+        ids = [http.post("/api/runs", json=model_config(model, i, epochs)).json()["id"] for i in range(runs)]
         done = stack.wait_finished(http, ids, 60 + runs * epochs)
     wall = max(r["finished_at"] for r in done) - t0
     total = sum(r["epochs_run"] for r in done)
@@ -352,7 +364,7 @@ def plan(backends: list[str], parts: set[str]) -> list[tuple[str, int, int, set[
 def measure(stack: Stack, todo: set[str], args: argparse.Namespace) -> dict:
     row = {"config": stack.label(), "web_processes": len(stack.web)}
     if "throughput" in todo:
-        row["throughput"] = throughput(stack, args.runs, args.epochs)
+        row["throughput"] = throughput(stack, args.runs, args.epochs, args.model)
     if "first-epoch" in todo:
         row["first_epoch"] = first_epochs(stack, args.trials)
     if "classroom" in todo:
@@ -362,7 +374,10 @@ def measure(stack: Stack, todo: set[str], args: argparse.Namespace) -> dict:
 
 def summary(results: list[dict], args: argparse.Namespace) -> str:
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    lines = [f"{args.runs} runs x {args.epochs} epochs, {args.cores} worker cores of {os.cpu_count()}, load {load}"]
+    lines = [
+        f"{args.runs} {args.model} runs x {args.epochs} epochs, {args.cores} worker cores of {os.cpu_count()}, "
+        f"load {load}"
+    ]
     for row in results:
         t, f, c = row.get("throughput"), row.get("first_epoch"), row.get("classroom")
         line = f"  {row['config']:38s} web x{row['web_processes']}"
@@ -383,6 +398,7 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2, help="worker processes in all, the same for every backend")
     ap.add_argument("--runs", type=int, default=12)
     ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--model", choices=("default", "student"), default="default", help="the throughput runs")
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--students", type=int, default=100)
     ap.add_argument("--runners", type=int, default=30)
