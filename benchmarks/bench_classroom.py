@@ -216,10 +216,14 @@ async def classroom_load(
     deadline: float = 240.0,
     speed: float = 10.0,
     fault=None,
+    student_servers: list[tuple[str, str]] | None = None,
 ) -> dict:
     """`fault`: None, or an async function (teacher's client, broadcast run id) run while the
-    students train, e.g. kill_a_worker."""
+    students train, e.g. kill_a_worker. `student_servers`: (base, ws_base) of each web process the
+    students are dealt over in turn (benchmarks/bench_distributed.py); by default all on `base`, the
+    teacher's."""
     stats = Stats()
+    servers = student_servers or [(base, ws_base)]
     teacher = {"Authorization": f"Bearer {secret}"}
     async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient(base_url=base, timeout=30) as http:
         code = (await http.post("/api/rooms", headers=teacher)).json()["code"]
@@ -232,13 +236,17 @@ async def classroom_load(
         browsers = [
             await stack.enter_async_context(
                 aiohttp.ClientSession(
-                    base, timeout=aiohttp.ClientTimeout(total=30), cookie_jar=aiohttp.DummyCookieJar()
+                    servers[i % len(servers)][0],
+                    timeout=aiohttp.ClientTimeout(total=30),
+                    cookie_jar=aiohttp.DummyCookieJar(),
                 )
             )
-            for _ in range(n_students)
+            for i in range(n_students)
         ]
         tasks = [
-            asyncio.create_task(student(i, ws_base, code, browsers[i], stats, i in runners, joined, posted, stop))
+            asyncio.create_task(
+                student(i, servers[i % len(servers)][1], code, browsers[i], stats, i in runners, joined, posted, stop)
+            )
             for i in range(n_students)
         ]
         t_start = time.time()
