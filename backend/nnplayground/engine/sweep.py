@@ -308,6 +308,28 @@ class _Stack:
             return F.mse_loss(out.squeeze(-1), y, reduction="sum") / b
         return F.cross_entropy(out.reshape(k * b, -1), y.reshape(-1), reduction="sum") / b
 
+    def shared_probe(self) -> bool:
+        """Whether `probe_grads` gives each variant what its run alone measures at epoch 0: one probe batch
+        for all, and no dropout (a run alone draws its masks there, which a stack cannot draw the same)."""
+        cfgs = [t.config for t in self.trainers]
+        sizes = {c.telemetry.probe_size for c in cfgs}
+        return len(sizes) == 1 and not any(c.model.dropout or c.model.dropouts for c in cfgs)
+
+    def probe_grads(self) -> list[torch.Tensor]:
+        """Every variant's gradient of its mean loss on its probe batch (no penalty, no update): what a run
+        alone measures at epoch 0 (Trainer.start), here without dropout. Records each variant's gradient
+        norms in its meter."""
+        t0 = self.trainers[0]
+        k = len(self.trainers)
+        x, y = t0.x_probe.expand(k, *t0.x_probe.shape), t0.y_probe.expand(k, *t0.y_probe.shape)
+        grads = list(torch.autograd.grad(self.loss(self.forward(x), y), self.params))
+        norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], 1)
+        for i, t in enumerate(self.trainers):
+            if t.meter is not None:
+                t.meter.reset()
+                t.meter.record(norms[i])
+        return grads
+
     # -- one optimizer step over the stack (torch.optim's formulas, per-variant hyperparameters) -----
     @torch.no_grad()
     def with_penalty(self, grads: list[torch.Tensor], h: dict) -> list[torch.Tensor]:
@@ -419,8 +441,18 @@ class Sweep:
         return all(t.done for t in self.trainers)
 
     def start(self) -> dict[int, list[dict]]:
+        """Every variant's run_start and epoch 0 (its initial weights)."""
         self.started = True
-        return {k: t.start() for k, t in enumerate(self.trainers)}
+        out = {}
+        for gi, stack in enumerate(self._stacks):
+            members = self._members[gi]
+            if stack is None or not stack.shared_probe():
+                out.update({k: self.trainers[k].start() for k in members})
+                continue
+            grads = stack.probe_grads()
+            measured = self._measure_stack(stack, stack.trainers, None, grads, epoch=0)
+            out.update({k: self.trainers[k].start(m) for k, m in zip(members, measured, strict=True)})
+        return dict(sorted(out.items()))
 
     def step(self) -> dict[int, list[dict]]:
         """One epoch of every variant still training."""
@@ -503,15 +535,15 @@ class Sweep:
         self._release_ended()
         return out
 
-    def _measure_stack(self, stack: _Stack, trainers: list[Trainer], w_before, grads) -> list:
-        """Each variant's `Measured` after the epoch, taken at once for the variants that share a telemetry
-        configuration (sweep_telemetry); `w_before`: the stacked weights at the epoch's start, `grads`: the
-        stacked gradients of its last step."""
+    def _measure_stack(self, stack: _Stack, trainers: list[Trainer], w_before, grads, epoch: int | None = None) -> list:
+        """Each variant's `Measured` after the epoch (`epoch`, else the variants' current one), taken at once
+        for the variants that share a telemetry configuration (sweep_telemetry); `w_before`: the stacked
+        weights at the epoch's start, `grads`: the stacked gradients of its last step."""
         parts: dict[str, list[int]] = {}
         for i, t in enumerate(trainers):
             parts.setdefault(t.tel.model_dump_json(), []).append(i)
         measured: list = [None] * len(trainers)
-        epoch = trainers[0].epoch
+        epoch = trainers[0].epoch if epoch is None else epoch
         for idx in parts.values():
             sub = (lambda ts: ts) if len(idx) == len(trainers) else _rows(idx)
             got = stack.telemetry.measure(

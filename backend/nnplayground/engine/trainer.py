@@ -174,8 +174,9 @@ class Trainer:
         while not self.done:
             yield from self.train_epoch()
 
-    def start(self) -> list[dict]:
-        """The run_start event and epoch 0 (initial weights)."""
+    def start(self, measured: Measured | None = None) -> list[dict]:
+        """The run_start event and epoch 0 (initial weights). `measured`: epoch 0's measurement already
+        taken by a sweep, its gradient norms on the probe batch already recorded; None measures here."""
         self.started, self.status, self.t0 = True, RunStatus.RUNNING, time.perf_counter()
         out = [
             events.run_start(
@@ -187,7 +188,7 @@ class Trainer:
                 sorted(self.frozen),
             )
         ]
-        if self.tel.enabled:  # gradient at initialization, measured on the probe batch, no update
+        if self.tel.enabled and measured is None:  # gradient at initialization, on the probe batch, no update
             with self._unobserved():
                 self.model.train()
                 self._freeze_modes()
@@ -195,7 +196,7 @@ class Trainer:
                 self._loss(self.model(self.x_probe), self.y_probe).backward()
                 self.meter.reset()
                 self.meter.record()
-        out += self._end_of_epoch(0, time.perf_counter())
+        out += self._end_of_epoch(0, time.perf_counter(), measured)
         if self.tel.enabled:
             self.optimizer.zero_grad(set_to_none=True)
         return out
