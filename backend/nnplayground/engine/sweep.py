@@ -209,6 +209,7 @@ class _Stack:
         cfg = trainers[0].config
         self.opt_name = cfg.optimizer.name
         self.decoupled = OPTIMIZERS[self.opt_name].decoupled_decay
+        self.l1 = cfg.optimizer.l1
         model = trainers[0].model
         self.acts = [ACTIVATIONS[b.activation_name].build(cfg.model) for b in model.blocks.values()]
         self.n_layers = len(self.acts) + 1
@@ -333,12 +334,15 @@ class _Stack:
     # -- one optimizer step over the stack (torch.optim's formulas, per-variant hyperparameters) -----
     @torch.no_grad()
     def with_penalty(self, grads: list[torch.Tensor], h: dict) -> list[torch.Tensor]:
-        """The data loss's gradients plus the penalty (1/2)*lambda*||w||^2's, lambda*w, as the Trainer's
-        loss has them (its gradient norms include it); AdamW decays in its step instead."""
-        if not h["any_decay"] or self.decoupled:
-            return grads
+        """The data loss's gradients plus the penalties' as the Trainer's loss has them (its gradient norms
+        include them): (1/2)*lambda*||w||^2's, lambda*w (AdamW decays in its step instead), and
+        lambda1*||w||_1's, lambda1*sign(w) (with every optimizer; autograd's subgradient at 0 is 0 too)."""
         ps = self.params
-        return [g + wd * p if d else g for g, p, wd, d in zip(grads, ps, h["wd"], self.decay_mask, strict=True)]
+        if h["any_decay"] and not self.decoupled:
+            grads = [g + wd * p if d else g for g, p, wd, d in zip(grads, ps, h["wd"], self.decay_mask, strict=True)]
+        if self.l1:  # lambda1 is the group's (optimizer.l1 is no per-variant field)
+            grads = [g + self.l1 * p.sign() if d else g for g, p, d in zip(grads, ps, self.decay_mask, strict=True)]
+        return grads
 
     @torch.no_grad()
     def update(self, grads: list[torch.Tensor], h: dict) -> None:
