@@ -166,8 +166,7 @@ def test_stacked_measurement_equals_each_variants_own_on_the_same_weights():
                 assert hs[key] == want.histograms[layer][key], (k, layer, key)
             for key in hs.keys() - {"weight", "grad"}:
                 assert_hist_close(hs[key], want.histograms[layer][key], (k, layer, key), moved=1)
-        assert_surface_close(m.surface, want.surface, k)
-        assert m.surface["network"]["weights"] == want.surface["network"]["weights"]  # the same weights
+        assert m.surface == want.surface  # the grid pass is the run alone's, variant by variant: to the bit
         state = snapshot(t.model)
         assert list(m.state) == list(state)
         for name, v in state.items():
