@@ -68,6 +68,21 @@ def test_each_variant_equals_its_config_trained_alone_per_optimizer(name):
     assert len(finals) == 4
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_l1_variants_equal_their_config_trained_alone(name):
+    # the L1 term is part of a run's loss with every optimizer: the stack adds its gradient, lambda1*sign(w)
+    base = small(optimizer={"name": name, "l1": 0.01, "weight_decay": 0.005})
+    variants = expand(base, {"optimizer.lr": [0.01, 0.1]})
+    sweep = Sweep([c for _, c in variants])
+    assert sweep.groups == [[0, 1]]
+    train(sweep)
+    for (_, c), t in zip(variants, sweep.trainers, strict=True):
+        solo = alone(c)
+        assert_same_run(t, solo)
+        for a, b in zip(t.history, solo.history, strict=True):
+            assert a["penalty_l1"] == pytest.approx(b["penalty_l1"], rel=1e-4)
+
+
 @pytest.mark.parametrize("name", [s for s in SCHEDULES if s != "constant"])
 def test_each_variant_equals_its_config_trained_alone_per_schedule(name):
     base = small(

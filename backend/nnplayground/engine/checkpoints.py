@@ -58,8 +58,10 @@ class CheckpointStore:
         self.roles: dict[str, int] = {"initial": 0}  # epochs that thinning must keep, by why
         self.latest: int | None = None
 
-    def save(self, epoch: int, model: torch.nn.Module) -> None:
-        state = snapshot(model)
+    def save(self, epoch: int, model: torch.nn.Module, state: dict[str, torch.Tensor] | None = None) -> None:
+        """Keep `epoch`'s weights: `state`, a snapshot already taken (a sweep copies its stacked variants'
+        weights at once), or else a snapshot of `model`."""
+        state = snapshot(model) if state is None else state
         self.size = state_size(state)
         self.states[epoch] = state
         self.latest = epoch

@@ -106,15 +106,20 @@ class OutputView:
             return self.validation_images(model, epoch)
         return self.confusion(model, epoch)
 
+    def plane_grid(self) -> tuple[list, int, torch.Tensor]:
+        """(bounds, resolution, the grid's points through the data's preprocessing (resolution**2, inputs))
+        of a view over the plane, row-major (`telemetry.grid`); built once."""
+        if self._grid is None:
+            bounds, res = self.data.bounds(), self.tel.surface_resolution
+            self._grid = bounds, res, self.data.preprocess(telemetry.grid(bounds, res)).to(self.device)
+        return self._grid
+
     def decision_surface(self, model: models.Net, epoch: int) -> dict:
         """The class-1 probability (two classes), the winning class's index and confidence, or for
         regression the predicted value (kind "regression2d") over a resolution x resolution grid of the
         plane. The grid goes through the data's own preprocessing (input features, standardization)."""
         d = self.data
-        if self._grid is None:
-            bounds, res = d.bounds(), self.tel.surface_resolution
-            self._grid = bounds, res, d.preprocess(telemetry.grid(bounds, res)).to(self.device)
-        bounds, res, x = self._grid
+        bounds, res, x = self.plane_grid()
         logits, acts = grid_pass(model, x)
         extra = {}
         if self.regression:  # the predicted value over the plane

@@ -39,9 +39,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
 
-from . import augmentation, telemetry
+from . import augmentation
 from .choices import ACTIVATIONS, OPTIMIZERS
 from .config import ConfigError, RunConfig, error_kind, error_location
+from .sweep_telemetry import GroupTelemetry
 from .trainer import Trainer
 
 MODES = ("grid", "zip")
@@ -208,6 +209,7 @@ class _Stack:
         cfg = trainers[0].config
         self.opt_name = cfg.optimizer.name
         self.decoupled = OPTIMIZERS[self.opt_name].decoupled_decay
+        self.l1 = cfg.optimizer.l1
         model = trainers[0].model
         self.acts = [ACTIVATIONS[b.activation_name].build(cfg.model) for b in model.blocks.values()]
         self.n_layers = len(self.acts) + 1
@@ -225,6 +227,7 @@ class _Stack:
             # the steps): tell lr_scheduler that steps were taken, as it checks to warn about a misuse.
             t.optimizer._opt_called = True
         self._bind()
+        self.telemetry = GroupTelemetry(trainers[0], self.acts)
         seed = sum(t.config.training.seed * 1_000_003**i for i, t in enumerate(trainers)) % (2**63)
         self.drop_gen = torch.Generator(device=self.params[0].device).manual_seed(seed)
 
@@ -306,15 +309,40 @@ class _Stack:
             return F.mse_loss(out.squeeze(-1), y, reduction="sum") / b
         return F.cross_entropy(out.reshape(k * b, -1), y.reshape(-1), reduction="sum") / b
 
+    def shared_probe(self) -> bool:
+        """Whether `probe_grads` gives each variant what its run alone measures at epoch 0: one probe batch
+        for all, and no dropout (a run alone draws its masks there, which a stack cannot draw the same)."""
+        cfgs = [t.config for t in self.trainers]
+        sizes = {c.telemetry.probe_size for c in cfgs}
+        return len(sizes) == 1 and not any(c.model.dropout or c.model.dropouts for c in cfgs)
+
+    def probe_grads(self) -> list[torch.Tensor]:
+        """Every variant's gradient of its mean loss on its probe batch (no penalty, no update): what a run
+        alone measures at epoch 0 (Trainer.start), here without dropout. Records each variant's gradient
+        norms in its meter."""
+        t0 = self.trainers[0]
+        k = len(self.trainers)
+        x, y = t0.x_probe.expand(k, *t0.x_probe.shape), t0.y_probe.expand(k, *t0.y_probe.shape)
+        grads = list(torch.autograd.grad(self.loss(self.forward(x), y), self.params))
+        norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], 1)
+        for i, t in enumerate(self.trainers):
+            if t.meter is not None:
+                t.meter.reset()
+                t.meter.record(norms[i])
+        return grads
+
     # -- one optimizer step over the stack (torch.optim's formulas, per-variant hyperparameters) -----
     @torch.no_grad()
     def with_penalty(self, grads: list[torch.Tensor], h: dict) -> list[torch.Tensor]:
-        """The data loss's gradients plus the penalty (1/2)*lambda*||w||^2's, lambda*w, as the Trainer's
-        loss has them (its gradient norms include it); AdamW decays in its step instead."""
-        if not h["any_decay"] or self.decoupled:
-            return grads
+        """The data loss's gradients plus the penalties' as the Trainer's loss has them (its gradient norms
+        include them): (1/2)*lambda*||w||^2's, lambda*w (AdamW decays in its step instead), and
+        lambda1*||w||_1's, lambda1*sign(w) (with every optimizer; autograd's subgradient at 0 is 0 too)."""
         ps = self.params
-        return [g + wd * p if d else g for g, p, wd, d in zip(grads, ps, h["wd"], self.decay_mask, strict=True)]
+        if h["any_decay"] and not self.decoupled:
+            grads = [g + wd * p if d else g for g, p, wd, d in zip(grads, ps, h["wd"], self.decay_mask, strict=True)]
+        if self.l1:  # lambda1 is the group's (optimizer.l1 is no per-variant field)
+            grads = [g + self.l1 * p.sign() if d else g for g, p, d in zip(grads, ps, self.decay_mask, strict=True)]
+        return grads
 
     @torch.no_grad()
     def update(self, grads: list[torch.Tensor], h: dict) -> None:
@@ -417,8 +445,18 @@ class Sweep:
         return all(t.done for t in self.trainers)
 
     def start(self) -> dict[int, list[dict]]:
+        """Every variant's run_start and epoch 0 (its initial weights)."""
         self.started = True
-        return {k: t.start() for k, t in enumerate(self.trainers)}
+        out = {}
+        for gi, stack in enumerate(self._stacks):
+            members = self._members[gi]
+            if stack is None or not stack.shared_probe():
+                out.update({k: self.trainers[k].start() for k in members})
+                continue
+            grads = stack.probe_grads()
+            measured = self._measure_stack(stack, stack.trainers, None, grads, epoch=0)
+            out.update({k: self.trainers[k].start(m) for k, m in zip(members, measured, strict=True)})
+        return dict(sorted(out.items()))
 
     def step(self) -> dict[int, list[dict]]:
         """One epoch of every variant still training."""
@@ -463,9 +501,10 @@ class Sweep:
         t_epoch = time.perf_counter()
         t0 = trainers[0]
         xs, perms, augmented = [], [], False
-        for t in trainers:  # what Trainer._train_one_epoch does before its batches, per variant
+        # what Trainer._train_one_epoch does before its batches, per variant; the models stay in evaluation
+        # mode (the stack trains, not the modules, and the measurement wants them so)
+        for t in trainers:
             t.epoch += 1
-            t.model.train()
             x = t.x_train
             if t.augment:
                 x = augmentation.augment(x.cpu(), t.config.augmentation, t.gen).to(t.device)
@@ -473,29 +512,61 @@ class Sweep:
             xs.append(x)
             if t.meter is not None:
                 t.meter.reset()
-                t._w_before = telemetry.weight_copies(t.model)
             perms.append(torch.randperm(len(t.y_train), generator=t.gen).to(t.device))
+        meters = [(k, t.meter) for k, t in enumerate(trainers) if t.meter is not None]
+        # the update ratio compares the epoch's end with these weights
+        w_before = [w.detach().clone() for w in stack.params[0::2]] if meters else None
         perm = torch.stack(perms)  # (K, N)
         x_all = torch.stack(xs) if augmented else t0.x_train
         rows = torch.arange(len(trainers), device=perm.device).unsqueeze(1)
         y_all, bs = t0.y_train, t0.batch_size
-        meters = [(k, t.meter) for k, t in enumerate(trainers) if t.meter is not None]
         h = stack.hypers()
+        grads: list[torch.Tensor] = []
         for i in range(0, perm.shape[1], bs):
             idx = perm[:, i : i + bs]
             xb = x_all[rows, idx] if augmented else x_all[idx]
             loss = stack.loss(stack.forward(xb, h, train=True), y_all[idx])
             grads = stack.with_penalty(list(torch.autograd.grad(loss, stack.params)), h)
+            # every variant's gradient norms at once (K, parameters), when any variant's meter measures this step
+            norms = None
+            if any(m.due() for _, m in meters):
+                norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], 1)
             for k, meter in meters:
-                if meter.step % meter.stride == 0:
-                    for p, g in zip(_Stack._net_params(trainers[k]), grads, strict=True):
-                        p.grad = g[k]
-                meter.record()
+                meter.record(None if norms is None else norms[k])
             stack.update(grads, h)
-        out = {k: t._end_of_epoch(t.epoch, t_epoch) for k, t in zip(members, trainers, strict=True)}
-        for t in trainers:
-            if t.meter is not None:
-                for p in _Stack._net_params(t):
-                    p.grad = None
+        measured = self._measure_stack(stack, trainers, w_before, grads)
+        out = {k: t._end_of_epoch(t.epoch, t_epoch, m) for k, t, m in zip(members, trainers, measured, strict=True)}
         self._release_ended()
         return out
+
+    def _measure_stack(self, stack: _Stack, trainers: list[Trainer], w_before, grads, epoch: int | None = None) -> list:
+        """Each variant's `Measured` after the epoch (`epoch`, else the variants' current one), taken at once
+        for the variants that share a telemetry configuration (sweep_telemetry); `w_before`: the stacked
+        weights at the epoch's start, `grads`: the stacked gradients of its last step."""
+        parts: dict[str, list[int]] = {}
+        for i, t in enumerate(trainers):
+            parts.setdefault(t.tel.model_dump_json(), []).append(i)
+        measured: list = [None] * len(trainers)
+        epoch = trainers[0].epoch if epoch is None else epoch
+        for idx in parts.values():
+            sub = (lambda ts: ts) if len(idx) == len(trainers) else _rows(idx)
+            got = stack.telemetry.measure(
+                [trainers[i] for i in idx],
+                sub(stack.params),
+                epoch,
+                None if w_before is None else sub(w_before),
+                sub(grads) if grads else None,
+            )
+            for i, m in zip(idx, got, strict=True):
+                measured[i] = m
+        return measured
+
+
+def _rows(idx: list[int]):
+    """A function taking rows `idx` (variants) of each of a list of stacked tensors."""
+
+    def take(ts: list[torch.Tensor]) -> list[torch.Tensor]:
+        at = torch.tensor(idx, dtype=torch.long, device=ts[0].device)
+        return [t.detach().index_select(0, at) for t in ts]
+
+    return take

@@ -54,11 +54,20 @@ class GradMeter:
     def reset(self):
         self.step = self.measured = 0
 
-    def record(self):
-        """Call after backward, once per optimizer step."""
-        if self.step % self.stride == 0 and self.params and self.measured < len(self.rows):
-            grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-            torch.stack(torch._foreach_norm(grads), out=self.rows[self.measured])
+    def due(self) -> bool:
+        """Whether the coming `record()` measures this step."""
+        return self.step % self.stride == 0 and bool(self.params) and self.measured < len(self.rows)
+
+    def record(self, norms: torch.Tensor | None = None):
+        """Call after backward, once per optimizer step. `norms`: this step's per-parameter gradient
+        norms when the caller measured them already (a sweep measures all its variants at once);
+        else they are taken from the parameters' `.grad`."""
+        if self.due():
+            if norms is not None:
+                self.rows[self.measured].copy_(norms)
+            else:
+                grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+                torch.stack(torch._foreach_norm(grads), out=self.rows[self.measured])
             self.measured += 1
         self.step += 1
 
@@ -128,6 +137,28 @@ def _hist(t: torch.Tensor, bins: int) -> dict:
         lo, hi = lo - 0.5, hi + 0.5
     counts = torch.histc(t, bins=bins, min=lo, max=hi)
     return {"min": lo, "max": hi, "counts": counts.to(torch.int64).tolist(), "nonfinite": nonfinite}
+
+
+def stacked_histograms(t: torch.Tensor, bins: int) -> list[dict]:
+    """`_hist` of each `t[k]` ((K, ...) -> K histograms) in a few batched operations: a sweep's K
+    variants pay the per-call overhead once. The bins are histc's own, bin = floor((x - min) * bins /
+    (max - min)) with the maximum in the last bin, computed in float64 as histc does, so the counts are
+    histc's exactly. A row with NaN/inf takes `_hist` (it bins only the finite values)."""
+    rows = t.detach().flatten(1).double()
+    k = rows.shape[0]
+    lo, hi = torch.aminmax(rows, dim=1)
+    finite = torch.isfinite(lo) & torch.isfinite(hi)  # aminmax propagates NaN, so this catches both
+    flat = (hi - lo) < 1e-12
+    lo, hi = torch.where(flat, lo - 0.5, lo), torch.where(flat, hi + 0.5, hi)
+    pos = (rows - lo[:, None]) * bins / (hi - lo)[:, None]
+    idx = torch.where(finite[:, None], pos, 0.0).long().clamp_(0, bins - 1)  # rows with NaN/inf are redone below
+    idx += torch.arange(k, device=rows.device).unsqueeze(1) * bins  # row k counts into bins k*bins...
+    counts = torch.bincount(idx.flatten(), minlength=k * bins).view(k, bins).tolist()
+    los, his, ok = lo.tolist(), hi.tolist(), finite.tolist()
+    return [
+        {"min": los[i], "max": his[i], "counts": counts[i], "nonfinite": 0} if ok[i] else _hist(rows[i], bins)
+        for i in range(k)
+    ]
 
 
 class Probe(NamedTuple):

@@ -19,6 +19,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,27 @@ TERMINAL = tuple(s for s in STATUS_TERMINAL if s != RunStatus.INTERRUPTED)  # th
 CREATED = "created"  # the engine's status before start(); a service run is `queued` then instead
 SUSPEND = "suspend"
 """What `Trainer.should_stop` returns to pause a run within an epoch: the next train_epoch() goes on with it."""
+
+
+class Measured(NamedTuple):
+    """The model measured after an epoch: what becomes the epoch's record and its `histograms` and
+    `surface` events. A run measures itself (`Trainer.measurement`); a sweep measures its stacked
+    variants at once and hands each its own, the same numbers to float rounding.
+    train, val: (loss, accuracy or R^2), NaN/inf as measured; penalties: (L2 part, L1 part);
+    zero_fraction: per layer (`telemetry.zero_fractions`); layers: the record's per-layer probe
+    entries (grad_norm, weight_norm, update_ratio, dead_fraction, saturated_fraction, active_fraction),
+    None with telemetry off; histograms: the `histograms` event's layers, None when not due; surface:
+    the `surface` event, None when not due; state: the epoch's checkpoint (a state dict of CPU tensors),
+    None to take it from the model."""
+
+    train: tuple[float, float]
+    val: tuple[float, float]
+    penalties: tuple[float, float]
+    zero_fraction: dict[str, float | None]
+    layers: dict[str, dict] | None
+    histograms: dict[str, dict] | None
+    surface: dict | None
+    state: dict[str, torch.Tensor] | None = None
 
 
 GPU_WORTH_PARAMS = 50_000  # below this an MLP trains faster on one CPU thread than through CUDA launches
@@ -152,8 +174,9 @@ class Trainer:
         while not self.done:
             yield from self.train_epoch()
 
-    def start(self) -> list[dict]:
-        """The run_start event and epoch 0 (initial weights)."""
+    def start(self, measured: Measured | None = None) -> list[dict]:
+        """The run_start event and epoch 0 (initial weights). `measured`: epoch 0's measurement already
+        taken by a sweep, its gradient norms on the probe batch already recorded; None measures here."""
         self.started, self.status, self.t0 = True, RunStatus.RUNNING, time.perf_counter()
         out = [
             events.run_start(
@@ -165,7 +188,7 @@ class Trainer:
                 sorted(self.frozen),
             )
         ]
-        if self.tel.enabled:  # gradient at initialization, measured on the probe batch, no update
+        if self.tel.enabled and measured is None:  # gradient at initialization, on the probe batch, no update
             with self._unobserved():
                 self.model.train()
                 self._freeze_modes()
@@ -173,7 +196,7 @@ class Trainer:
                 self._loss(self.model(self.x_probe), self.y_probe).backward()
                 self.meter.reset()
                 self.meter.record()
-        out += self._end_of_epoch(0, time.perf_counter())
+        out += self._end_of_epoch(0, time.perf_counter(), measured)
         if self.tel.enabled:
             self.optimizer.zero_grad(set_to_none=True)
         return out
@@ -384,13 +407,17 @@ class Trainer:
             score = (out.argmax(-1) == y).float().mean().item()
         return loss, score
 
-    def _end_of_epoch(self, epoch: int, t_epoch: float) -> list[dict]:
+    def _end_of_epoch(self, epoch: int, t_epoch: float, measured: Measured | None = None) -> list[dict]:
         """The events that close `epoch` (0: the initial weights), in this order: measurement, best
-        epoch, the decision to stop, and, for a run that goes on, the next epoch's learning rate."""
-        out, (train_loss, val_loss, val_score) = self._measure(epoch, t_epoch)
+        epoch, the decision to stop, and, for a run that goes on, the next epoch's learning rate.
+        `measured`: the model's measurement already taken by a sweep (see `Measured`); None measures here."""
+        out, (train_loss, val_loss, val_score) = self._measure(epoch, t_epoch, measured)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             return out + self._diverge(epoch)  # no checkpoint: nothing can restore NaN weights
-        self.checkpoints.save(epoch, self.model)
+        if measured is not None and measured.state is not None:
+            self.checkpoints.save(epoch, self.model, measured.state)
+        else:
+            self.checkpoints.save(epoch, self.model)
         stop_early, best = self._track_best(epoch, val_loss, val_score)
         out += best
         if (end := self._stopping(epoch, stop_early)) is not None:
@@ -398,23 +425,16 @@ class Trainer:
         # A change decided after epoch E applies from epoch E+1, so a run that ends here announces none.
         return out + self._step_schedule(epoch, val_loss)
 
-    def _measure(self, epoch: int, t_epoch: float) -> tuple[list[dict], tuple[float, float, float]]:
-        """Evaluate the model after `epoch`: appends its record to `history` and returns its events
-        (`epoch`, then `histograms` and `surface` when due) with the raw (train loss, validation
-        loss, validation accuracy or R^2), which may be NaN/inf."""
-        model = self.model
-        model.eval()  # every measurement below is in evaluation mode; the next epoch switches back
-        probed = None
-        if self.tel.enabled:
-            due = self.tel.histogram_every and epoch % self.tel.histogram_every == 0
-            probed = telemetry.probe(model, self.x_probe, self.tel.bins if due else None)
-        # when the probe batch is the whole training split, its pass is the training evaluation too
-        reuse = probed is not None and len(self.x_probe) == len(self.x_train)
-        train_loss, train_score = self._evaluate(self.x_train, self.y_train, probed.output if reuse else None)
-        val_loss, val_score = self._evaluate(self.x_val, self.y_val)
-        opt_cfg = self.config.optimizer
-        penalty_l2, penalty_l1 = (p.item() for p in penalties(self.decayed, opt_cfg.weight_decay, opt_cfg.l1))
-
+    def _measure(
+        self, epoch: int, t_epoch: float, measured: Measured | None = None
+    ) -> tuple[list[dict], tuple[float, float, float]]:
+        """Evaluate the model after `epoch` (or take `measured`, the same numbers a sweep measured):
+        appends its record to `history` and returns its events (`epoch`, then `histograms` and
+        `surface` when due) with the raw (train loss, validation loss, validation accuracy or R^2),
+        which may be NaN/inf."""
+        m = measured if measured is not None else self.measurement(epoch)
+        (train_loss, train_score), (val_loss, val_score) = m.train, m.val
+        penalty_l2, penalty_l1 = m.penalties
         record = {
             "epoch": epoch,
             "train_loss": _finite(train_loss),
@@ -431,32 +451,63 @@ class Trainer:
             "dead_fraction": {},
             "saturated_fraction": {},
             "active_fraction": {},
-            "zero_fraction": telemetry.zero_fractions(model),
+            "zero_fraction": m.zero_fraction,
         }
         if self.regression:
             record["train_r2"], record["val_r2"] = _finite(train_score), _finite(val_score)
-        if probed is not None:
-            record["grad_norm"] = self.meter.means()
-            record["weight_norm"] = telemetry.weight_norms(model)
-            record["update_ratio"] = telemetry.update_ratios(model, self._w_before) if epoch else {}
-            record["dead_fraction"] = probed.dead_fraction
-            record["saturated_fraction"] = probed.saturated_fraction
-            record["active_fraction"] = probed.active_fraction
+        if m.layers is not None:
+            record.update(m.layers)
         now = time.perf_counter()
         record["epoch_time"] = now - t_epoch
         record["time"] = now - self.t0
         self.history.append(record)
 
         out = [events.epoch(record)]
-        if probed is not None and probed.histograms is not None:
-            out.append(events.histograms(epoch, probed.histograms))
-        if self.tel.surface_every and epoch % self.tel.surface_every == 0:
-            # MC-dropout passes draw random masks; without them the view draws nothing and changes nothing
-            with self._unobserved() if self.output_view.mc > 1 else contextlib.nullcontext():
-                surface = self.output_view(model, epoch)
-            if surface is not None:
-                out.append(surface)
+        if m.histograms is not None:
+            out.append(events.histograms(epoch, m.histograms))
+        if m.surface is not None:
+            out.append(m.surface)
         return out, (train_loss, val_loss, val_score)
+
+    def measurement(self, epoch: int) -> Measured:
+        """This run's model measured after `epoch`, in evaluation mode (see `Measured`)."""
+        model = self.model
+        model.eval()  # every measurement below is in evaluation mode; the next epoch switches back
+        probed = None
+        if self.tel.enabled:
+            due = self.tel.histogram_every and epoch % self.tel.histogram_every == 0
+            probed = telemetry.probe(model, self.x_probe, self.tel.bins if due else None)
+        # when the probe batch is the whole training split, its pass is the training evaluation too
+        reuse = probed is not None and len(self.x_probe) == len(self.x_train)
+        train = self._evaluate(self.x_train, self.y_train, probed.output if reuse else None)
+        val = self._evaluate(self.x_val, self.y_val)
+        opt_cfg = self.config.optimizer
+        pens = tuple(p.item() for p in penalties(self.decayed, opt_cfg.weight_decay, opt_cfg.l1))
+        layers = None
+        if probed is not None:
+            layers = {
+                "grad_norm": self.meter.means(),
+                "weight_norm": telemetry.weight_norms(model),
+                "update_ratio": telemetry.update_ratios(model, self._w_before) if epoch else {},
+                "dead_fraction": probed.dead_fraction,
+                "saturated_fraction": probed.saturated_fraction,
+                "active_fraction": probed.active_fraction,
+            }
+        hists = probed.histograms if probed is not None else None
+        return Measured(train, val, pens, telemetry.zero_fractions(model), layers, hists, self.output_surface(epoch))
+
+    def surface_due(self, epoch: int) -> bool:
+        """Whether `epoch` has a `surface` event (telemetry.surface_every)."""
+        return bool(self.tel.surface_every) and epoch % self.tel.surface_every == 0
+
+    def output_surface(self, epoch: int) -> dict | None:
+        """The output view's `surface` event of `epoch` for the model (in evaluation mode), or None when
+        not due or the data have no view."""
+        if not self.surface_due(epoch):
+            return None
+        # MC-dropout passes draw random masks; without them the view draws nothing and changes nothing
+        with self._unobserved() if self.output_view.mc > 1 else contextlib.nullcontext():
+            return self.output_view(self.model, epoch)
 
     def _track_best(self, epoch: int, val_loss: float, val_score: float) -> tuple[bool, list[dict]]:
         """Update the best epoch with `epoch`'s (finite) validation numbers and pin its checkpoint.
