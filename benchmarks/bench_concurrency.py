@@ -1,7 +1,17 @@
-"""30 small runs submitted at once: all must complete; GET /api/runs latency meanwhile; total
-throughput (epochs/s across runs) against the bare engine running the same runs in N processes.
+"""30 small runs submitted at once: all must complete; total throughput (epochs/s across runs) against the bare
+engine running the same runs in as many processes; GET /api/runs latency meanwhile.
 
-    .venv/bin/python benchmarks/bench_concurrency.py [--runs 30] [--epochs 60]
+The arms alternate (bare, service, bare, service, ...) so that drift and the shared machine's load bias neither,
+and each pair's ratio is reported: trust the same-pair ratio, not absolute figures. Like is compared with like:
+the bare processes run at the service's worker niceness (`worker_nice`, 5 by default; --bare-nice to change),
+with one torch thread (and one inter-op thread) and the service worker's own warm-up. The throughput arms poll
+only for completion (once a second, the cheapest query); the latency probe (GET /api/runs every 50 ms) runs in
+its own service arm at the end, so that its requests are not charged to the service's throughput.
+
+CPU seconds are read per process from /proc: the web process, the service's workers, the bare processes and
+this benchmark itself, so the gap splits into the web tier's share and the workers' extra work per epoch.
+
+    .venv/bin/python benchmarks/bench_concurrency.py [--runs 30] [--epochs 60] [--pairs 2]
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ import time
 
 import httpx
 from _server import Server, pct
+
+WORKER_NICE = 5  # the service's default `worker_nice` (service/settings.py)
 
 
 def config(i: int, epochs: int) -> dict:
@@ -39,32 +51,50 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def bare(cfg: dict) -> int:
+def _bare_init(nice: int) -> None:
+    """What `service.worker.worker_main` does before its first run: niceness, one torch thread, warm-up."""
+    if nice:
+        os.nice(nice)
     import torch
-    from nnplayground.engine import Trainer
 
     torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    from nnplayground.service.worker import _warm_up
+
+    _warm_up()
+
+
+def _pid(_: int) -> int:
+    time.sleep(0.2)  # held long enough that every process answers once
+    return os.getpid()
+
+
+def bare(cfg: dict) -> int:
+    from nnplayground.engine import Trainer
+
     trainer = Trainer(cfg)
     for _ in trainer:
         pass
     return trainer.epoch
 
 
-def bare_throughput(configs: list[dict], procs: int) -> float:
+def bare_arm(configs: list[dict], procs: int, nice: int) -> dict:
     ctx = mp.get_context("spawn")
-    with ctx.Pool(procs) as pool:
-        pool.map(bare, [config(0, 2)] * procs)  # warm up every process
+    with ctx.Pool(procs, initializer=_bare_init, initargs=(nice,)) as pool:
+        pids = set(pool.map(_pid, range(procs), chunksize=1))
+        cpu0 = {p: cpu_seconds(p) for p in pids}
+        load = os.getloadavg()[0]
         t0 = time.perf_counter()
         epochs = sum(pool.map(bare, configs, chunksize=1))
-        return epochs / (time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        cpu = sum(cpu_seconds(p) - c for p, c in cpu0.items())
+    return {"epochs": epochs, "wall": wall, "rate": epochs / wall, "workers_cpu": cpu, "load": load}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--epochs", type=int, default=60)
-    args = ap.parse_args()
-    configs = [config(i, args.epochs) for i in range(args.runs)]
+def service_arm(configs: list[dict], probe: bool) -> dict:
     server = Server(env={"NNPLAYGROUND_MAX_RUNS_PER_CLIENT": "1000"})
     latencies: list[float] = []
     stop = threading.Event()
@@ -77,53 +107,101 @@ def main():
                 latencies.append((time.perf_counter() - t) * 1000)
                 time.sleep(0.05)
 
+    poller = threading.Thread(target=poll)
     try:
         with httpx.Client(base_url=server.base, timeout=30) as http:
-            poller = threading.Thread(target=poll)
-            poller.start()
             workers = children(server.proc.pid)
             cpu0 = {p: cpu_seconds(p) for p in [server.proc.pid, *workers]}
-            client0 = time.process_time()  # this process: the pollers' HTTP requests
+            client0 = time.process_time()
+            load = os.getloadavg()[0]
+            if probe:
+                poller.start()
             t0 = time.time()
             ids = [http.post("/api/runs", json=c).json()["id"] for c in configs]
             while True:
-                runs = http.get("/api/runs", params={"limit": 500}).json()["runs"]
-                mine = [r for r in runs if r["id"] in ids]
-                if all(r["status"] not in ("queued", "running", "paused") for r in mine):
+                time.sleep(1.0)
+                active = sum(
+                    http.get("/api/runs", params={"status": st, "limit": 1}).json()["total"]
+                    for st in ("queued", "running", "paused")
+                )  # a fresh database: only this arm's runs
+                if active == 0:
                     break
-                time.sleep(0.2)
-            # until the last run finished (its server-side timestamp), not until this loop noticed
-            wall = max(r["finished_at"] for r in mine) - t0
             cpu = {p: cpu_seconds(p) - c for p, c in cpu0.items()}
             client = time.process_time() - client0
-            stop.set()
-            poller.join()
-        statuses = {r["status"] for r in mine}
-        epochs = sum(r["epochs_run"] for r in mine)
-        served = epochs / wall
+            mine = [r for r in http.get("/api/runs", params={"limit": 500}).json()["runs"] if r["id"] in ids]
     finally:
         stop.set()
+        if poller.is_alive():
+            poller.join()
         server.stop()
-    engine = bare_throughput(configs, server.workers)
+    # until the last run finished (its server-side timestamp), not until this loop noticed
+    wall = max(r["finished_at"] for r in mine) - t0
+    epochs = sum(r["epochs_run"] for r in mine)
+    return {
+        "epochs": epochs,
+        "wall": wall,
+        "rate": epochs / wall,
+        "statuses": {r["status"] for r in mine},
+        "web_cpu": cpu[server.proc.pid],
+        "workers_cpu": sum(cpu[p] for p in workers),
+        "client_cpu": client,
+        "latencies": latencies,
+        "workers": server.workers,
+        "load": load,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--pairs", type=int, default=2, help="bare/service pairs, run alternately")
+    ap.add_argument("--bare-nice", type=int, default=WORKER_NICE, help="niceness of the bare processes")
+    ap.add_argument("--no-probe", action="store_true", help="skip the latency arm")
+    args = ap.parse_args()
+    configs = [config(i, args.epochs) for i in range(args.runs)]
+    procs = os.cpu_count() or 1  # the service's default worker count (service/settings.py)
     print(
         f"concurrency: {args.runs} runs x {args.epochs} epochs (default spiral MLP, full telemetry), "
-        f"{server.workers} workers"
+        f"{procs} processes, bare at nice {args.bare_nice}, service workers at their default nice {WORKER_NICE}"
     )
-    print(f"  all finished: {statuses}  in {wall:.1f}s")
+    ratios, efficiencies = [], []
+    for i in range(args.pairs):
+        b = bare_arm(configs, procs, args.bare_nice)
+        s = service_arm(configs, probe=False)
+        ratios.append(s["rate"] / b["rate"])
+        # CPU seconds per epoch, bare against the whole service: what the ratio would be with every core busy for
+        # both arms, less sensitive to the other load of a shared machine than the wall-clock ratio
+        efficiencies.append((b["workers_cpu"] / b["epochs"]) / ((s["workers_cpu"] + s["web_cpu"]) / s["epochs"]))
+        per_b = 1000 * b["workers_cpu"] / b["epochs"]
+        per_s = 1000 * s["workers_cpu"] / s["epochs"]
+        per_w = 1000 * s["web_cpu"] / s["epochs"]
+        print(
+            f"  pair {i + 1}: bare {b['rate']:.0f} epochs/s ({b['wall']:.1f} s, load {b['load']:.1f}), "
+            f"service {s['rate']:.0f} epochs/s ({s['wall']:.1f} s, load {s['load']:.1f}, {s['statuses']}) "
+            f"-> {100 * ratios[-1]:.0f}%"
+        )
+        print(
+            f"          CPU per epoch: bare workers {per_b:.2f} ms; service workers {per_s:.2f} ms "
+            f"(+{per_s - per_b:.2f}), web tier {per_w:.2f} ms, this benchmark "
+            f"{1000 * s['client_cpu'] / s['epochs']:.2f} ms; CPU used / available: bare "
+            f"{100 * b['workers_cpu'] / (b['wall'] * procs):.0f}%, service "
+            f"{100 * (s['workers_cpu'] + s['web_cpu']) / (s['wall'] * procs):.0f}%"
+        )
+    print(f"  throughput ratio per pair: {', '.join(f'{100 * r:.0f}%' for r in ratios)} (target >= 80%)")
     print(
-        f"  GET /api/runs while training: p50 {pct(latencies, 50):.1f} ms  p99 {pct(latencies, 99):.1f} ms  "
-        f"({len(latencies)} requests; target p99 < 50 ms)"
+        "  CPU efficiency per pair (bare CPU per epoch / service workers + web tier CPU per epoch): "
+        + ", ".join(f"{100 * e:.0f}%" for e in efficiencies)
     )
-    print(
-        f"  throughput: service {served:.0f} epochs/s, bare engine in {server.workers} processes "
-        f"{engine:.0f} epochs/s -> {100 * served / engine:.0f}% (target >= 80%)"
-    )
-    web, trained = cpu[server.proc.pid], sum(cpu[p] for p in workers)
-    print(
-        f"  CPU while training: workers {trained:.1f} s, web tier {web:.1f} s, this benchmark's pollers "
-        f"{client:.1f} s (web tier {100 * web / (web + trained):.0f}% of the service's CPU; "
-        f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
-    )
+    if not args.no_probe:
+        p = service_arm(configs, probe=True)
+        lat = p["latencies"]
+        print(
+            f"  latency arm: GET /api/runs while training p50 {pct(lat, 50):.1f} ms  p99 {pct(lat, 99):.1f} ms "
+            f"({len(lat)} requests; target p99 < 50 ms); service {p['rate']:.0f} epochs/s under the probe, "
+            f"web tier {p['web_cpu']:.1f} s CPU, the probe {p['client_cpu']:.1f} s"
+        )
+    print(f"  load at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

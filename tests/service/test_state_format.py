@@ -83,3 +83,20 @@ def test_loaded_state_fits_a_model():
     other.load_state_dict(load_state(state_bytes(m.state_dict())))
     x = torch.randn(4, 2)
     assert torch.equal(m(x), other(x))
+
+
+def test_numpy_path_writes_the_same_bytes_as_safetensors_torch():
+    # state_bytes encodes numpy-representable states through safetensors.numpy (cheaper on every epoch): the blob
+    # must be exactly what safetensors.torch.save writes, so every reader sees one format
+    from nnplayground.jsonutil import dumps
+    from safetensors.torch import save as torch_save
+
+    s = {k: v for k, v in _state().items() if k != "half"}  # float32, int64, bool, empty and 0-d tensors
+    assert state_bytes(s) == torch_save(s, metadata={"order": dumps(list(s))})
+    _same(s, load_state(state_bytes(s)))
+
+
+def test_bfloat16_states_take_the_torch_path():
+    s = {"w": torch.arange(6, dtype=torch.bfloat16).reshape(2, 3), "b": torch.zeros(3)}
+    _same(s, load_state(state_bytes(s)))
+    assert safetensors_load(state_bytes(s))["w"].dtype == torch.bfloat16

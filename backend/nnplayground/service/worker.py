@@ -76,10 +76,23 @@ def state_bytes(state: dict) -> bytes:
     """A state dict as a safetensors blob (raw tensor bytes behind a JSON header: read back without
     unpickling anything, and several times cheaper than torch.save for the small models trained here, where a
     checkpoint is written every epoch). The names' order travels in the metadata (safetensors sorts them)."""
+    tensors = {name: value.detach().to("cpu").contiguous() for name, value in state.items()}
+    metadata = {"order": dumps(list(tensors))}
+    if all(str(t.dtype) in _NUMPY_DTYPES for t in tensors.values()):
+        # the same bytes as safetensors.torch.save, at a third of its cost (~100 µs against ~300 µs for the
+        # default MLP, paid on every epoch of every run: README, Performance)
+        from safetensors.numpy import save as save_numpy
+
+        return save_numpy({name: t.numpy() for name, t in tensors.items()}, metadata=metadata)
     from safetensors.torch import save
 
-    tensors = {name: value.detach().to("cpu").contiguous() for name, value in state.items()}
-    return save(tensors, metadata={"order": dumps(list(tensors))})
+    return save(tensors, metadata=metadata)
+
+
+# torch dtypes numpy holds as they are (not bfloat16 nor the float8 kinds); by name: this module imports no torch
+_NUMPY_DTYPES = {
+    f"torch.{n}" for n in ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+}
 
 
 def _safetensors_header(blob: bytes) -> dict | None:
