@@ -33,6 +33,7 @@ start() {
   install_missing
   mkdir -p "$T"
   chmod 755 "$T" # the postgres user must be able to enter it
+  cd "$T"        # runuser keeps the cwd: one the postgres user can enter
   local rport pport bin
   rport=$(free_port)
   redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no --dir "$T" \

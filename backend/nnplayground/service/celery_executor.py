@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+from ..jsonutil import dumps
 from . import streams
 from .executor import Executor, Failed, Job, QueueChanged, Sink, Started, StatusChanged, Step, mark_failed
 from .settings import Settings
@@ -83,7 +84,7 @@ class CeleryExecutor(Executor):
         key = streams.control_key(run_id)
         try:
             with self.r.pipeline(transaction=False) as p:
-                p.xadd(key, {"action": action, "value": json.dumps(value)})
+                p.xadd(key, {"action": action, "value": dumps(value)})
                 p.expire(key, 24 * 3600)
                 p.exists(streams.lease_key(run_id))
                 held = p.execute()[-1]

@@ -15,9 +15,10 @@ Every blocking read uses BLOCK <= BLOCK_MS, below redis-py's socket timeout."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+
+from ..jsonutil import dumps
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def connect(url: str):
 def encode_step(run_id: str, events, done: bool) -> dict:
     """A stream entry for one stored step: its events as [type, epoch, text, record] (store.Packed)."""
     rows = [[e.type, e.epoch, e.text, e.record] for e in events]
-    return {"k": "step", "run": run_id, "events": json.dumps(rows), "done": int(done)}
+    return {"k": "step", "run": run_id, "events": dumps(rows), "done": int(done)}
 
 
 def decode(fields: dict) -> dict:
