@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,18 +18,7 @@ SECRET = "distributed-teacher-secret"
 KEY = "distributed-token-key-0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def nnplayground_command() -> list[str]:
-    exe = Path(sys.executable).parent / "nnplayground"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("nnplayground")
-    return [found] if found else [sys.executable, "-m", "nnplayground.cli"]
+from procs import free_port, nnplayground_command  # noqa: E402, F401  (shared with the other suites)
 
 
 def wait_for(fn, timeout: float = 30.0, interval: float = 0.05):

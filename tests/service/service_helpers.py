@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -65,18 +62,7 @@ def stream_records(frames: list[dict]) -> list[dict]:
 
 
 # ---- a real server ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def nnplayground_command() -> list[str]:
-    exe = Path(sys.executable).parent / "nnplayground"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("nnplayground")
-    return [found] if found else [sys.executable, "-m", "nnplayground.cli"]
+from procs import free_port, nnplayground_command  # noqa: E402, F401  (shared with the other suites)
 
 
 class Server:
