@@ -211,7 +211,9 @@ class _Stack:
         self.decoupled = OPTIMIZERS[self.opt_name].decoupled_decay
         self.l1 = cfg.optimizer.l1
         model = trainers[0].model
-        self.acts = [ACTIVATIONS[b.activation_name].build(cfg.model) for b in model.blocks.values()]
+        # the modules' forward methods: the same functions without nn.Module's call machinery (~5 us
+        # each, paid per layer and step)
+        self.acts = [ACTIVATIONS[b.activation_name].build(cfg.model).forward for b in model.blocks.values()]
         self.n_layers = len(self.acts) + 1
         self.regression = trainers[0].regression
         self.params = [
@@ -222,6 +224,7 @@ class _Stack:
         self.decay_mask = [id(p) in decayed for p in self._net_params(trainers[0])]
         self.state: dict[str, list[torch.Tensor]] = {}
         self.step_count = 0
+        self._hypers: tuple | None = None  # (key, tensors): see hypers()
         for t in trainers:
             # The variants' own torch optimizers only carry their schedules' learning rates (the stack does
             # the steps): tell lr_scheduler that steps were taken, as it checks to warn about a misuse.
@@ -259,9 +262,17 @@ class _Stack:
         return [v.view(-1, *([1] * (p.dim() - 1))) for p in self.params]
 
     def hypers(self) -> dict[str, list[torch.Tensor]]:
-        """This epoch's per-variant hyperparameters (the learning rate follows each variant's schedule)."""
-        opts = [t.config.optimizer for t in self.trainers]
+        """This epoch's per-variant hyperparameters (the learning rate follows each variant's schedule).
+        Only the learning rates change between epochs, and often not at all: the tensors are rebuilt
+        when they or the variants do."""
         lrs = [t.schedule.lr for t in self.trainers]
+        key = (tuple(map(id, self.trainers)), tuple(lrs))
+        if self._hypers is None or self._hypers[0] != key:
+            self._hypers = (key, self._make_hypers(lrs))
+        return self._hypers[1]
+
+    def _make_hypers(self, lrs: list[float]) -> dict[str, list[torch.Tensor]]:
+        opts = [t.config.optimizer for t in self.trainers]
         h = {
             "lr": self._hyper(lrs),
             "neg_lr": self._hyper(-lr for lr in lrs),
@@ -521,19 +532,31 @@ class Sweep:
         rows = torch.arange(len(trainers), device=perm.device).unsqueeze(1)
         y_all, bs = t0.y_train, t0.batch_size
         h = stack.hypers()
+        steps = -(-perm.shape[1] // bs)
+        # the steps any variant's meter measures: their norms are taken for all variants at once (K,
+        # parameters) and each meter gets its rows at the epoch's end, not 16 small copies a step
+        plans = [(k, meter, meter.measured_steps(steps)) for k, meter in meters]
+        due = sorted({s for _, _, plan in plans for s in plan})
+        norms: list[torch.Tensor] = []
         grads: list[torch.Tensor] = []
-        for i in range(0, perm.shape[1], bs):
-            idx = perm[:, i : i + bs]
-            xb = x_all[rows, idx] if augmented else x_all[idx]
-            loss = stack.loss(stack.forward(xb, h, train=True), y_all[idx])
+        # the epoch's batches gathered in one indexing each: a batch is then a slice, not a gather
+        x_epoch = x_all[rows, perm] if augmented else x_all[perm]  # (K, N, in)
+        y_epoch = y_all[perm]
+        for step, i in enumerate(range(0, perm.shape[1], bs)):
+            xb, yb = x_epoch[:, i : i + bs], y_epoch[:, i : i + bs]
+            loss = stack.loss(stack.forward(xb, h, train=True), yb)
             grads = stack.with_penalty(list(torch.autograd.grad(loss, stack.params)), h)
-            # every variant's gradient norms at once (K, parameters), when any variant's meter measures this step
-            norms = None
-            if any(m.due() for _, m in meters):
-                norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], 1)
-            for k, meter in meters:
-                meter.record(None if norms is None else norms[k])
+            if len(norms) < len(due) and due[len(norms)] == step:
+                norms.append(torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], 1))
             stack.update(grads, h)
+        measured_norms = torch.stack(norms) if norms else None  # (measured steps, K, parameters)
+        for k, meter, plan in plans:
+            if not plan:
+                meter.load(torch.empty(0), steps)
+            elif len(plan) == len(due):
+                meter.load(measured_norms[:, k], steps)
+            else:
+                meter.load(measured_norms[[due.index(s) for s in plan], k], steps)
         measured = self._measure_stack(stack, trainers, w_before, grads)
         out = {k: t._end_of_epoch(t.epoch, t_epoch, m) for k, t, m in zip(members, trainers, measured, strict=True)}
         self._release_ended()

@@ -52,17 +52,18 @@ def _grid_pass(
     on one CPU thread than K plain addmm (whose per-call overhead is small beside the 4096-point
     products), and the numbers are then the run alone's to the bit. Only the thumbnails are stacked."""
 
-    def thumb(a: torch.Tensor) -> torch.Tensor:
-        return a.view(a.shape[0], res, res)[:, ::step, ::step].reshape(a.shape[0], -1)
-
+    # the thumbnail's cells as flat grid indices, row-major: one index_select a layer, not a view, a
+    # strided slice and a copy
+    ticks = torch.arange(0, res, step, device=x.device)
+    cells = (ticks.unsqueeze(1) * res + ticks).flatten()
     logits, thumbs = [], []
     for k in range(params[0].shape[0]):
         h, ts = x.T, []
         for i, act in enumerate(acts):
             h = act(torch.addmm(params[2 * i + 1][k].unsqueeze(1), params[2 * i][k], h))
-            ts.append(thumb(h))
+            ts.append(h.index_select(1, cells))
         logits.append(torch.addmm(params[-1][k].unsqueeze(1), params[-2][k], h))
-        thumbs.append([*ts, thumb(logits[-1])])
+        thumbs.append([*ts, logits[-1].index_select(1, cells)])
     return torch.stack(logits), [torch.stack(layer) for layer in zip(*thumbs, strict=True)]
 
 

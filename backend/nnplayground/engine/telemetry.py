@@ -71,6 +71,18 @@ class GradMeter:
             self.measured += 1
         self.step += 1
 
+    def measured_steps(self, steps: int) -> list[int]:
+        """The steps (0-based) of an epoch of `steps` optimizer steps whose norms `record()` measures."""
+        return list(range(0, steps, self.stride))[: len(self.rows)] if self.params else []
+
+    def load(self, norms: torch.Tensor, steps: int) -> None:
+        """An epoch's measurements at once: `norms` (measured steps, parameters) are the per-parameter
+        gradient norms of `measured_steps(steps)`, as `steps` calls of `record()` would have left them
+        (a sweep measures all its variants' steps together and hands each its rows at the epoch's end)."""
+        if len(norms):
+            self.rows[: len(norms)].copy_(norms)
+        self.measured, self.step = len(norms), steps
+
     def means(self) -> dict[str, float | None]:
         """Per layer, the mean over the measured steps of the gradient's L2 norm; None for a layer
         whose gradient was NaN/inf (or overflowed) in any measured step."""
@@ -150,11 +162,15 @@ def stacked_histograms(t: torch.Tensor, bins: int) -> list[dict]:
     finite = torch.isfinite(lo) & torch.isfinite(hi)  # aminmax propagates NaN, so this catches both
     flat = (hi - lo) < 1e-12
     lo, hi = torch.where(flat, lo - 0.5, lo), torch.where(flat, hi + 0.5, hi)
-    pos = (rows - lo[:, None]) * bins / (hi - lo)[:, None]
-    idx = torch.where(finite[:, None], pos, 0.0).long().clamp_(0, bins - 1)  # rows with NaN/inf are redone below
-    idx += torch.arange(k, device=rows.device).unsqueeze(1) * bins  # row k counts into bins k*bins...
+    # in place, in histc's order of operations: (x - min) * bins / (max - min)
+    pos = rows.sub(lo[:, None]).mul_(bins).div_((hi - lo)[:, None])
+    ok = finite.tolist()
+    if not all(ok):
+        pos = torch.where(finite[:, None], pos, 0.0)  # rows with NaN/inf are redone below
+    idx = pos.long().clamp_(0, bins - 1)
+    idx += torch.arange(0, k * bins, bins, device=rows.device).unsqueeze(1)  # row k counts into bins k*bins...
     counts = torch.bincount(idx.flatten(), minlength=k * bins).view(k, bins).tolist()
-    los, his, ok = lo.tolist(), hi.tolist(), finite.tolist()
+    los, his = torch.stack((lo, hi)).tolist()
     return [
         {"min": los[i], "max": his[i], "counts": counts[i], "nonfinite": 0} if ok[i] else _hist(rows[i], bins)
         for i in range(k)
