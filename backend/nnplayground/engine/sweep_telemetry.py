@@ -95,19 +95,21 @@ def _norms(ts: list[torch.Tensor], p: int = 2) -> list[torch.Tensor]:
     return [torch.linalg.vector_norm(t.flatten(1), p, dim=1) for t in ts]
 
 
-def _rounded(parts: list[torch.Tensor], digits: int) -> list[list]:
+def _rounded(parts: list[torch.Tensor], digits: int) -> tuple[list[list], list[bool]]:
     """Each variant's `parts` ((K, ...) tensors) rounded to `digits` decimals as nested lists:
-    [[part 0's list, part 1's list, ...] per variant], as `telemetry.round_lists` makes them (finite
-    numbers only; the caller sends a variant with NaN/inf its own way). One rounding for all variants
-    and parts (float64, as round_list), then one conversion per part: tolist builds the nested lists in C."""
+    [[part 0's list, part 1's list, ...] per variant], as `telemetry.round_lists` makes them, and per
+    variant whether all its numbers are finite (the caller sends a variant with NaN/inf its own way: its
+    lists hold nulls there). One rounding for all variants and parts (float64, as round_list), then one
+    conversion per part: tolist builds the nested lists in C."""
     k = parts[0].shape[0]
     flat = torch.round(torch.cat([p.detach().reshape(k, -1) for p in parts], 1).cpu().double(), decimals=digits)
+    finite = torch.isfinite(flat).all(1).tolist()  # rounding keeps NaN and inf as they are
     lists, at = [], 0
     for p in parts:
         n = math.prod(p.shape[1:])
         lists.append(flat[:, at : at + n].reshape(p.shape).numpy().tolist())  # numpy's: ~25% faster than torch's
         at += n
-    return [list(v) for v in zip(*lists, strict=True)]
+    return [list(v) for v in zip(*lists, strict=True)], finite
 
 
 class GroupTelemetry:
@@ -265,14 +267,13 @@ class GroupTelemetry:
         units = [u[:, :cap] for u in units]
         links = [params[2 * i][:, :cap, :cap] for i in range(len(self.names))]
         links += [params[2 * i + 1][:, :cap] for i in range(len(self.names))]
-        sent = [values, *extra_parts, *units, *links]
-        finite = torch.stack([torch.isfinite(t.flatten(1)).all(1) for t in sent]).all(0)
-        three = _rounded([values, *extra_parts], 3)
-        two = _rounded(units, 2)
-        four = _rounded(links, 4)
+        three, ok3 = _rounded([values, *extra_parts], 3)
+        two, ok2 = _rounded(units, 2)
+        four, ok4 = _rounded(links, 4)
+        ok = [a and b and c for a, b, c in zip(ok3, ok2, ok4, strict=True)]
         widths = {n: params[2 * i].shape[1] for i, n in enumerate(self.names)}
         kind = "regression2d" if view.regression else "decision"
-        n_layers, ok = len(self.names), finite.tolist()
+        n_layers = len(self.names)
         out = []
         for i, t in enumerate(trainers):
             if not ok[i]:  # NaN/inf: the single run's lists hold nulls there
