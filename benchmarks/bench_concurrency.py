@@ -11,7 +11,7 @@ its own service arm at the end, so that its requests are not charged to the serv
 CPU seconds are read per process from /proc: the web process, the service's workers, the bare processes and
 this benchmark itself, so the gap splits into the web tier's share and the workers' extra work per epoch.
 
-    .venv/bin/python benchmarks/bench_concurrency.py [--runs 30] [--epochs 60] [--pairs 2]
+    .venv/bin/python benchmarks/bench_concurrency.py [--runs 30] [--epochs 60] [--pairs 2] [--slots 2,1]
 """
 
 from __future__ import annotations
@@ -94,8 +94,11 @@ def bare_arm(configs: list[dict], procs: int, nice: int) -> dict:
     return {"epochs": epochs, "wall": wall, "rate": epochs / wall, "workers_cpu": cpu, "load": load}
 
 
-def service_arm(configs: list[dict], probe: bool) -> dict:
-    server = Server(env={"NNPLAYGROUND_MAX_RUNS_PER_CLIENT": "1000"})
+def service_arm(configs: list[dict], probe: bool, slots: int | None = None) -> dict:
+    env = {"NNPLAYGROUND_MAX_RUNS_PER_CLIENT": "1000"}
+    if slots is not None:
+        env["NNPLAYGROUND_SLOTS_PER_WORKER"] = str(slots)
+    server = Server(env=env)
     latencies: list[float] = []
     stop = threading.Event()
 
@@ -151,6 +154,30 @@ def service_arm(configs: list[dict], probe: bool) -> dict:
     }
 
 
+def pair_line(i: int, b: dict, s: dict, slots: int | None, procs: int, ratios: list, efficiencies: list) -> None:
+    """Print one bare/service comparison and append its throughput ratio and CPU efficiency."""
+    ratios.append(s["rate"] / b["rate"])
+    # CPU seconds per epoch, bare against the whole service: what the ratio would be with every core busy for
+    # both arms, less sensitive to the other load of a shared machine than the wall-clock ratio
+    efficiencies.append((b["workers_cpu"] / b["epochs"]) / ((s["workers_cpu"] + s["web_cpu"]) / s["epochs"]))
+    per_b = 1000 * b["workers_cpu"] / b["epochs"]
+    per_s = 1000 * s["workers_cpu"] / s["epochs"]
+    per_w = 1000 * s["web_cpu"] / s["epochs"]
+    arm = "" if slots is None else f" (slots_per_worker {slots})"
+    print(
+        f"  pair {i + 1}{arm}: bare {b['rate']:.0f} epochs/s ({b['wall']:.1f} s, load {b['load']:.1f}), "
+        f"service {s['rate']:.0f} epochs/s ({s['wall']:.1f} s, load {s['load']:.1f}, {s['statuses']}) "
+        f"-> {100 * ratios[-1]:.0f}%"
+    )
+    print(
+        f"          CPU per epoch: bare workers {per_b:.2f} ms; service workers {per_s:.2f} ms "
+        f"(+{per_s - per_b:.2f}), web tier {per_w:.2f} ms, this benchmark "
+        f"{1000 * s['client_cpu'] / s['epochs']:.2f} ms; CPU used / available: bare "
+        f"{100 * b['workers_cpu'] / (b['wall'] * procs):.0f}%, service "
+        f"{100 * (s['workers_cpu'] + s['web_cpu']) / (s['wall'] * procs):.0f}%"
+    )
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
@@ -158,7 +185,14 @@ def main():
     ap.add_argument("--pairs", type=int, default=2, help="bare/service pairs, run alternately")
     ap.add_argument("--bare-nice", type=int, default=WORKER_NICE, help="niceness of the bare processes")
     ap.add_argument("--no-probe", action="store_true", help="skip the latency arm")
+    ap.add_argument(
+        "--slots",
+        default="",
+        help="service arms per pair, one per value of slots_per_worker (e.g. 2,1: the default time slicing, then "
+        "none); empty: one arm at the server's default",
+    )
     args = ap.parse_args()
+    slot_arms = [int(v) for v in args.slots.split(",") if v] or [None]
     configs = [config(i, args.epochs) for i in range(args.runs)]
     procs = os.cpu_count() or 1  # the service's default worker count (service/settings.py)
     print(
@@ -168,29 +202,11 @@ def main():
     ratios, efficiencies = [], []
     for i in range(args.pairs):
         b = bare_arm(configs, procs, args.bare_nice)
-        s = service_arm(configs, probe=False)
-        ratios.append(s["rate"] / b["rate"])
-        # CPU seconds per epoch, bare against the whole service: what the ratio would be with every core busy for
-        # both arms, less sensitive to the other load of a shared machine than the wall-clock ratio
-        efficiencies.append((b["workers_cpu"] / b["epochs"]) / ((s["workers_cpu"] + s["web_cpu"]) / s["epochs"]))
-        per_b = 1000 * b["workers_cpu"] / b["epochs"]
-        per_s = 1000 * s["workers_cpu"] / s["epochs"]
-        per_w = 1000 * s["web_cpu"] / s["epochs"]
-        print(
-            f"  pair {i + 1}: bare {b['rate']:.0f} epochs/s ({b['wall']:.1f} s, load {b['load']:.1f}), "
-            f"service {s['rate']:.0f} epochs/s ({s['wall']:.1f} s, load {s['load']:.1f}, {s['statuses']}) "
-            f"-> {100 * ratios[-1]:.0f}%"
-        )
-        print(
-            f"          CPU per epoch: bare workers {per_b:.2f} ms; service workers {per_s:.2f} ms "
-            f"(+{per_s - per_b:.2f}), web tier {per_w:.2f} ms, this benchmark "
-            f"{1000 * s['client_cpu'] / s['epochs']:.2f} ms; CPU used / available: bare "
-            f"{100 * b['workers_cpu'] / (b['wall'] * procs):.0f}%, service "
-            f"{100 * (s['workers_cpu'] + s['web_cpu']) / (s['wall'] * procs):.0f}%"
-        )
-    print(f"  throughput ratio per pair: {', '.join(f'{100 * r:.0f}%' for r in ratios)} (target >= 80%)")
+        for slots in slot_arms:
+            pair_line(i, b, service_arm(configs, probe=False, slots=slots), slots, procs, ratios, efficiencies)
+    print(f"  throughput ratio per arm: {', '.join(f'{100 * r:.0f}%' for r in ratios)} (target >= 80%)")
     print(
-        "  CPU efficiency per pair (bare CPU per epoch / service workers + web tier CPU per epoch): "
+        "  CPU efficiency per arm (bare CPU per epoch / service workers + web tier CPU per epoch): "
         + ", ".join(f"{100 * e:.0f}%" for e in efficiencies)
     )
     if not args.no_probe:
