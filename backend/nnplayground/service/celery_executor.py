@@ -369,7 +369,8 @@ class CeleryExecutor(Executor):
             message = "the worker training this run stopped answering (its lease expired); the run was lost"
             if mark_failed(self.store, row["id"], message) is not None:
                 with self.r.pipeline(transaction=False) as p:
-                    p.xadd(streams.EVENTS, {"k": "failed", "run": row["id"], "message": message})
+                    entry = {"k": "failed", "run": row["id"], "message": message}
+                    p.xadd(streams.EVENTS, entry, maxlen=streams.EVENTS_MAXLEN, approximate=True)
                     p.expire(streams.events_key(row["id"]), streams.END_TTL)
                     p.execute()
         for gone in set(self._missing) - ids:
