@@ -237,6 +237,13 @@ def serve(
         typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, Celery workers via {settings.redis_url})")
     else:
         typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, {settings.workers} workers)")
+        if settings.redis_url:  # shared state: a sign of several web processes, which this backend cannot serve
+            typer.echo(
+                "nnplayground: note: with the local backend each web process trains only its own runs and marks "
+                "every active run in the store interrupted when it starts or stops; several web processes need "
+                "--backend celery (docs/distributed.md)",
+                err=True,
+            )
     from .service.shared_state import missing_shared_secret
 
     refused = missing_shared_secret(settings)

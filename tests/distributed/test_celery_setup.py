@@ -41,3 +41,17 @@ def test_serve_and_worker_refuse_a_missing_redis_url(tmp_path):
         [*nnplayground_command(), "serve", "--db", str(tmp_path / "x.db")], env=env, capture_output=True, text=True
     )
     assert out.returncode == 2 and "NNPLAYGROUND_REDIS_URL" in out.stderr
+
+
+def test_serve_with_the_local_backend_and_shared_state_says_several_processes_need_celery(tmp_path):
+    """Several `serve` processes on one store with the local backend each mark the others' runs interrupted
+    (docs/distributed.md): a local-backend serve given NNPLAYGROUND_REDIS_URL says to use celery. It stops
+    here on the missing teacher secret, so no server starts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NNPLAYGROUND_")}
+    env["NNPLAYGROUND_REDIS_URL"] = "redis://127.0.0.1:1/0"
+    cmd = [*nnplayground_command(), "serve", "--classroom", "--db", str(tmp_path / "x.db")]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "several web processes need --backend celery" in out.stderr
+    out = subprocess.run([*cmd, "--backend", "celery"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--backend celery" not in out.stderr

@@ -49,6 +49,59 @@ def epochs_run(web, run_id: str) -> int:
     return web.http.get(f"/api/runs/{run_id}").json()["epochs_run"]
 
 
+def following(web) -> int:
+    """How many runs' event streams the web process reads now (/api/health)."""
+    return web.http.get("/api/health").json()["workers"]["following"]
+
+
+def test_steps_reach_only_processes_with_viewers_and_a_mid_run_viewer_gets_each_epoch_once(stack, stack_redis):
+    """A run's steps go to its own stream, read only by the web processes that have viewers of it; the
+    stream every process reads holds its lifecycle only. A viewer joining mid-run, twice (the second time
+    the process follows the run again), gets every epoch exactly once across the snapshot hand-over."""
+    import redis
+    from nnplayground.service import streams
+
+    run = stack.a.http.post("/api/runs", json=tiny(training={"epochs": 60}), params={"speed": 12}).json()
+    rid = run["id"]
+    wait_for(lambda: epochs_run(stack.a, rid) >= 4, 30)
+    assert following(stack.a) == following(stack.b) == 0  # nobody watches it: neither reads its steps
+    first = []
+    with connect(f"{stack.b.ws_base}/ws/runs/{rid}", open_timeout=10, max_size=None) as ws:
+        snap = json.loads(ws.recv(timeout=10))
+        assert snap["type"] == "snapshot" and snap["run"]["status"] == "running" and snap["epochs"]
+        first = stream_records([snap])
+        while len(first) < len(snap["epochs"]) + 3:  # a few live epochs after the snapshot
+            first += stream_records([json.loads(ws.recv(timeout=10))])
+        assert following(stack.b) == 1 and following(stack.a) == 0
+    assert [r["epoch"] for r in first] == list(range(len(first)))
+    wait_for(lambda: following(stack.b) == 0, 10)  # its last viewer left
+    assert stack.b.http.get(f"/api/runs/{rid}").json()["status"] == "running"
+    time.sleep(0.5)  # epochs go on, read by no web process
+    frames = watch(stack.b, rid)
+    assert frames[0]["run"]["status"] == "running" and len(frames[0]["epochs"]) > len(first)
+    assert frames[-1]["type"] == "run_end" and frames[-1]["status"] == "completed"
+    records = stream_records(frames)
+    assert [r["epoch"] for r in records] == list(range(61))
+    assert records == stack.a.http.get(f"/api/runs/{rid}/metrics").json()["epochs"]
+    wait_for(lambda: following(stack.b) == 0, 10)  # an ended run is followed no more
+
+    r = redis.Redis.from_url(stack_redis, decode_responses=True)
+    try:
+        key = streams.events_key(rid)
+        length, ttl = r.xlen(key), r.ttl(key)
+        lifecycle = [f for _, f in r.xrange(streams.EVENTS)]
+        steps = [json.loads(f["events"]) for _, f in r.xrange(key)]
+    finally:
+        r.close()
+    assert {f["k"] for f in lifecycle} <= {"start", "status", "end", "failed", "lost"}
+    mine = [f for f in lifecycle if f["run"] == rid]
+    assert [f["k"] for f in mine] == ["start", "end"]
+    assert json.loads(mine[-1]["text"])["status"] == "completed"
+    # the run's own stream: its last steps (trimmed to about RUN_EVENTS_MAXLEN of 61), expiring soon
+    assert streams.RUN_EVENTS_MAXLEN <= length < 61 and 0 < ttl <= streams.END_TTL
+    assert [e[1] for e in steps[-1] if e[0] == "epoch"] == [60] and steps[-1][-1][0] == "run_end"
+
+
 def test_since_returns_exactly_the_missed_epochs(stack):
     """A viewer on B leaves after epoch k; `?since=k` (REST on A, websocket on B) gives exactly k+1..n."""
     run = stack.a.http.post("/api/runs", json=tiny(training={"epochs": 24}), params={"speed": 12}).json()

@@ -120,3 +120,33 @@ def test_a_subscriber_that_leaves_lets_go_of_its_buffers():
 
     sub, hub = asyncio.run(go())
     assert not sub.frames and sub.coalescing is None and not sub.replies and hub.viewers() == 0
+
+
+def test_a_viewer_drops_epochs_its_snapshot_had_even_after_the_hand_over():
+    """A step stored before the snapshot was read can reach the hub after it was sent (the distributed
+    backend appends to the stream after the store): its epoch is not sent twice; later epochs, and a
+    marker at the snapshot's last epoch (a weight edit while paused), still go out."""
+
+    async def main() -> list[str]:
+        hub = Hub(max_frames=100)
+        hub.bind(asyncio.get_running_loop())
+        got: list[str] = []
+
+        async def send(text: str) -> None:
+            got.append(text)
+
+        sub = hub.subscriber(send)
+        sub.holding = []
+        hub.join("r", sub)
+        task = asyncio.create_task(sub.run())
+        hub._publish("r", _step(4)[:1])  # held while the snapshot (up to epoch 5) is read: dropped
+        sub.release(5, False)
+        hub._publish("r", _step(5)[:1] + [("marker", '{"type":"marker","epoch":5}', None, 5)])
+        hub._publish("r", _step(6)[:1])
+        await asyncio.sleep(0.01)
+        hub.leave("r", sub)
+        task.cancel()
+        return got
+
+    got = asyncio.run(main())
+    assert got == ['{"type":"marker","epoch":5}', '{"type":"epoch","epoch":6}']

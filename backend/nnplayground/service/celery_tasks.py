@@ -1,7 +1,8 @@
 """The Celery task's body: claim a job's runs in the store, train them with the local worker's own loop
 (worker.Worker: slots, pause, step, throttle, stop, sweeps), write every step to the store and only then
-append it to the event stream. Runs in a Celery pool child (torch is imported there, never in
-celery_app's main process); `fail_job` runs in the worker's main process and touches only Redis.
+append it to the run's event stream (its start, end and failure to the lifecycle stream: streams.py).
+Runs in a Celery pool child (torch is imported there, never in celery_app's main process); `fail_job`
+runs in the worker's main process and touches only Redis.
 
 A job is the JSON form of executor.Job; a transfer run's source weights are read here from the store
 (stored.stored_source), not carried through the broker."""
@@ -53,8 +54,9 @@ def job_runs(job: dict) -> list[str]:
 
 class StreamConn:
     """worker.Worker's pipe, backed by Redis and the store: `send` persists a step and then appends it to
-    the event stream; `poll`/`recv` read the runs' control streams (from their start: a pause sent while
-    the run was queued applies before its first epoch) and refresh the runs' leases."""
+    the run's event stream (a final step's `run_end` to the lifecycle stream too); `poll`/`recv` read the
+    runs' control streams (from their start: a pause sent while the run was queued applies before its
+    first epoch) and refresh the runs' leases."""
 
     def __init__(self, store, redis, origin: str):
         self.store = store
@@ -89,10 +91,32 @@ class StreamConn:
             log.debug("lease refresh failed", exc_info=True)
 
     def xadd(self, fields: dict) -> None:
+        """Append a lifecycle entry (start, status, failed) for every web process."""
         try:
-            self.r.xadd(streams.EVENTS, fields, maxlen=streams.EVENTS_MAXLEN, approximate=True)
+            with self.r.pipeline(transaction=False) as p:
+                p.xadd(streams.EVENTS, fields, maxlen=streams.EVENTS_MAXLEN, approximate=True)
+                if fields["k"] in streams.LIFECYCLE_END:
+                    p.expire(streams.events_key(fields["run"]), streams.END_TTL)
+                p.execute()
         except Exception:  # noqa: BLE001 - Redis away: viewers catch up from the store's snapshot
             log.warning("event stream unavailable; %s of run %s is in the store only", fields["k"], fields["run"])
+
+    def append_step(self, run_id: str, events, done: bool) -> None:
+        """Append a stored step to the run's own stream, for the web processes that follow the run; a
+        final step's `run_end` then goes to the lifecycle stream too (after it: a web process that follows
+        the run reads the step first), for every web process."""
+        key = streams.events_key(run_id)
+        end = streams.encode_end(run_id, events) if done else None
+        try:
+            with self.r.pipeline(transaction=False) as p:  # in this order, in one round trip
+                entry = streams.encode_step(run_id, events, done)
+                p.xadd(key, entry, maxlen=streams.RUN_EVENTS_MAXLEN, approximate=True)
+                p.expire(key, streams.END_TTL if done else streams.ACTIVE_TTL)
+                if end is not None:
+                    p.xadd(streams.EVENTS, end, maxlen=streams.EVENTS_MAXLEN, approximate=True)
+                p.execute()
+        except Exception:  # noqa: BLE001 - Redis away: viewers catch up from the store (snapshot, gap fill)
+            log.warning("event stream unavailable; a step of run %s is in the store only", run_id)
 
     # ---- the pipe ------------------------------------------------------------------------------
     def send(self, msg) -> None:
@@ -105,7 +129,7 @@ class StreamConn:
             if not self.store.apply_step(msg.run_id, msg.write, end, info):
                 self.inbox.append(("control", msg.run_id, "cancel", None))  # deleted meanwhile
                 return
-            self.xadd(streams.encode_step(msg.run_id, msg.write.events, msg.done))
+            self.append_step(msg.run_id, msg.write.events, msg.done)
             self.refresh_leases()
         elif isinstance(msg, Failed):
             mark_failed(self.store, msg.run_id, msg.message)
@@ -220,8 +244,12 @@ def train_job(job: dict, hostname: str) -> None:
         worker.loop()
     finally:
         try:
-            r.delete(*[streams.lease_key(x) for x in runs], *[streams.control_key(x) for x in runs])
-        except Exception:  # noqa: BLE001 - the leases expire on their own
+            with r.pipeline(transaction=False) as p:
+                p.delete(*[streams.lease_key(x) for x in runs], *[streams.control_key(x) for x in runs])
+                for x in runs:  # however the job ended (a sweep's variants ended earlier have it already)
+                    p.expire(streams.events_key(x), streams.END_TTL)
+                p.execute()
+        except Exception:  # noqa: BLE001 - the leases expire on their own, the event streams in ACTIVE_TTL
             pass
 
 
@@ -237,5 +265,6 @@ def fail_job(job: dict, exception: BaseException | None) -> None:
         for run_id in job_runs(job):
             r.xadd(streams.EVENTS, {"k": "lost", "run": run_id, "message": message}, maxlen=streams.EVENTS_MAXLEN)
             r.delete(streams.lease_key(run_id))
+            r.expire(streams.events_key(run_id), streams.END_TTL)
     except Exception:  # noqa: BLE001 - Redis away: the lease check fails the runs later
         log.exception("could not report the failure of job %s", job.get("run_id"))

@@ -151,3 +151,15 @@ class Executor(ABC):
     @abstractmethod
     def shutdown(self) -> None:
         """Stop the workers (their runs end without further messages)."""
+
+    def follow(self, run_id: str) -> None:
+        """This process has a viewer of `run_id` and is about to read its snapshot from the store: from
+        now on, every step of the run stored after this call reaches the sink (a step already in the
+        snapshot may reach it too: viewers drop epochs they have). Called from any thread, before each
+        snapshot read. The local executor hands every step to the sink anyway: nothing to do."""
+        return None
+
+    def unfollow(self, run_id: str) -> None:
+        """The run's last viewer in this process left: its steps need not reach the sink any more (its
+        lifecycle still does). Called on the event loop: must not block."""
+        return None

@@ -88,11 +88,14 @@ class Subscriber:
         self.coalescing: _Coalesced | None = None
         self.wake = asyncio.Event()
         self.holding: list | None = None  # while the snapshot is prepared, live frames wait here
+        self.floor: int | None = None  # the snapshot's last epoch: an epoch frame at or before it is a repeat
         self.closed = False
         self.finishing = False
 
     def offer(self, kind: str, text: str, record: str | None = None, epoch: int | None = None) -> None:
         if self.closed:
+            return
+        if kind == "epoch" and self.floor is not None and epoch is not None and epoch <= self.floor:
             return
         if self.holding is not None:
             self.holding.append((kind, text, record, epoch))
@@ -130,8 +133,11 @@ class Subscriber:
             self.wake.set()
 
     def release(self, after_epoch: int | None, terminal: bool) -> None:
-        """End holding: replay held live frames that the snapshot did not already contain."""
+        """End holding: replay held live frames that the snapshot did not already contain; an epoch at or
+        before `after_epoch` offered later (a step that was stored before the snapshot was read but reached
+        this process after it was sent) is dropped too."""
         held, self.holding = self.holding or [], None
+        self.floor = after_epoch
         for kind, text, record, epoch in held:
             if epoch is not None and after_epoch is not None and epoch <= after_epoch:
                 continue
@@ -208,6 +214,7 @@ class Hub:
         self.runs: dict[str, set[Subscriber]] = {}
         self.lobby: set[Subscriber] = set()
         self.gates: dict[tuple[str, str], _Gate] = {}
+        self.on_idle: Callable[[str], None] | None = None  # called (on the loop) when a run's last viewer leaves
         # Lobby status frames are coalesced per run: within `lobby_interval` only a run's latest
         # status goes to the lobby (a client toggling pause/resume would otherwise send one frame per
         # toggle to every lobby viewer).
@@ -235,6 +242,8 @@ class Hub:
             if not subs:
                 del self.runs[run_id]
                 self._drop_gates(run_id)
+                if self.on_idle is not None:
+                    self.on_idle(run_id)
 
     def viewers(self, run_id: str | None = None) -> int:
         if run_id is None:

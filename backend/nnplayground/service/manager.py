@@ -53,6 +53,7 @@ class RunManager:
             executor = LocalExecutor(settings.workers, settings.slots_per_worker, settings.worker_nice)
         self.executor = executor
         self.hub = Hub(settings.ws_buffer_frames, settings.ws_view_rate)
+        self.hub.on_idle = self.executor.unfollow  # a run's last viewer here left (snapshot: follow)
         self.pids: dict[str, int] = {}
         self.gone: set[str] = set()
         self.start_paused: set[str] = set()  # queued runs paused before they started
@@ -504,6 +505,10 @@ class RunManager:
 
     # ---- websocket snapshots --------------------------------------------------------------------
     def snapshot(self, run_id: str, since: int | None = None) -> Snapshot | None:
+        """A viewer's first frame, read from the store. The executor follows the run from before the read
+        (the viewer joined the hub first): no later step is missed, and the viewer drops the epochs this
+        snapshot has (Subscriber.release)."""
+        self.executor.follow(run_id)
         with self.store.read_tx():
             row = self.store.get_run(run_id)
             if row is None:
@@ -582,7 +587,9 @@ class RunManager:
                 if ev.type == "epoch":
                     self._trace.write(f"{run_id} {ev.epoch} {msg.emitted_at:.6f}\n")
             self._trace.flush()
-        self.hub.publish(run_id, [(ev.type, ev.text, ev.record, last) for ev in msg.write.events])
+        # an epoch frame carries its own epoch (a viewer drops those its snapshot has), the others the step's
+        items = [(ev.type, ev.text, ev.record, ev.epoch if ev.type == "epoch" else last) for ev in msg.write.events]
+        self.hub.publish(run_id, items)
         if end is not None:
             self.pids.pop(run_id, None)
             self._forget(run_id)

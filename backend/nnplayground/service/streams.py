@@ -1,15 +1,23 @@
 """The Redis side of the distributed backend: key names, connections, and the entries the workers append
-to the event stream and the web processes append to the control streams. No torch, no store.
+to the event streams and the web processes append to the control streams. No torch, no store.
 
-- `nnp:events` (one stream for all runs): what a worker appended after writing it to the store: a run's
-  start, each step's events (the same texts the store holds), its failure, a status a control changed.
-  Every web process reads it from the id it last saw and publishes to its own viewers; trimmed to about
-  EVENTS_MAXLEN entries (a web process that falls further behind catches up from the store's snapshot).
+- `nnp:run:<id>:events` (one stream per run): each stored step's events (the same texts the store holds,
+  `encode_step`), appended by the worker after writing them to the store. Read only by the web processes
+  that have live viewers of the run (CeleryExecutor.follow), from an id taken before their snapshot is
+  read from the store. Trimmed to about RUN_EVENTS_MAXLEN entries (a reader that falls further behind gets
+  the missed epochs from the store); it expires ACTIVE_TTL after its last entry while the run trains and
+  END_TTL after the run ended.
+- `nnp:events` (one stream for all runs, small entries only): a run's lifecycle, which every web process
+  reads whatever its viewers: `start`, `status` (a pause or resume a worker acted on), `end` (the run's
+  `run_end` event text, appended after the run's final step), `failed`, `lost`. Trimmed to about
+  EVENTS_MAXLEN entries.
 - `nnp:run:<id>:control`: pause, resume, step, stop, speed, cancel, weights for one run, read by the worker
   that trains it between epochs.
 - `nnp:lease:<id>`: held (TTL LEASE_TTL s) while a worker trains the run; a run whose lease stays missing
   is failed by whichever web process notices first (CeleryExecutor._check_leases).
 - `nnp:worker:<hostname>`: a Celery worker's slots (its concurrency), refreshed while it lives.
+- `nnp:web:<token>:wake`: a web process's own stream, appended to when it starts following a run so that
+  its blocked read returns at once and takes the run's stream in.
 
 Every blocking read uses BLOCK <= BLOCK_MS, below redis-py's socket timeout."""
 
@@ -22,8 +30,12 @@ from ..jsonutil import dumps
 
 log = logging.getLogger(__name__)
 
-EVENTS = "nnp:events"
+EVENTS = "nnp:events"  # the lifecycle stream (its name kept from when it carried every step)
 EVENTS_MAXLEN = 20_000
+LIFECYCLE_END = ("end", "failed", "lost")  # the lifecycle entries that end a run
+RUN_EVENTS_MAXLEN = 50  # per run: 5 s at 10 epochs/s; a reader further behind fills the gap from the store
+ACTIVE_TTL = 24 * 3600  # seconds a run's streams live after their last entry while it may still train
+END_TTL = 10  # seconds a run's event stream lives after the run ended (for readers a little behind)
 LEASE_TTL = 10  # seconds; refreshed at least every LEASE_REFRESH while a worker holds the run
 LEASE_REFRESH = 1.0
 WORKER_TTL = 10
@@ -33,6 +45,15 @@ SOCKET_TIMEOUT = 5.0  # seconds; each BLOCK stays below it (redis-py 8's default
 
 def control_key(run_id: str) -> str:
     return f"nnp:run:{run_id}:control"
+
+
+def events_key(run_id: str) -> str:
+    return f"nnp:run:{run_id}:events"
+
+
+def run_of(key: str) -> str:
+    """The run id of a `nnp:run:<id>:...` key."""
+    return key.split(":")[2]
 
 
 def lease_key(run_id: str) -> str:
@@ -60,6 +81,15 @@ def encode_step(run_id: str, events, done: bool) -> dict:
     """A stream entry for one stored step: its events as [type, epoch, text, record] (store.Packed)."""
     rows = [[e.type, e.epoch, e.text, e.record] for e in events]
     return {"k": "step", "run": run_id, "events": dumps(rows), "done": int(done)}
+
+
+def encode_end(run_id: str, events) -> dict | None:
+    """The lifecycle stream's `end` entry for a run's final step (its `run_end` event's text), or None
+    when the step has none."""
+    for e in events:
+        if e.type == "run_end":
+            return {"k": "end", "run": run_id, "text": e.text}
+    return None
 
 
 def decode(fields: dict) -> dict:
