@@ -125,6 +125,29 @@ def test_the_profile_runs_the_embedded_services_image(services):
         assert services[name]["build"] == embedded["build"] == ".", name
 
 
+def test_the_image_installs_what_the_profile_runs(services):
+    """The profile's services run the embedded service's image (one Dockerfile), so that image must hold
+    the `distributed` extra: the Celery worker and backend, the Redis client of the streams and the
+    PostgreSQL driver that the profile's database URL names. Without it `db upgrade` stops on a missing
+    psycopg and nothing else of the profile starts (a plain `setup.sh` installed only the base)."""
+    import tomllib
+
+    run = re.findall(r"^RUN bash scripts/setup\.sh\b(.*)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert len(run) == 1, run
+    extras = run[0].split()
+    assert len(extras) == 1, f"the image's setup.sh installs {extras or 'no extra'}; the profile needs one"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    installed = {
+        re.match(r"[A-Za-z0-9_.-]+", req).group(0).lower()
+        for req in project["dependencies"] + project["optional-dependencies"][extras[0]]
+    }
+    env = services["migrate"]["environment"]
+    driver = env["NNPLAYGROUND_DATABASE_URL"].split("://")[0].split("+")[1]  # postgresql+psycopg
+    broker = env["NNPLAYGROUND_REDIS_URL"].split("://")[0]
+    assert env["NNPLAYGROUND_BACKEND"] in installed  # celery
+    assert {driver, broker} <= installed
+
+
 def test_every_profile_service_shares_one_private_network(compose, services):
     for name in PROFILE:
         assert "backplane" in services[name]["networks"], name
