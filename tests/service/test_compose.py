@@ -267,3 +267,29 @@ def test_the_api_health_check_asks_a_route_the_app_serves(services, tmp_path):
     api = services["api"]["command"]
     assert url.group(1) == api[api.index("--port") + 1]
     assert url.group(2) in create_app(Settings(db_path=str(tmp_path / "x.db"))).openapi()["paths"]
+
+
+def test_the_readmes_nginx_adaptation_gives_the_two_local_servers(tmp_path):
+    """README's by-hand proxy: its own `sed` over deploy/nginx.conf, run as written, must leave an upstream
+    of exactly the two web processes the README starts and no resolver, and (where nginx is installed)
+    a configuration `nginx -t` accepts: Debian 12's nginx 1.22 has no `resolve` parameter."""
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"^(sed -e .*?) \\\n\s*(deploy/nginx\.conf) \|", readme, re.M)
+    assert m, "README's by-hand section lost its sed over deploy/nginx.conf"
+    out = subprocess.run(f"{m.group(1)} {m.group(2)}", shell=True, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    conf = re.sub(r"#.*", "", out.stdout)
+    ports = re.findall(r"nnplayground serve --backend celery --classroom --port (\d+) &", readme)
+    assert len(ports) == 2, ports
+    assert directives(block(conf, "upstream nnplayground_api"), "server") == [f"127.0.0.1:{p}" for p in ports]
+    assert not directives(conf, "resolver") and " resolve" not in conf
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx:
+        (tmp_path / "logs").mkdir()
+        (tmp_path / "nginx.conf").write_text(out.stdout)
+        pid_log = f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/logs/error.log;"
+        cmd = [nginx, "-t", "-p", f"{tmp_path}/", "-c", str(tmp_path / "nginx.conf"), "-g", pid_log]
+        checked = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, checked.stderr
