@@ -1,4 +1,5 @@
-# nnplayground: the web server with its worker processes and an embedded SQLite file.
+# nnplayground: the web server with its worker processes and an embedded SQLite file (the default), or
+# any process of the distributed profile of docker-compose.yml.
 # The install and start commands are the same shell commands that work on a plain checkout
 # (scripts/setup.sh, then `nnplayground serve`); tests/service/test_packaging.py keeps them in step.
 FROM python:3.11-slim
@@ -16,7 +17,9 @@ COPY scripts ./scripts
 COPY backend ./backend
 COPY frontend ./frontend
 COPY static ./static
-RUN bash scripts/setup.sh
+# with the `distributed` extra (Celery, redis-py, psycopg: a few MB beside torch): the compose file's
+# distributed profile runs this same image as its migration, api and worker services
+RUN bash scripts/setup.sh distributed
 
 VOLUME ["/data"]
 EXPOSE 8000

@@ -9,6 +9,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Debian's chromium for the browser tests..."
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
 fi
+# The distributed proxy test runs deploy/nginx.conf in front of two web processes (Debian's nginx).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing Debian's nginx for the proxy test..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >/dev/null
+fi
 .venv/bin/ruff check backend tests benchmarks
 .venv/bin/ruff format --check backend tests benchmarks
 # Real Redis and PostgreSQL for the distributed tests, on loopback in a temporary folder, stopped by

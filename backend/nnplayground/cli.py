@@ -234,7 +234,10 @@ def serve(
     shown_db = to_url(settings.database_url).render_as_string(hide_password=True) if settings.database_url else db
     if settings.backend == "celery":
         _need_redis(settings)
-        typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, Celery workers via {settings.redis_url})")
+        from kombu.utils.url import maybe_sanitize_url  # Celery's own banner hides it the same way
+
+        shown_redis = maybe_sanitize_url(settings.redis_url)  # a password (requirepass) never in the log
+        typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, Celery workers via {shown_redis})")
     else:
         typer.echo(f"nnplayground: http://{host}:{port}/  (db {shown_db}, {settings.workers} workers)")
         if settings.redis_url:  # shared state: a sign of several web processes, which this backend cannot serve

@@ -1,9 +1,10 @@
 """The distributed stack as real processes: 2 `nnplayground worker` (Celery) and 2 `nnplayground serve
 --backend celery` web processes on free ports, sharing one run store and one Redis (the `redis_url`
-fixture). Everything started here is stopped by process id at the end.
+fixture), and on demand nginx from deploy/nginx.conf in front of the two web processes (`nginx_proxy`).
+Everything started here is stopped by process id at the end.
 
-The store's location comes from one place, `store_url`: the SQLite file of the session now; the
-PostgreSQL URL (`postgres_url`) once the store takes URLs (NNPLAYGROUND_DATABASE_URL)."""
+The store's location comes from one place, `store_url`: the SQLite file of the session, and the
+PostgreSQL URL (`postgres_url`) since the store takes URLs (NNPLAYGROUND_DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -201,3 +202,78 @@ def stack(tmp_path_factory, stack_redis, store_url):
         yield s.start()
     finally:
         s.stop()
+
+
+# ---- the reverse proxy of the deployment (deploy/nginx.conf) ---------------------------------------
+NGINX_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+
+
+def _nginx() -> str:
+    """Debian's nginx (scripts/test.sh installs it); skips where it is missing, fails under CI."""
+    import shutil
+
+    exe = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else "")
+    if not exe:
+        msg = "nginx is needed for the proxy test: run the suite with scripts/test.sh (it installs Debian's)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return exe
+
+
+def nginx_conf(servers: list[str], listen: int, folder: Path) -> str:
+    """deploy/nginx.conf adapted as the README says for processes on one host: its upstream lists
+    `servers` instead of the compose service, without `resolver` (and the `resolve` parameter, which
+    Debian 12's nginx 1.22 lacks). Here also: loopback `listen`, and nginx's temporary files in `folder`
+    (Debian's defaults are under /var/lib/nginx, which only root may write)."""
+    text = NGINX_CONF.read_text()
+    text, n = re.subn(r"\n\s*resolver [^;]*;", "", text)
+    assert n == 1, "deploy/nginx.conf has no resolver line to drop"
+    upstream = "".join(f"\n        server {s};" for s in servers)
+    text, n = re.subn(r"\n\s*server api:\d+ resolve[^;]*;", upstream, text)
+    assert n == 1, "deploy/nginx.conf has no `server api:PORT resolve` line to replace"
+    text, n = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen};", text)
+    assert n == 1
+    temp = "".join(
+        f"\n    {kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return text.replace("http {", "http {" + temp, 1)
+
+
+@pytest.fixture(scope="module")
+def nginx_proxy(stack, tmp_path_factory):
+    """nginx from deploy/nginx.conf in front of the stack's two web processes; its base URL (http://...).
+    Started in the foreground (daemon off) as this test's child and stopped by its process id."""
+    exe = _nginx()
+    folder = tmp_path_factory.mktemp("nginx")
+    (folder / "logs").mkdir()
+    port = free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(nginx_conf([f"127.0.0.1:{w.port}" for w in stack.webs], port, folder))
+    args = [
+        exe,
+        "-p",
+        f"{folder}/",
+        "-c",
+        str(conf),
+        "-g",
+        f"daemon off; pid {folder}/nginx.pid; error_log {folder}/logs/error.log;",
+    ]
+    checked = subprocess.run([*args[:5], "-t", *args[5:]], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    proxy = Proc("nginx", args, os.environ.copy(), folder / "nginx.out").start()
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        if not proxy.alive():
+            raise AssertionError(f"nginx exited: {proxy.text()} {(folder / 'logs' / 'error.log').read_text()}")
+        try:
+            return httpx.get(base + "/api/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, 30, 0.1)
+        yield base
+    finally:
+        proxy.stop(signal.SIGQUIT)  # graceful: its workers close their connections, then the master exits

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from procs import free_port
 from service_helpers import nnplayground_command
 
 
@@ -55,3 +56,20 @@ def test_serve_with_the_local_backend_and_shared_state_says_several_processes_ne
     assert "several web processes need --backend celery" in out.stderr
     out = subprocess.run([*cmd, "--backend", "celery"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--backend celery" not in out.stderr
+
+
+def test_serve_prints_the_redis_url_without_its_password(tmp_path):
+    """A Redis reached from other hosts has a password (requirepass, README): it is in the URL, and the
+    start-up line, which goes to logs, shows the rest of the URL with the password masked."""
+    url = f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0"  # nothing listens: the banner comes first
+    env = {**os.environ, "NNPLAYGROUND_REDIS_URL": url}
+    args = ["serve", "--backend", "celery", "--port", str(free_port()), "--db", str(tmp_path / "x.db")]
+    proc = subprocess.Popen([*nnplayground_command(), *args], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    assert "Celery workers via redis://:**@127.0.0.1:" in banner, banner
+    assert "s3cret-pw" not in banner

@@ -45,6 +45,31 @@ def test_created_on_a_watched_on_b_every_epoch_once(stack):
     assert records == stack.a.http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"]
 
 
+def test_a_run_created_through_the_nginx_proxy_streams_through_it(stack, nginx_proxy):
+    """The deployment's proxy (deploy/nginx.conf as the README adapts it) in front of A and B: a run
+    created through it streams every epoch once to run_end over a websocket through it, A and B
+    report the same stored run, and the web processes still check the Host the browser sent."""
+    import types
+
+    import httpx
+
+    with httpx.Client(base_url=nginx_proxy, timeout=10, headers={"X-Client-Id": "dist-proxy"}) as browser:
+        page = browser.get("/")
+        assert page.status_code == 200 and "<html" in page.text
+        created = browser.post("/api/runs", json=tiny(training={"epochs": 12}), params={"speed": 15})
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        frames = watch(types.SimpleNamespace(ws_base=nginx_proxy.replace("http://", "ws://")), run_id)
+        assert frames[-1]["type"] == "run_end" and frames[-1]["status"] == "completed"
+        records = stream_records(frames)
+        assert [r["epoch"] for r in records] == list(range(13))
+        on_a, on_b = (w.http.get(f"/api/runs/{run_id}").json() for w in stack.webs)
+        assert on_a["status"] == on_b["status"] == "completed" and on_a["epochs_run"] == on_b["epochs_run"] == 12
+        assert records == stack.b.http.get(f"/api/runs/{run_id}/metrics").json()["epochs"]
+        # the proxy passes the browser's Host on: a foreign one is still refused (DNS rebinding)
+        assert browser.get("/api/health", headers={"Host": "rebound.example"}).status_code == 400
+
+
 def epochs_run(web, run_id: str) -> int:
     return web.http.get(f"/api/runs/{run_id}").json()["epochs_run"]
 

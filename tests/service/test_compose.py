@@ -125,6 +125,29 @@ def test_the_profile_runs_the_embedded_services_image(services):
         assert services[name]["build"] == embedded["build"] == ".", name
 
 
+def test_the_image_installs_what_the_profile_runs(services):
+    """The profile's services run the embedded service's image (one Dockerfile), so that image must hold
+    the `distributed` extra: the Celery worker and backend, the Redis client of the streams and the
+    PostgreSQL driver that the profile's database URL names. Without it `db upgrade` stops on a missing
+    psycopg and nothing else of the profile starts (a plain `setup.sh` installed only the base)."""
+    import tomllib
+
+    run = re.findall(r"^RUN bash scripts/setup\.sh\b(.*)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert len(run) == 1, run
+    extras = run[0].split()
+    assert len(extras) == 1, f"the image's setup.sh installs {extras or 'no extra'}; the profile needs one"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    installed = {
+        re.match(r"[A-Za-z0-9_.-]+", req).group(0).lower()
+        for req in project["dependencies"] + project["optional-dependencies"][extras[0]]
+    }
+    env = services["migrate"]["environment"]
+    driver = env["NNPLAYGROUND_DATABASE_URL"].split("://")[0].split("+")[1]  # postgresql+psycopg
+    broker = env["NNPLAYGROUND_REDIS_URL"].split("://")[0]
+    assert env["NNPLAYGROUND_BACKEND"] in installed  # celery
+    assert {driver, broker} <= installed
+
+
 def test_every_profile_service_shares_one_private_network(compose, services):
     for name in PROFILE:
         assert "backplane" in services[name]["networks"], name
@@ -244,3 +267,29 @@ def test_the_api_health_check_asks_a_route_the_app_serves(services, tmp_path):
     api = services["api"]["command"]
     assert url.group(1) == api[api.index("--port") + 1]
     assert url.group(2) in create_app(Settings(db_path=str(tmp_path / "x.db"))).openapi()["paths"]
+
+
+def test_the_readmes_nginx_adaptation_gives_the_two_local_servers(tmp_path):
+    """README's by-hand proxy: its own `sed` over deploy/nginx.conf, run as written, must leave an upstream
+    of exactly the two web processes the README starts and no resolver, and (where nginx is installed)
+    a configuration `nginx -t` accepts: Debian 12's nginx 1.22 has no `resolve` parameter."""
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"^(sed -e .*?) \\\n\s*(deploy/nginx\.conf) \|", readme, re.M)
+    assert m, "README's by-hand section lost its sed over deploy/nginx.conf"
+    out = subprocess.run(f"{m.group(1)} {m.group(2)}", shell=True, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    conf = re.sub(r"#.*", "", out.stdout)
+    ports = re.findall(r"nnplayground serve --backend celery --classroom --port (\d+) &", readme)
+    assert len(ports) == 2, ports
+    assert directives(block(conf, "upstream nnplayground_api"), "server") == [f"127.0.0.1:{p}" for p in ports]
+    assert not directives(conf, "resolver") and " resolve" not in conf
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx:
+        (tmp_path / "logs").mkdir()
+        (tmp_path / "nginx.conf").write_text(out.stdout)
+        pid_log = f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/logs/error.log;"
+        cmd = [nginx, "-t", "-p", f"{tmp_path}/", "-c", str(tmp_path / "nginx.conf"), "-g", pid_log]
+        checked = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, checked.stderr
