@@ -5,6 +5,7 @@
 # stop DIR` stops what start started, by process id. PostgreSQL refuses to run as root: it is initialised
 # and run as the `postgres` user (created by the Debian package).
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 cmd=${1:?start|stop}
 T=${2:?a folder}
 
@@ -25,7 +26,7 @@ install_missing() {
   [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need+=(postgresql)
   if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian's ${need[*]} for the distributed tests..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null
+    bash "$HERE/apt-install.sh" "${need[@]}" >/dev/null
   fi
 }
 

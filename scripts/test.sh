@@ -7,12 +7,12 @@ bash scripts/setup.sh test
 # The browser tests drive Debian's Chromium (never a browser download of Playwright's own).
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Debian's chromium for the browser tests..."
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+  bash scripts/apt-install.sh chromium >/dev/null
 fi
 # The distributed proxy test runs deploy/nginx.conf in front of two web processes (Debian's nginx).
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   echo "installing Debian's nginx for the proxy test..."
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >/dev/null
+  bash scripts/apt-install.sh nginx >/dev/null
 fi
 .venv/bin/ruff check backend tests benchmarks
 .venv/bin/ruff format --check backend tests benchmarks
