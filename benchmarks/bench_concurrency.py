@@ -68,7 +68,7 @@ def _bare_init(nice: int) -> None:
 
 
 def _pid(_: int) -> int:
-    time.sleep(0.2)  # held long enough that every process answers once
+    time.sleep(0.2)  # long enough that every process takes one: all have started and run their warm-up
     return os.getpid()
 
 
@@ -84,7 +84,10 @@ def bare(cfg: dict) -> int:
 def bare_arm(configs: list[dict], procs: int, nice: int) -> dict:
     ctx = mp.get_context("spawn")
     with ctx.Pool(procs, initializer=_bare_init, initargs=(nice,)) as pool:
-        pids = set(pool.map(_pid, range(procs), chunksize=1))
+        pool.map(_pid, range(procs), chunksize=1)  # every process started and warmed up
+        # the pool's processes are this process's only multiprocessing children (the service arm's server is
+        # a subprocess): asking each task for its pid could miss one that took no task
+        pids = {p.pid for p in mp.active_children()}
         cpu0 = {p: cpu_seconds(p) for p in pids}
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
