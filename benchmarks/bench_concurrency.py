@@ -72,13 +72,18 @@ def _pid(_: int) -> int:
     return os.getpid()
 
 
-def bare(cfg: dict) -> int:
+def bare(cfg: dict) -> tuple[int, float]:
+    """Train one run; its epochs and the CPU seconds spent inside its epochs (`train_epoch`)."""
     from nnplayground.engine import Trainer
 
     trainer = Trainer(cfg)
-    for _ in trainer:
-        pass
-    return trainer.epoch
+    trainer.start()
+    train = 0.0
+    while not trainer.done:
+        c = time.process_time()
+        trainer.train_epoch()
+        train += time.process_time() - c
+    return trainer.epoch, train
 
 
 def bare_arm(configs: list[dict], procs: int, nice: int) -> dict:
@@ -91,10 +96,12 @@ def bare_arm(configs: list[dict], procs: int, nice: int) -> dict:
         cpu0 = {p: cpu_seconds(p) for p in pids}
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
-        epochs = sum(pool.map(bare, configs, chunksize=1))
+        done = pool.map(bare, configs, chunksize=1)
+        epochs = sum(e for e, _ in done)
         wall = time.perf_counter() - t0
         cpu = sum(cpu_seconds(p) - c for p, c in cpu0.items())
-    return {"epochs": epochs, "wall": wall, "rate": epochs / wall, "workers_cpu": cpu, "load": load}
+    train = sum(t for _, t in done)
+    return {"epochs": epochs, "wall": wall, "rate": epochs / wall, "workers_cpu": cpu, "train_cpu": train, "load": load}
 
 
 def service_arm(configs: list[dict], probe: bool, slots: int | None = None) -> dict:
@@ -140,6 +147,13 @@ def service_arm(configs: list[dict], probe: bool, slots: int | None = None) -> d
         if poller.is_alive():
             poller.join()
         server.stop()
+    # the workers' own split (settings.trace_file + ".cpu"): the last line of each pid holds its totals
+    split: dict[str, tuple[int, float, float]] = {}
+    cpu_trace = server.trace.with_name(server.trace.name + ".cpu")
+    if cpu_trace.exists():
+        for line in cpu_trace.read_text().splitlines():
+            pid, n, train, emit = line.split()
+            split[pid] = (int(n), float(train), float(emit))
     # until the last run finished (its server-side timestamp), not until this loop noticed
     wall = max(r["finished_at"] for r in mine) - t0
     epochs = sum(r["epochs_run"] for r in mine)
@@ -151,6 +165,8 @@ def service_arm(configs: list[dict], probe: bool, slots: int | None = None) -> d
         "web_cpu": cpu[server.proc.pid],
         "workers_cpu": sum(cpu[p] for p in workers),
         "client_cpu": client,
+        "train_cpu": sum(t for _, t, _ in split.values()),
+        "emit_cpu": sum(e for _, _, e in split.values()),
         "latencies": latencies,
         "workers": server.workers,
         "load": load,
@@ -172,12 +188,22 @@ def pair_line(i: int, b: dict, s: dict, slots: int | None, procs: int, ratios: l
         f"service {s['rate']:.0f} epochs/s ({s['wall']:.1f} s, load {s['load']:.1f}, {s['statuses']}) "
         f"-> {100 * ratios[-1]:.0f}%"
     )
+    train_b, train_s = 1000 * b["train_cpu"] / b["epochs"], 1000 * s["train_cpu"] / s["epochs"]
+    emit_s = 1000 * s["emit_cpu"] / s["epochs"]
     print(
         f"          CPU per epoch: bare workers {per_b:.2f} ms; service workers {per_s:.2f} ms "
         f"(+{per_s - per_b:.2f}), web tier {per_w:.2f} ms, this benchmark "
         f"{1000 * s['client_cpu'] / s['epochs']:.2f} ms; CPU used / available: bare "
         f"{100 * b['workers_cpu'] / (b['wall'] * procs):.0f}%, service "
         f"{100 * (s['workers_cpu'] + s['web_cpu']) / (s['wall'] * procs):.0f}%"
+    )
+    # the same training code timed inside the epochs in both arms: equal figures put the workers' extra in
+    # packing and the worker loop; a higher service figure means the same work ran slower beside the web tier
+    print(
+        f"          inside the epochs: training bare {train_b:.2f} ms, service {train_s:.2f} ms "
+        f"(+{train_s - train_b:.2f}); packing and sending {emit_s:.2f} ms; the rest (building and starting each "
+        f"run; in the service also the worker loop and the pipe): bare {per_b - train_b:.2f} ms, service "
+        f"{per_s - train_s - emit_s:.2f} ms"
     )
 
 

@@ -57,10 +57,11 @@ def _leave_queued(job: Job, run_id: str) -> bool:
 
 
 class LocalExecutor(Executor):
-    def __init__(self, workers: int = 2, slots: int = 1, nice: int = 0):
+    def __init__(self, workers: int = 2, slots: int = 1, nice: int = 0, cpu_trace: str = ""):
         self.n = max(1, workers)
         self.slots = max(1, slots)
         self.nice = nice
+        self.cpu_trace = cpu_trace  # benchmarks: where the workers append their CPU split (worker.Worker)
         self._ctx = mp.get_context("spawn")
         self._lock = threading.RLock()
         self._queue: deque[Job] = deque()
@@ -80,7 +81,7 @@ class LocalExecutor(Executor):
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=worker_main,
-            args=(index, child, self.nice),
+            args=(index, child, self.nice, self.cpu_trace),
             name=f"nnplayground-worker-{index}",
             daemon=True,
         )

@@ -50,7 +50,8 @@ class RunManager:
         if executor is None:
             from .local import LocalExecutor
 
-            executor = LocalExecutor(settings.workers, settings.slots_per_worker, settings.worker_nice)
+            cpu_trace = settings.trace_file + ".cpu" if settings.trace_file else ""
+            executor = LocalExecutor(settings.workers, settings.slots_per_worker, settings.worker_nice, cpu_trace)
         self.executor = executor
         self.hub = Hub(settings.ws_buffer_frames, settings.ws_view_rate)
         self.hub.on_idle = self.executor.unfollow  # a run's last viewer here left (snapshot: follow)

@@ -74,7 +74,11 @@ class Settings(BaseSettings):
     allowed_hosts: str = Field(
         "", description="Host names served besides localhost, IP addresses and --host ('*' = any)"
     )
-    trace_file: str = Field("", description="benchmarks: append 'run epoch emitted_at' per epoch event")
+    trace_file: str = Field(
+        "",
+        description="benchmarks: append 'run epoch emitted_at' per epoch event; the local workers append their "
+        "CPU split (training, packing) to this name + '.cpu'",
+    )
     # classroom mode (`serve --classroom`): roles, rooms, fairness; see CLASSROOM_DEFAULTS
     classroom: bool = Field(False, description="teacher role and rooms; ownership enforced on run control")
     teacher_secret: str = Field("", repr=False, description="the teacher's key; empty in classroom mode = a random one")

@@ -168,9 +168,15 @@ def _warm_up() -> None:
 
 
 class Worker:
-    def __init__(self, index: int, conn):
+    def __init__(self, index: int, conn, cpu_trace: str = ""):
         self.index = index
         self.conn = conn
+        # benchmarks (settings.trace_file): this process's CPU seconds inside epochs, split into training
+        # and packing + sending, appended to `cpu_trace` when a run ends, so that a benchmark can tell
+        # the service's extra CPU per epoch apart (bench_concurrency.py)
+        self.cpu_trace = cpu_trace
+        self.cpu_train = self.cpu_emit = 0.0
+        self.cpu_epochs = 0
         self.slots: dict[str, _Slot] = {}
         self.order: list[str] = []  # round-robin order
         self.turn = 0
@@ -385,6 +391,7 @@ class Worker:
         if slot.paused:
             slot.steps -= 1
         t0 = self._checked = time.perf_counter()
+        c0 = time.process_time()
         self.current = slot.job.run_id
         try:
             if isinstance(slot, _SweepSlot):
@@ -392,14 +399,28 @@ class Worker:
                 events = None
             else:
                 events = slot.trainer.train_epoch()
+            c1 = time.process_time()
             if slot.interval:
                 slot.next_due = time.time() + max(0.0, slot.interval - (time.perf_counter() - t0))
             if events or (events is not None and slot.trainer.done):  # none: suspended by a pause
                 self.emit(slot, events)
+            if self.cpu_trace:
+                self._account(c1 - c0, time.process_time() - c1, slot)
         except Exception as e:  # this run fails; the worker and its other runs go on
             self.fail(slot.job.run_id, e)
         finally:
             self.current = None
+
+    def _account(self, train: float, emit: float, slot: _Slot) -> None:
+        """Benchmarks only: add one epoch's CPU seconds; when its run has ended, append this process's
+        totals as 'pid epochs train_s emit_s' to `cpu_trace` (the last line of a pid holds its totals)."""
+        self.cpu_train += train
+        self.cpu_emit += emit
+        self.cpu_epochs += 1
+        if isinstance(slot, _SweepSlot) or not slot.trainer.done:
+            return
+        with open(self.cpu_trace, "a") as f:
+            f.write(f"{os.getpid()} {self.cpu_epochs} {self.cpu_train:.6f} {self.cpu_emit:.6f}\n")
 
     def loop(self) -> None:
         while True:
@@ -458,7 +479,7 @@ def prepare_torch() -> None:
         pass
 
 
-def worker_main(index: int, conn, nice: int = 0) -> None:
+def worker_main(index: int, conn, nice: int = 0, cpu_trace: str = "") -> None:
     if nice:
         try:
             os.nice(nice)
@@ -467,6 +488,6 @@ def worker_main(index: int, conn, nice: int = 0) -> None:
     prepare_torch()
     conn.send(("ready", index, os.getpid()))
     try:
-        Worker(index, conn).loop()
+        Worker(index, conn, cpu_trace).loop()
     except (EOFError, OSError, KeyboardInterrupt):
         pass
