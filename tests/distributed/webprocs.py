@@ -9,7 +9,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -18,19 +17,7 @@ SECRET = "distributed-teacher-secret"
 KEY = "distributed-token-key-0123456789"
 
 
-from procs import free_port, nnplayground_command  # noqa: E402, F401  (shared with the other suites)
-
-
-def wait_for(fn, timeout: float = 30.0, interval: float = 0.05):
-    """Poll fn() until it returns something truthy; that value is returned."""
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout}s waiting for {fn}")
-        time.sleep(interval)
+from procs import free_port, nnplayground_command, wait_for  # noqa: E402, F401  (shared with the other suites)
 
 
 class WebProcess:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -25,18 +24,6 @@ def tiny(**over) -> dict:
     from nnplayground.engine.config import merge
 
     return merge(TINY, over)
-
-
-def wait_for(fn, timeout: float = 30.0, interval: float = 0.05):
-    """Poll fn() until it returns something truthy; that value is returned."""
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout}s waiting for {fn}")
-        time.sleep(interval)
 
 
 def wait_status(client, run_id: str, statuses=TERMINAL, timeout: float = 30.0) -> dict:
@@ -62,7 +49,7 @@ def stream_records(frames: list[dict]) -> list[dict]:
 
 
 # ---- a real server ------------------------------------------------------------------------------------
-from procs import free_port, nnplayground_command  # noqa: E402, F401  (shared with the other suites)
+from procs import free_port, nnplayground_command, wait_for  # noqa: E402, F401  (shared with the other suites)
 
 
 class Server:
