@@ -3,7 +3,8 @@ against the same K runs trained one after another by the engine's Trainer, in on
 differ in learning rate and seed. Prints model-epochs per second both ways, their ratio, and the memory
 each variant adds; with default telemetry (histograms and a 64x64 decision surface every epoch, per
 variant) and with telemetry off (losses only). Also times one training step of K = 16 stacked models
-written as batched matrix products (what the engine uses) and as torch.func.vmap over functional_call.
+written as batched matrix products with the backward pass written out (what the engine uses), the same
+products through autograd, and torch.func.vmap over functional_call.
 
     python benchmarks/bench_sweep.py [--epochs 20] [--ks 1,2,4,8,16,32,64] [--repeats 2]
 """
@@ -76,7 +77,10 @@ def step_times(k: int = 16, steps: int = 300) -> dict[str, float]:
     x = sweep.trainers[0].x_train[:10].expand(k, 10, 2).contiguous()
     y = sweep.trainers[0].y_train[:10].expand(k, 10).contiguous()
 
-    def bmm_step():
+    def explicit_step():
+        stack.update(stack.with_penalty(stack.gradients(x, y, h), h), h)
+
+    def autograd_step():
         grads = torch.autograd.grad(stack.loss(stack.forward(x, h, True), y), stack.params)
         stack.update(stack.with_penalty(list(grads), h), h)
 
@@ -96,7 +100,12 @@ def step_times(k: int = 16, steps: int = 300) -> dict[str, float]:
             torch._foreach_sub_(params, torch._foreach_mul(grads, 0.03))
 
     out = {}
-    for name, fn in (("batched matmul (engine)", bmm_step), ("vmap + functional_call", vmap_step)):
+    arms = (
+        ("batched matmul, explicit backward (engine)", explicit_step),
+        ("batched matmul, autograd", autograd_step),
+        ("vmap + functional_call", vmap_step),
+    )
+    for name, fn in arms:
         for _ in range(20):
             fn()
         start = time.perf_counter()
@@ -134,7 +143,7 @@ def main():
             )
     print("\n== one training step of 16 stacked MLPs (batch 10) ==")
     for name, us in step_times().items():
-        print(f"{name:26s} {us:8.1f} us/step")
+        print(f"{name:44s} {us:8.1f} us/step")
     print(f"\n(torch {torch.__version__}, 1 thread; load average after: {os.getloadavg()})")
 
 

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 from nnplayground.engine import RunConfig, Trainer
-from nnplayground.engine.choices import OPTIMIZERS, SCHEDULES
+from nnplayground.engine.choices import ACTIVATIONS, OPTIMIZERS, SCHEDULES
 from nnplayground.engine.config import ConfigError
-from nnplayground.engine.sweep import Sweep, _Stack, expand
+from nnplayground.engine.sweep import ACTIVATION_GRADS, Sweep, _Stack, expand
 
 from .helpers import cfg
 
@@ -207,6 +207,41 @@ def test_dropout_sweep_is_reproducible_and_its_p0_variant_equals_alone():
     _, b = run()
     assert [r["train_loss"] for r in a.trainers[1].history] == [r["train_loss"] for r in b.trainers[1].history]
     assert_same_run(a.trainers[0], alone(variants[0][1]))
+
+
+def test_every_activation_has_its_derivative_for_the_explicit_backward_pass():
+    assert set(ACTIVATION_GRADS) == set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("dataset", ["spiral", "sine"])
+@pytest.mark.parametrize(
+    "model",
+    [{"activation": a} for a in ACTIVATIONS]
+    + [{"activations": ["tanh", "leaky_relu", "sigmoid"], "hidden": [6, 5, 4], "leaky_slope": 0.2}],
+    ids=lambda m: m.get("activation") or "mixed",
+)
+def test_explicit_backward_pass_gives_autograds_gradients(dataset, model):
+    """The stack's written-out backward pass (what trains a sweep) against autograd through the same stacked
+    forward pass, with the same dropout masks: the gradient of every variant's mean batch loss."""
+    variants = expand(small(dataset={"name": dataset, "n_samples": 120}, model=model), {"model.dropout": [0.0, 0.3]})
+    variants += expand(small(dataset={"name": dataset, "n_samples": 120}, model=model), {"training.seed": [7]})
+    stack = _Stack(Sweep([c for _, c in variants]).trainers)
+    assert stack.act_grads is not None
+    h = stack.hypers()
+    t0 = stack.trainers[0]
+    torch.manual_seed(0)  # scale the inputs up so that activations saturate and ReLUs die in some units
+    idx = torch.randint(len(t0.y_train), (3, 16))
+    x, y = t0.x_train[idx] * 3, t0.y_train[idx]
+    for train_mode in (True, False):
+        state = stack.drop_gen.get_state()
+        explicit = stack.gradients(x, y, h, train_mode)
+        stack.drop_gen.set_state(state)
+        auto = torch.autograd.grad(stack.loss(stack.forward(x, h, train_mode), y), stack.params)
+        assert len(explicit) == len(auto) == len(stack.params)
+        for e, a, p in zip(explicit, auto, stack.params, strict=True):
+            assert e.shape == p.shape
+            torch.testing.assert_close(e, a, rtol=1e-5, atol=1e-7)
+        assert any(g.abs().max() > 1e-3 for g in auto)  # not all zero: the comparison means something
 
 
 # ---- expanding the vary spec -----------------------------------------------------------------------

@@ -11,8 +11,9 @@ stopping, checkpoints and telemetry events): only its training batches are run b
 whose configurations differ only in per-variant hyperparameters (`PER_VARIANT`) form a group; a group's
 weights are stacked along a leading variant axis (a (K, out, in) tensor per layer), and each variant's
 `Trainer.model` holds views into that stack, so its telemetry, checkpoints and predictions see the
-weights the stack trains. One forward/backward of batched matrix products (torch.baddbmm) and one
-optimizer update over stacked state serve the whole group; the hyperparameters are (K, 1, 1) tensors.
+weights the stack trains. One forward/backward of batched matrix products (torch.baddbmm; the backward
+pass written out, not recorded by autograd) and one optimizer update over stacked state serve the whole
+group; the hyperparameters are (K, 1, 1) tensors.
 A variant that ends (completed, early stopped, diverged, stopped) leaves the stack: its weights are
 copied out and no longer change, and the others go on.
 
@@ -62,6 +63,18 @@ PER_VARIANT = {
 }
 
 NADAM_MOMENTUM_DECAY = 4e-3  # torch.optim.NAdam's default, which the engine uses
+
+# d act(z)/dz of each activation, from the pre-activation z, the activation a = act(z) and leaky_relu's
+# slope: the formulas of autograd's own backward functions (sigmoid_backward, tanh_backward,
+# threshold_backward, leaky_relu_backward); None for the identity (nothing to multiply). An activation
+# missing here is trained through autograd instead (_Stack.gradients).
+ACTIVATION_GRADS = {
+    "sigmoid": lambda z, a, slope: a * (1 - a),
+    "tanh": lambda z, a, slope: 1 - a * a,
+    "relu": lambda z, a, slope: a > 0,
+    "leaky_relu": lambda z, a, slope: torch.where(z > 0, 1.0, slope),
+    "linear": lambda z, a, slope: None,
+}
 
 
 # ---- variants ------------------------------------------------------------------------------------
@@ -213,7 +226,11 @@ class _Stack:
         model = trainers[0].model
         # the modules' forward methods: the same functions without nn.Module's call machinery (~5 us
         # each, paid per layer and step)
-        self.acts = [ACTIVATIONS[b.activation_name].build(cfg.model).forward for b in model.blocks.values()]
+        names = [b.activation_name for b in model.blocks.values()]
+        self.acts = [ACTIVATIONS[n].build(cfg.model).forward for n in names]
+        # the explicit backward pass (gradients()) when every activation's derivative is known
+        self.act_grads = [ACTIVATION_GRADS[n] for n in names] if all(n in ACTIVATION_GRADS for n in names) else None
+        self.leaky_slope = cfg.model.leaky_slope
         self.n_layers = len(self.acts) + 1
         self.regression = trainers[0].regression
         self.params = [
@@ -310,8 +327,12 @@ class _Stack:
     def dropout(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """Inverted dropout with per-variant rates `p` (K, 1, 1): each unit of variant k is zeroed with
         probability p[k] and the kept ones scaled by 1/(1 - p[k]); a variant with p = 0 is left as it is."""
+        return x * self.dropout_scale(x, p)
+
+    def dropout_scale(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """The factor `dropout` multiplies x (K, B, units) by: 0 for a dropped unit, 1/(1 - p[k]) for a kept one."""
         keep = torch.rand(x.shape, generator=self.drop_gen, device=x.device) >= p
-        return x * keep / (1 - p)
+        return keep / (1 - p)
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The sum over variants of each variant's mean batch loss: its gradient is each variant's own."""
@@ -319,6 +340,49 @@ class _Stack:
         if self.regression:
             return F.mse_loss(out.squeeze(-1), y, reduction="sum") / b
         return F.cross_entropy(out.reshape(k * b, -1), y.reshape(-1), reduction="sum") / b
+
+    def gradients(self, x: torch.Tensor, y: torch.Tensor, h: dict, train: bool = True) -> list[torch.Tensor]:
+        """Each variant's gradient of its mean loss on its batch (x: (K, B, in), y: (K, B)), one tensor per
+        parameter as `self.params`: the data loss's only (`with_penalty` adds the penalties'), with dropout
+        masks drawn when `train`. Written out as the backward pass of an MLP (the chain rule through the
+        batched products), which costs less than half of autograd's recording and replay at these sizes
+        (benchmarks/bench_sweep.py); the same gradients to float rounding (tests/engine/test_sweep.py)."""
+        if self.act_grads is None:
+            return list(torch.autograd.grad(self.loss(self.forward(x, h, train), y), self.params))
+        with torch.no_grad():
+            ps = self.params
+            inputs, derivs = [x], []  # each layer's input; d a/d z of each hidden layer (dropout's scale in it)
+            for i, act in enumerate(self.acts):
+                z = torch.baddbmm(ps[2 * i + 1].unsqueeze(1), inputs[-1], ps[2 * i].transpose(1, 2))
+                a = act(z)
+                d = self.act_grads[i](z, a, self.leaky_slope)
+                if train and h["any_dropout"]:
+                    scale = self.dropout_scale(a, h["dropout"][i])
+                    a = a * scale
+                    d = scale if d is None else d * scale
+                inputs.append(a)
+                derivs.append(d)
+            out = torch.baddbmm(ps[-1].unsqueeze(1), inputs[-1], ps[-2].transpose(1, 2))
+            delta = self._output_delta(out, y)  # d loss / d out, (K, B, n_out)
+            grads: list[torch.Tensor] = [delta] * len(ps)
+            for i in range(len(self.acts), -1, -1):
+                grads[2 * i] = torch.bmm(delta.transpose(1, 2), inputs[i])
+                grads[2 * i + 1] = delta.sum(1)
+                if i:
+                    delta = torch.bmm(delta, ps[2 * i])
+                    if derivs[i - 1] is not None:
+                        delta = delta * derivs[i - 1]
+            return grads
+
+    def _output_delta(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """d loss/d out of `loss` (each variant's mean over its B samples): 2·(out − y)/B for the squared error,
+        (softmax(out) − onehot(y))/B for the cross-entropy."""
+        b = y.shape[1]
+        if self.regression:
+            return (out - y.unsqueeze(-1)) * (2 / b)
+        delta = torch.softmax(out, -1)
+        delta.scatter_add_(-1, y.unsqueeze(-1), out.new_full((*y.shape, 1), -1.0))
+        return delta.div_(b)
 
     def shared_probe(self) -> bool:
         """Whether `probe_grads` gives each variant what its run alone measures at epoch 0: one probe batch
@@ -544,8 +608,7 @@ class Sweep:
         y_epoch = y_all[perm]
         for step, i in enumerate(range(0, perm.shape[1], bs)):
             xb, yb = x_epoch[:, i : i + bs], y_epoch[:, i : i + bs]
-            loss = stack.loss(stack.forward(xb, h, train=True), yb)
-            grads = stack.with_penalty(list(torch.autograd.grad(loss, stack.params)), h)
+            grads = stack.with_penalty(stack.gradients(xb, yb, h), h)
             if len(norms) < len(due) and due[len(norms)] == step:
                 norms.append(torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], 1))
             stack.update(grads, h)
