@@ -16,6 +16,14 @@ from nnplayground.engine.trainer import Trainer
 
 SEEDS = (101, 202, 303)
 CHEAP = {"telemetry": {"surface_every": 0, "histogram_every": 0}}
+# A claim must clear its threshold by this share of it (by this much for a threshold of 0), not just hold:
+# thresholds set at the edge of three seeds' values flip on another CPU, whose float sums round otherwise
+# (lr-schedule's 85% once measured 84.8%). Choose a threshold from more seeds than the test runs.
+MARGIN = 0.02
+# Equalities ("==": the early stop comes exactly `patience` epochs after the best) have no margin, and
+# claims measured at the top of their scale cannot have more: without augmentation every training image
+# is memorized (100% against 99%).
+AT_CEILING = {("augmentation-digits", "no-augmentation-memorizes")}
 
 
 def _train(name: str, seed: int, override: dict | None = None) -> Trainer:
@@ -57,12 +65,34 @@ def test_every_lesson_has_claims_of_both_kinds_where_it_compares():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", presets.names())
 def test_lesson_claims_hold_on_other_seeds(name):
+    ops = {c.id: c.op for c in presets.claims(name)}
     failures = []
     for seed in SEEDS:
         for r in measure_lesson(name, seed):
             if not r["holds"]:
                 failures.append(f"seed {seed} {r['id']}: measured {r['measured']} vs {r['threshold']}: {r['en']}")
+            elif (
+                ops[r["id"]] != "=="
+                and (name, r["id"]) not in AT_CEILING
+                and margin(ops[r["id"]], r["measured"], r["threshold"]) < MARGIN
+            ):
+                failures.append(
+                    f"seed {seed} {r['id']}: measured {r['measured']} holds within {MARGIN:.0%} of its threshold "
+                    f"{r['threshold']}: a rounding away from failing"
+                )
     assert not failures, "\n".join(failures)
+
+
+def margin(op: str, measured: float, threshold: float) -> float:
+    """How far `measured` clears `threshold` in the claim's direction, as a share of the threshold."""
+    gap = measured - threshold if op in (">=", ">") else threshold - measured
+    return gap / abs(threshold) if threshold else gap
+
+
+def test_margin_reads_the_claims_direction():
+    assert margin(">=", 0.848, 0.85) < 0 < margin(">=", 0.9, 0.85)
+    assert margin("<=", 0.8, 0.85) == pytest.approx(0.05 / 0.85)
+    assert margin(">=", 0.03, 0.0) == pytest.approx(0.03)
 
 
 def _path_length(path):
@@ -85,11 +115,22 @@ def test_optimizer_lab_quadratic_defaults_show_momentum_damping_the_zigzag():
     assert f_mom < 0.5 * f_sgd
 
 
-if __name__ == "__main__":  # the figures of the report: python tests/engine/test_lesson_claims.py [names]
+if __name__ == "__main__":
+    # the figures behind the thresholds: python tests/engine/test_lesson_claims.py [--seeds 101,202,...] [names];
+    # set a threshold from more seeds than the test runs (the README's ten: 101, 202, ..., 1010)
     import sys
 
-    for name in sys.argv[1:] or presets.names():
-        for seed in SEEDS:
+    args = sys.argv[1:]
+    seeds = SEEDS
+    if args[:1] == ["--seeds"]:
+        seeds, args = tuple(int(s) for s in args[1].split(",")), args[2:]
+    for name in args or presets.names():
+        ops = {c.id: c.op for c in presets.claims(name)}
+        for seed in seeds:
             for r in measure_lesson(name, seed):
                 mark = "OK " if r["holds"] else "NO "
-                print(f"{name:22s} {seed} {mark}{r['id']:32s} {r['measured']!s:>24.24} | {r['en']}", flush=True)
+                gap = "" if ops[r["id"]] == "==" else f"{margin(ops[r['id']], r['measured'], r['threshold']):+7.1%}"
+                print(
+                    f"{name:22s} {seed:5d} {mark}{r['id']:32s} {r['measured']!s:>12.12} {gap:>8s} | {r['en']}",
+                    flush=True,
+                )
