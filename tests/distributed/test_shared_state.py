@@ -191,3 +191,44 @@ def test_several_processes_refuse_a_random_teacher_secret(tmp_path, own_redis):
     )
     assert out.returncode == 2
     assert "NNPLAYGROUND_TEACHER_SECRET must be set when NNPLAYGROUND_REDIS_URL is" in out.stderr
+
+
+def test_the_queue_bound_holds_across_two_celery_processes(tmp_path, redis_url):
+    """No Celery worker, so every admitted run waits: 12 clients POST at once split over A and B, and
+    exactly `queue_bound` (4) runs are queued; the others get 429 naming the bound. Each admission reads
+    the queue from the shared store under the shared lock: a process's cached queue (reused for 0.5 s)
+    would let the other process's latest admissions through uncounted."""
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/11"
+    redis.Redis.from_url(url).flushdb()
+    env = {
+        "NNPLAYGROUND_REDIS_URL": url,
+        "NNPLAYGROUND_TEACHER_SECRET": SECRET,
+        "NNPLAYGROUND_SECRET_KEY": "distributed-token-key-0123456789",
+        "NNPLAYGROUND_BACKEND": "celery",
+        "NNPLAYGROUND_QUEUE_BOUND": "4",
+        "NNPLAYGROUND_MAX_RUNNING_PER_CLIENT": "0",
+        "NNPLAYGROUND_MAX_QUEUED_PER_CLIENT": "0",
+    }
+    db = tmp_path / "queue.db"
+    a = WebProcess(db, env, workers=0).start().wait_ready()
+    b = WebProcess(db, env, workers=0).start().wait_ready()
+    try:
+        clients = [new_client((a, b)[i % 2]) for i in range(12)]
+
+        def post(i: int) -> httpx.Response:
+            return (a, b)[i % 2].http.post("/api/runs", json=RUN, headers=clients[i])
+
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(post, range(12)))
+        assert sorted(r.status_code for r in answers) == [201] * 4 + [429] * 8, [r.text for r in answers]
+        assert all("runs are already waiting (the limit)" in r.json()["error"] for r in answers if r.status_code == 429)
+        for web in (a, b):
+            queued = web.http.get("/api/runs", params={"status": "queued"}, headers=TEACHER).json()
+            assert queued["total"] == 4
+        positions = sorted(r.json()["position"] for r in answers if r.status_code == 201)
+        assert positions == [1, 2, 3, 4]
+    finally:
+        a.stop()
+        b.stop()

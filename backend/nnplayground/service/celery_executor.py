@@ -39,6 +39,7 @@ ENDED_KEPT = 10_000  # ended runs remembered, so that a run's end reaches the si
 
 class CeleryExecutor(Executor):
     owns_runs = False
+    queue_in_store = True
 
     def __init__(self, settings: Settings, store):
         if not settings.redis_url:
@@ -114,6 +115,9 @@ class CeleryExecutor(Executor):
         if action in ("stop", "cancel") and queued:
             self._positions = (0.0, {})
         return queued or bool(held)
+
+    def refresh_queue(self) -> None:
+        self._positions = (0.0, {})
 
     def positions(self) -> dict[str, int]:
         at, cached = self._positions

@@ -121,6 +121,11 @@ class Executor(ABC):
     owns_runs = True
     """Whether the runs this executor trains live and die with this web process (local workers): then
     start-up and shut-down mark active runs interrupted. A distributed executor's runs outlive it."""
+    queue_in_store = False
+    """Whether the queue (positions, capacity) is read from the run store that every web process shares
+    (Celery): a run inserted under the admission lock then counts for the next admission before its job
+    is handed over, so `submit` may run after the lock is released, which keeps the lock's hold short.
+    Otherwise (local workers) the queue is the executor's own and `submit` runs under the lock."""
 
     @abstractmethod
     def start(self, sink: Sink) -> None:
@@ -139,6 +144,11 @@ class Executor(ABC):
     @abstractmethod
     def positions(self) -> dict[str, int]:
         """Queued run ids -> 1-based position."""
+
+    def refresh_queue(self) -> None:
+        """Forget what is cached of the queue, so that the next `positions` reads it as it is now (the
+        admission, under its lock, must see every run admitted before it). Nothing is cached by default."""
+        return None
 
     @abstractmethod
     def stats(self) -> dict:

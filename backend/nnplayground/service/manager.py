@@ -319,6 +319,7 @@ class RunManager:
                 f"this client already has {self.settings.max_runs_per_client} active runs "
                 "(the limit); stop or wait for one of them",
             )
+        self.executor.refresh_queue()  # another process may have queued a run within the cache's life
         positions = self.executor.positions()
         queued = len(positions)
         full = not self.executor.has_capacity()
@@ -366,6 +367,8 @@ class RunManager:
             config = cfg.model_dump(mode="json")
             self.store.insert_run(run_id, dumps(config), client, speed, dumps(run_brief(config)))
             job = Job(run_id, config, source, speed, paused, self.settings.max_checkpoint_bytes)
+            position = None if self.executor.queue_in_store else self.executor.submit(job)
+        if position is None:  # the stored row already counts for the next admission: hand over unlocked
             position = self.executor.submit(job)
         out = self.run(run_id)
         if out["status"] == "queued":

@@ -155,7 +155,7 @@ class SharedLock:
         self._local = threading.Lock()
         self._wait = wait
         # thread_local (redis-py's default): each thread holds its own token, so one Lock object serves all
-        self._lock = client.lock(name, timeout=timeout, sleep=0.005, blocking_timeout=wait)
+        self._lock = client.lock(name, timeout=timeout, sleep=0.002, blocking_timeout=wait)
 
     def __enter__(self):
         from redis.exceptions import RedisError

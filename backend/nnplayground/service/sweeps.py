@@ -141,6 +141,9 @@ class Sweeps:
                 self.settings.max_checkpoint_bytes,
                 variants=list(zip(run_ids, configs, strict=True)),
             )
+            if not mgr.executor.queue_in_store:
+                mgr.executor.submit(job)
+        if mgr.executor.queue_in_store:  # as RunManager.create: the stored rows count already
             mgr.executor.submit(job)
         for r in run_ids:
             mgr.hub.announce(dumps({"type": "run_created", "run": mgr.resource(mgr.get(r), full=False)}))
