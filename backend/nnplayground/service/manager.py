@@ -343,6 +343,20 @@ class RunManager:
                 )
         return queued
 
+    def admit(self, client: str, address: str, check: Callable[[], None] | None, insert: Callable[[], Job]) -> int:
+        """One admission: under the admission lock the caller's `check`, `check_admission`, then `insert`
+        (stores the queued rows, returns their job); the job is submitted under the lock, or after its
+        release where the queue is read from the store (`Executor.queue_in_store`: the rows count for the
+        next admission already). Returns the job's queue position (0: it went straight to a worker)."""
+        with self._admit:
+            if check is not None:
+                check()
+            self.check_admission(client, address)
+            job = insert()
+            if not self.executor.queue_in_store:
+                return self.executor.submit(job)
+        return self.executor.submit(job)
+
     def create(
         self,
         cfg: RunConfig,
@@ -357,19 +371,16 @@ class RunManager:
         concurrent requests (from any web process, with shared state) cannot both pass them."""
         self.check_speed(speed, "query.speed")
         source = self._check_limits(cfg)
-        with self._admit:
-            if check is not None:
-                check()
-            self.check_admission(client, address)
-            run_id = secrets.token_hex(6)
+        run_id = secrets.token_hex(6)
+
+        def insert() -> Job:
             if address:
                 self.addresses[run_id] = address
             config = cfg.model_dump(mode="json")
             self.store.insert_run(run_id, dumps(config), client, speed, dumps(run_brief(config)))
-            job = Job(run_id, config, source, speed, paused, self.settings.max_checkpoint_bytes)
-            position = None if self.executor.queue_in_store else self.executor.submit(job)
-        if position is None:  # the stored row already counts for the next admission: hand over unlocked
-            position = self.executor.submit(job)
+            return Job(run_id, config, source, speed, paused, self.settings.max_checkpoint_bytes)
+
+        position = self.admit(client, address, check, insert)
         out = self.run(run_id)
         if out["status"] == "queued":
             out["position"] = position or None

@@ -115,13 +115,11 @@ class Sweeps:
         self.mgr.check_speed(speed, "query.speed")
         variants = self.expand(base, vary, mode)
         mgr = self.mgr
-        with mgr._admit:
-            if check is not None:
-                check()
-            mgr.check_admission(client, address)
-            sweep_id = secrets.token_hex(6)
-            run_ids = [secrets.token_hex(6) for _ in variants]
-            configs = [cfg.model_dump(mode="json") for _, cfg in variants]
+        sweep_id = secrets.token_hex(6)
+        run_ids = [secrets.token_hex(6) for _ in variants]
+        configs = [cfg.model_dump(mode="json") for _, cfg in variants]
+
+        def insert() -> Job:
             spec = {
                 "base": variants[0][1].model_dump(mode="json") if not base else base,
                 "vary": vary,
@@ -132,7 +130,7 @@ class Sweeps:
             self.store.insert_sweep(sweep_id, client, dumps(spec), rows, speed)
             if address:
                 mgr.addresses.update(dict.fromkeys(run_ids, address))
-            job = Job(
+            return Job(
                 sweep_id,
                 {},
                 None,
@@ -141,10 +139,8 @@ class Sweeps:
                 self.settings.max_checkpoint_bytes,
                 variants=list(zip(run_ids, configs, strict=True)),
             )
-            if not mgr.executor.queue_in_store:
-                mgr.executor.submit(job)
-        if mgr.executor.queue_in_store:  # as RunManager.create: the stored rows count already
-            mgr.executor.submit(job)
+
+        mgr.admit(client, address, check, insert)
         for r in run_ids:
             mgr.hub.announce(dumps({"type": "run_created", "run": mgr.resource(mgr.get(r), full=False)}))
         return self.sweep(sweep_id)
